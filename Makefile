@@ -1,0 +1,46 @@
+# The two commands a person needs are `make demo` and `make test`; both run `make setup` first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/python -m pytest
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup demo test lint sanity unit integration molecule bench build clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(BIN)/python scripts/demo.py
+
+test: setup lint sanity unit integration molecule
+	@echo "make test: every suite passed"
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+
+sanity:
+	bash scripts/ansible-test.sh sanity
+
+unit:
+	$(PYTEST) tests/unit
+
+integration:
+	$(PYTEST) tests/integration
+
+molecule:
+	$(PYTEST) tests/molecule
+
+bench: setup
+	$(BIN)/python benchmarks/bench_keepalive_sysctl.py
+	$(BIN)/python benchmarks/bench_sockets_info.py
+
+build: setup
+	$(BIN)/ansible-galaxy collection build --force --output-path .cache/dist
+
+clean:
+	rm -rf .cache/dist tests/output .pytest_cache .ruff_cache keepalive-report
