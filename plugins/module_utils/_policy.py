@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The keepalive policy engine: profiles + path -> values, values + path -> verdicts.
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+Pure Python, no I/O: the role, the modules and the filter plugins call the same functions.
+
+Stable API (import from here, not from the helper files):
+
+- ``KERNEL_LIMITS`` ``{name: (min, max)}``, ``LINUX_DEFAULTS`` 7200/75/9, ``VALUE_NAMES``,
+  ``SYSCTL_NAMES``, ``DEFAULT_MARGIN`` (30 s), ``DEFAULT_TOLERATE_OUTAGE`` (30 s),
+  ``BUILTIN_PROFILES``, ``CATALOG`` ``{id: CatalogEntry}``.
+- ``validate_values(values, partial=False, option="values") -> dict``: integers (booleans
+  refused) within the kernel limits, else ``KeepaliveError`` naming option, value and range.
+- ``resolve_profile(profile_or_name, profiles=None) -> dict``: a checked profile
+  ``{name, description, values, detect_within, tolerate_outage, margin, defaults_used}``.
+- ``profile_names(profiles=None) -> list``.
+- ``catalog_entry(entry_id) -> dict``; ``catalog_ids() -> list``.
+- ``resolve_path(items, catalog=None) -> list[Middlebox]``; ``Middlebox.to_dict()``.
+- ``derive(profile, path, profiles=None) -> dict``: values, per-value provenance, the
+  requirements used, verdicts, violations; ``KeepaliveError`` when no values can satisfy
+  the requirements and the path.
+- ``verdicts(values, path, profile=None, socket_count=None, profiles=None,
+  probe_rate_warn=1000) -> list[dict]``; ``idle_verdicts(time, path, margin=30)``.
+- ``recommended_heartbeat(path, detect_within=None) -> (seconds | None, basis)``.
+- ``detection_time(values) -> int``; ``summarize(verdicts) -> {status, counts, total,
+  problems}``.
+
+Derivation strategy (see docs/policy.md):
+1. Requirements first: if the smallest known layer-4 idle timeout minus the margin, or
+   ``detect_within`` minus ``tolerate_outage``, leaves less than the kernel minimum of 1 s
+   for ``time``, no values can work: raise, naming the constraints and the gap in seconds.
+2. Probe window ``intvl x probes``: as small as ``tolerate_outage`` allows (the rest of the
+   detection budget goes to ``time``), with 3 probes preferred (one lost probe or ACK is
+   not fatal, few probes per dead peer), then 4, 5, 2, 6, 1 and the rest.
+3. ``time``: the largest value that fits every bound: below the smallest layer-4 timeout
+   minus the margin, within ``detect_within`` minus the window, and no more than the Linux
+   default 7200 s (RFC 1122: probe no sooner than two hours unless there is a reason).
+Explicit values are never changed; if they break a constraint the result lists the failing
+verdicts under ``violations``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import (  # noqa: F401
+    CATALOG,
+    catalog_ids,
+    get_entry,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._path import (  # noqa: F401
+    Middlebox,
+    layer4,
+    resolve_path,
+    smallest_timeout,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (  # noqa: F401
+    BUILTIN_PROFILES,
+    DEFAULT_MARGIN,
+    DEFAULT_TOLERATE_OUTAGE,
+    KERNEL_LIMITS,
+    LINUX_DEFAULTS,
+    SYSCTL_NAMES,
+    VALUE_NAMES,
+    profile_names,
+    resolve_profile,
+    validate_values,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import (  # noqa: F401
+    DEFAULT_PROBE_RATE_WARN,
+    FAIL,
+    PASS,
+    STATUSES,
+    WARN,
+    detection_time,
+    idle_verdicts,
+    recommended_heartbeat,
+    summarize,
+    verdicts,
+)
+
+# 3 first: one lost probe or ACK is survived, yet a dead peer costs few probes.
+PREFERRED_PROBES = (3, 4, 5, 2, 6, 1) + tuple(range(7, KERNEL_LIMITS["probes"][1] + 1))
+EXPLICIT = "explicit"
+DERIVED = "derived"
+
+
+def catalog_entry(entry_id):
+    """The catalog entry ``entry_id`` as plain data (``KeepaliveError`` with close matches)."""
+    return get_entry(entry_id).to_dict()
+
+
+def derive(profile, path, profiles=None):
+    """Values for ``profile`` on ``path`` with the reason for each; see the module doc."""
+    prof = resolve_profile(profile, profiles)
+    boxes = resolve_path(path)
+    limiting = smallest_timeout(layer4(boxes))
+    _check_feasible(prof, limiting)
+    explicit = prof["values"]
+    window, window_reason = _choose_window(prof, explicit)
+    time, time_reason = _choose_time(prof, explicit, limiting, window)
+    values = {"time": time, "intvl": window[0], "probes": window[1]}
+    reasons = {"time": time_reason, "intvl": window_reason, "probes": window_reason}
+    provenance = {name: _origin(prof, name, values[name], reasons[name]) for name in VALUE_NAMES}
+    checks = verdicts(values, boxes, prof)
+    return {
+        "profile": prof["name"],
+        "values": values,
+        "provenance": provenance,
+        "requirements": {key: prof[key] for key in ("detect_within", "tolerate_outage", "margin")},
+        "defaults_used": prof["defaults_used"],
+        "detection_time": detection_time(values),
+        "limiting_box": None if limiting is None else limiting.to_dict(),
+        "path": [box.to_dict() for box in boxes],
+        "verdicts": checks,
+        "violations": [item for item in checks if item["status"] == FAIL],
+        "summary": summarize(checks),
+    }
+
+
+def _origin(prof, name, value, reason):
+    if name in prof["values"]:
+        return {"value": value, "origin": EXPLICIT, "reason": "set in profile %r" % prof["name"]}
+    return {"value": value, "origin": DERIVED, "reason": reason}
+
+
+def _check_feasible(prof, limiting):
+    """Raise when the requirements and the path leave no room for any ``time``."""
+    conflicts = []
+    if limiting is not None and limiting.idle_timeout - prof["margin"] < 1:
+        room = limiting.idle_timeout - prof["margin"]
+        conflicts.append(
+            "time <= smallest layer-4 idle timeout - margin: %s s (%s) - %s s = %s s, below "
+            "the kernel minimum of 1 s: short by %s s"
+            % (limiting.idle_timeout, limiting.id, prof["margin"], room, 1 - room)
+        )
+    detect, tolerate = prof["detect_within"], prof["tolerate_outage"]
+    if detect is not None and detect - tolerate < 1:
+        conflicts.append(
+            "intvl x probes >= tolerate_outage (%s s) and time + intvl x probes <= "
+            "detect_within (%s s) leave %s s for time, below the kernel minimum of 1 s: short "
+            "by %s s" % (tolerate, detect, detect - tolerate, 1 - (detect - tolerate))
+        )
+    if conflicts:
+        raise KeepaliveError(
+            "profile %r: no keepalive values satisfy all constraints: %s"
+            % (prof["name"], "; ".join(conflicts)),
+            profile=prof["name"],
+            conflicts=conflicts,
+        )
+
+
+def _window_budget(prof, explicit):
+    """Most seconds the probe window may take within ``detect_within`` (None: no bound)."""
+    if prof["detect_within"] is None:
+        return None
+    return prof["detect_within"] - explicit.get("time", 1)
+
+
+def _choose_window(prof, explicit):
+    """Pick ``(intvl, probes)`` with ``intvl x probes >= tolerate_outage``, as small as fits."""
+    tolerate = prof["tolerate_outage"]
+    budget = _window_budget(prof, explicit)
+    max_intvl, max_probes = KERNEL_LIMITS["intvl"][1], KERNEL_LIMITS["probes"][1]
+    if "intvl" in explicit and "probes" in explicit:
+        return (explicit["intvl"], explicit["probes"]), "set in profile %r" % prof["name"]
+    if "intvl" in explicit:
+        intvl = explicit["intvl"]
+        probes = min(max_probes, max(1, -(-tolerate // intvl)))
+        return (intvl, probes), "fewest probes at intvl=%s s covering tolerate_outage %s s" % (
+            intvl, tolerate,
+        )  # fmt: skip
+    if "probes" in explicit:
+        probes = explicit["probes"]
+        intvl = min(max_intvl, max(1, -(-tolerate // probes)))
+        return (intvl, probes), "shortest intvl with probes=%s covering tolerate_outage %s s" % (
+            probes, tolerate,
+        )  # fmt: skip
+    candidates = []
+    for probes in PREFERRED_PROBES:
+        intvl = max(1, -(-tolerate // probes))
+        if intvl <= max_intvl:
+            candidates.append((intvl, probes))
+    fitting = [c for c in candidates if budget is None or c[0] * c[1] <= budget]
+    # Explicit time may leave too little budget: keep the tolerance, the detection verdict fails.
+    intvl, probes = fitting[0] if fitting else min(candidates, key=lambda c: c[0] * c[1])
+    return (intvl, probes), "probe window %s x %s = %s s: the smallest covering tolerate_outage " \
+        "%s s with %s probes (3 preferred)%s" % (
+        probes, intvl, intvl * probes, tolerate, probes,
+        "" if fitting else "; the explicit time leaves less than that within detect_within",
+    )  # fmt: skip
+
+
+def _choose_time(prof, explicit, limiting, window):
+    """The largest ``time`` under every bound; the reason names the bound that binds."""
+    if "time" in explicit:
+        return explicit["time"], "set in profile %r" % prof["name"]
+    bounds = [(LINUX_DEFAULTS["time"], "the Linux default 7200 s (no tighter bound applies)")]
+    if limiting is not None:
+        bounds.append(
+            (
+                limiting.idle_timeout - prof["margin"],
+                "smallest layer-4 idle timeout on the path %s s (%s, %s: %s) minus margin %s s"
+                % (limiting.idle_timeout, limiting.id, limiting.origin, limiting.source,
+                   prof["margin"]),
+            )
+        )  # fmt: skip
+    if prof["detect_within"] is not None:
+        probe_window = window[0] * window[1]
+        bounds.append(
+            (
+                prof["detect_within"] - probe_window,
+                "detect_within %s s minus the probe window %s s"
+                % (prof["detect_within"], probe_window),
+            )
+        )
+    time, reason = min(bounds, key=lambda bound: bound[0])
+    low, high = KERNEL_LIMITS["time"]
+    return max(low, min(high, time)), "largest time that fits: %s" % reason

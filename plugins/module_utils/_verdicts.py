@@ -1,0 +1,282 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Verdicts: keepalive values checked against a path and a profile (pure Python, no I/O).
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+Use it through ``_policy`` (the stable list of functions lives there).
+
+A verdict is data: ``{check, subject, status, value, limit, message}`` with status ``pass``,
+``warn`` or ``fail``. Checks:
+
+- ``kernel_limits`` (subject time/intvl/probes): inside 1..32767 / 1..32767 / 1..127.
+- ``middlebox_idle`` (subject: each layer-4 box): the first probe must leave before the box
+  drops the idle connection: fail if ``time >= idle_timeout``, warn if it leaves within the
+  margin, warn if the box has no known figure (never a silent pass).
+- ``application_heartbeat`` (subject: each layer-7 box): always warn; kernel keepalive does
+  not reset a proxy's timer. ``limit`` is the recommended heartbeat interval: a third of the
+  smallest proxy timeout or of ``detect_within``, whichever is smaller.
+- ``detection_time`` (subject ``peer``): ``time + intvl * probes`` vs ``detect_within``.
+- ``outage_tolerance`` (subject ``network``): ``intvl * probes`` vs ``tolerate_outage``;
+  too small means a short blip kills idle connections (false positives).
+- ``probe_rate`` (subject ``host``, only with a socket count): ``sockets / time`` probes/s;
+  warn above ``probe_rate_warn``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
+    layer4,
+    layer7,
+    resolve_path,
+    smallest_timeout,
+    unconfirmed,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+    DEFAULT_MARGIN,
+    KERNEL_LIMITS,
+    VALUE_NAMES,
+    check_integer,
+    resolve_profile,
+)
+
+PASS = "pass"
+WARN = "warn"
+FAIL = "fail"
+STATUSES = (PASS, WARN, FAIL)
+# Above ~1000 probes/s the kernel's timer wheel and the peers' ACKs show up in CPU profiles
+# and p99 latencies (seeds); below it keepalive traffic is noise.
+DEFAULT_PROBE_RATE_WARN = 1000
+
+
+def make_verdict(check, subject, status, value, limit, message):
+    """The one shape of a verdict."""
+    return {
+        "check": check,
+        "subject": subject,
+        "status": status,
+        "value": value,
+        "limit": limit,
+        "message": message,
+    }
+
+
+def check_value_types(values, option="values"):
+    """Values read from a host may be out of range (that is a verdict), but must be integers."""
+    if not isinstance(values, dict):
+        raise KeepaliveError("%s must be a mapping, got %r" % (option, values), option=option)
+    for name in VALUE_NAMES:
+        if name not in values:
+            raise KeepaliveError("%s is missing %s" % (option, name), option=option)
+        check_integer("%s.%s" % (option, name), values[name], -(2**31), 2**31 - 1)
+    return {name: values[name] for name in VALUE_NAMES}
+
+
+def verdicts(values, path, profile=None, socket_count=None, profiles=None,
+             probe_rate_warn=DEFAULT_PROBE_RATE_WARN):  # fmt: skip
+    """Check ``values`` against ``path`` and ``profile``; return a list of verdicts.
+
+    ``profile`` is a name, a mapping or a profile already resolved by ``resolve_profile``;
+    None means no requirements beyond the defaults (tolerate_outage 30 s, margin 30 s).
+    """
+    values = check_value_types(values)
+    prof = _profile(profile, profiles)
+    boxes = resolve_path(path)
+    result = kernel_limit_verdicts(values)
+    result += [idle_verdict(values["time"], box, prof["margin"]) for box in layer4(boxes)]
+    result += heartbeat_verdicts(boxes, prof["detect_within"])
+    result.append(detection_verdict(values, prof["detect_within"]))
+    result.append(outage_verdict(values, prof["tolerate_outage"]))
+    if socket_count is not None:
+        result.append(probe_rate_verdict(values["time"], socket_count, probe_rate_warn))
+    return result
+
+
+def _profile(profile, profiles):
+    if isinstance(profile, dict) and "defaults_used" in profile:
+        return profile  # already resolved
+    return resolve_profile({} if profile is None else profile, profiles)
+
+
+def kernel_limit_verdicts(values):
+    result = []
+    for name in VALUE_NAMES:
+        low, high = KERNEL_LIMITS[name]
+        value = values[name]
+        ok = low <= value <= high
+        message = "%s=%s is %s the kernel limits %s..%s" % (
+            name, value, "within" if ok else "outside", low, high,
+        )  # fmt: skip
+        if not ok:
+            message += ": setsockopt refuses it and the sysctl clamps or misbehaves"
+        result.append(
+            make_verdict("kernel_limits", name, PASS if ok else FAIL, value, [low, high], message)
+        )
+    return result
+
+
+def idle_verdicts(time, path, margin=DEFAULT_MARGIN):
+    """Only the ``middlebox_idle`` checks: one per layer-4 box (per-socket audits use this)."""
+    return [idle_verdict(time, box, margin) for box in layer4(resolve_path(path))]
+
+
+def idle_verdict(time, box, margin=DEFAULT_MARGIN):
+    """Does the first probe leave before ``box`` forgets the idle connection?"""
+    label = "%s (%s)" % (box.product, box.id)
+    if box.idle_timeout is None:
+        return make_verdict(
+            "middlebox_idle", box.id, WARN, time, None,
+            "%s has no known idle timeout (%s): cannot tell whether the first probe at %s s "
+            "keeps it; measure it and give it as {id: %s, idle_timeout: S}"
+            % (label, box.note or box.source, time, box.id),
+        )  # fmt: skip
+    timeout = box.idle_timeout
+    limit = timeout - margin
+    if time >= timeout:
+        status = FAIL
+        message = (
+            "%s drops an idle connection after %s s (at expiry: %s); the first probe leaves "
+            "at %s s: idle connections through it die silently; set time <= %s s"
+            % (label, timeout, box.at_expiry, time, limit)
+        )
+    elif time > limit:
+        status = WARN
+        message = (
+            "the first probe at %s s leaves only %s s before %s drops an idle connection at "
+            "%s s, less than the margin of %s s; set time <= %s s"
+            % (time, timeout - time, label, timeout, margin, limit)
+        )
+    else:
+        status = PASS
+        message = (
+            "the first probe at %s s leaves %s s before %s drops an idle connection at %s s "
+            "(%s: %s)" % (time, timeout - time, label, timeout, box.origin, box.source)
+        )
+    if unconfirmed(box):
+        message += "; the catalog figure is unconfirmed: verify it or override it"
+    return make_verdict("middlebox_idle", box.id, status, time, limit, message)
+
+
+def recommended_heartbeat(boxes, detect_within=None):
+    """Heartbeat interval for the proxies on a path: a third of the smallest basis.
+
+    Returns ``(seconds or None, basis text)``.
+    """
+    bases = []
+    smallest = smallest_timeout(layer7(boxes))
+    if smallest is not None:
+        bases.append((smallest.idle_timeout, "the smallest proxy idle timeout on the path, "
+                      "%s s (%s)" % (smallest.idle_timeout, smallest.id)))  # fmt: skip
+    if detect_within is not None:
+        bases.append((detect_within, "the detection budget detect_within %s s" % detect_within))
+    if not bases:
+        return None, "no proxy timeout and no detect_within known"
+    seconds, basis = min(bases, key=lambda item: item[0])
+    return max(1, seconds // 3), "a third of %s" % basis
+
+
+def heartbeat_verdicts(boxes, detect_within=None):
+    proxies = layer7(boxes)
+    heartbeat, basis = recommended_heartbeat(proxies, detect_within)
+    result = []
+    for box in proxies:
+        label = "%s (%s)" % (box.product, box.id)
+        if box.idle_timeout is None:
+            timer = "has no known idle timeout (%s)" % (box.note or box.source)
+        else:
+            timer = "closes connections idle for %s s" % box.idle_timeout
+        if heartbeat is None:
+            advice = "set its timeouts, give them as {id: %s, idle_timeout: S} and send an " \
+                "application heartbeat at a third of the smallest" % box.id  # fmt: skip
+        else:
+            advice = "send an application heartbeat every %s s or less (%s)" % (heartbeat, basis)
+        message = (
+            "%s is a proxy and %s; kernel keepalive probes do not reset its timer, only data "
+            "does: %s" % (label, timer, advice)
+        )
+        result.append(
+            make_verdict(
+                "application_heartbeat", box.id, WARN, box.idle_timeout, heartbeat, message
+            )  # fmt: skip
+        )
+    return result
+
+
+def detection_time(values):
+    """Worst-case seconds from a peer's death to the socket's error when idle."""
+    return values["time"] + values["intvl"] * values["probes"]
+
+
+def detection_verdict(values, detect_within):
+    seconds = detection_time(values)
+    formula = "%s + %s x %s" % (values["time"], values["probes"], values["intvl"])
+    if detect_within is None:
+        return make_verdict(
+            "detection_time", "peer", PASS, seconds, None,
+            "a dead peer is noticed after up to %s s (%s); no detect_within requirement"
+            % (seconds, formula),
+        )  # fmt: skip
+    if seconds <= detect_within:
+        return make_verdict(
+            "detection_time", "peer", PASS, seconds, detect_within,
+            "a dead peer is noticed after up to %s s (%s), within detect_within %s s"
+            % (seconds, formula, detect_within),
+        )  # fmt: skip
+    return make_verdict(
+        "detection_time", "peer", FAIL, seconds, detect_within,
+        "a dead peer is noticed only after up to %s s (%s); detect_within is %s s: over by %s s"
+        % (seconds, formula, detect_within, seconds - detect_within),
+    )  # fmt: skip
+
+
+def outage_verdict(values, tolerate_outage):
+    window = values["intvl"] * values["probes"]
+    formula = "%s x %s" % (values["probes"], values["intvl"])
+    if window >= tolerate_outage:
+        return make_verdict(
+            "outage_tolerance", "network", PASS, window, tolerate_outage,
+            "idle connections survive a network outage of up to %s s (%s); tolerate_outage "
+            "is %s s" % (window, formula, tolerate_outage),
+        )  # fmt: skip
+    return make_verdict(
+        "outage_tolerance", "network", FAIL, window, tolerate_outage,
+        "probes give up after %s s (%s) but tolerate_outage is %s s: a network blip longer "
+        "than %s s kills healthy idle connections (false positives); short by %s s"
+        % (window, formula, tolerate_outage, window, tolerate_outage - window),
+    )  # fmt: skip
+
+
+def probe_rate_verdict(time, socket_count, probe_rate_warn=DEFAULT_PROBE_RATE_WARN):
+    """Idle keepalive sockets each send one probe per ``time`` seconds."""
+    check_integer("socket_count", socket_count, 0)
+    if time < 1:
+        return make_verdict("probe_rate", "host", FAIL, None, probe_rate_warn,
+                            "time=%s gives no meaningful probe rate" % time)  # fmt: skip
+    rate = round(socket_count / time, 2)
+    status = WARN if rate > probe_rate_warn else PASS
+    message = "%s idle keepalive sockets send about %s probes/s (one each every %s s)" % (
+        socket_count, rate, time,
+    )  # fmt: skip
+    if status == WARN:
+        message += ", above %s/s: raise time or keep fewer idle sockets" % probe_rate_warn
+    return make_verdict("probe_rate", "host", status, rate, probe_rate_warn, message)
+
+
+def summarize(verdict_list):
+    """Worst status, counts per status and the messages that are not passes."""
+    counts = {status: 0 for status in STATUSES}
+    for item in verdict_list:
+        counts[item["status"]] += 1
+    worst = FAIL if counts[FAIL] else WARN if counts[WARN] else PASS
+    problems = [
+        "%s %s: %s" % (item["check"], item["subject"], item["message"])
+        for status in (FAIL, WARN)
+        for item in verdict_list
+        if item["status"] == status
+    ]
+    return {"status": worst, "counts": counts, "total": len(verdict_list), "problems": problems}
