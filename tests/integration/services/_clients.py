@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 from ._launch import LOOPBACK, ServiceError
 
@@ -81,10 +82,16 @@ def _pg_until_ready(sock: socket.socket) -> list[tuple[bytes, bytes]]:
     while True:
         kind, body = _pg_read(sock)
         if kind == b"E":
-            raise ServiceError(f"postgres error: {body!r}")
+            sock.close()
+            error = PostgresStartingUp if b"C57P03\0" in body else ServiceError
+            raise error(f"postgres error: {body!r}")
         messages.append((kind, body))
         if kind == b"Z":
             return messages
+
+
+class PostgresStartingUp(ServiceError):
+    """SQLSTATE 57P03: the port is open but the server does not accept sessions yet."""
 
 
 def postgres_session(port: int, user: str = "postgres") -> tuple[socket.socket, dict[str, str]]:
@@ -93,6 +100,17 @@ def postgres_session(port: int, user: str = "postgres") -> tuple[socket.socket, 
     PostgreSQL answers SHOW for these settings by reading the socket's own options, so the
     values returned are what the server applied to this very connection.
     """
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            return _postgres_session(port, user)
+        except PostgresStartingUp:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _postgres_session(port: int, user: str) -> tuple[socket.socket, dict[str, str]]:
     sock = _connect(port)
     params = b"user\0%s\0database\0postgres\0\0" % user.encode()
     body = struct.pack("!I", 196608) + params
