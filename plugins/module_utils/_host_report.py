@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role's two decisions: what to set (plan) and how the host stands (host report).
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+Pure Python, no I/O. The role calls these through the filters ``keepalive_plan`` and
+``keepalive_host_report`` so that no decision is taken in Jinja.
+
+The host report (schema 1) is the fact ``tcp_keepalive_report``; docs/report.md describes
+it and the fleet report is built from it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.netstack.keepalive.plugins.module_utils import _policy as policy
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+
+SCHEMA = 1
+FAIL_ON = ("fail", "warn", "never")
+# keepalive_sysctl names its values after the sysctls; the policy engine uses short names.
+SYSCTL_OPTION = {name: "tcp_keepalive_%s" % name for name in policy.VALUE_NAMES}
+SHADOW_STATUS = {"fail": policy.FAIL, "warn": policy.WARN, "ignore": policy.PASS}
+
+
+def plan(profile, path=None, profiles=None, middlebox_check=True):
+    """Values to set for ``profile`` on ``path``, or the reason they must not be set.
+
+    ``error`` is set when no values satisfy the profile on the path, or when the profile's
+    explicit values fail it. Never raises for those: audit mode must still report the host.
+    Input that is simply wrong (an unknown profile or catalog id) raises ``KeepaliveError``.
+    """
+    checked_path = list(path or []) if middlebox_check else []
+    boxes = policy.resolve_path(path or [])  # a typo is an error even when not checked
+    result = {
+        "profile": profile if isinstance(profile, str) else "(inline)",
+        "path": [box.to_dict() for box in boxes],
+        "checked_path": checked_path,
+        "profiles": profiles or {},
+        "intended": None,
+        "provenance": None,
+        "error": None,
+    }
+    try:
+        derived = policy.derive(profile, checked_path, profiles)
+    except KeepaliveError as exc:
+        if "conflicts" not in exc.details:
+            raise
+        result["error"] = str(exc)
+        return result
+    result["profile"] = derived["profile"]
+    result["intended"] = derived["values"]
+    result["provenance"] = derived["provenance"]
+    if derived["violations"]:
+        # Explicit values that break the profile's own requirements or the path: enforce
+        # mode must not apply them, audit mode reports them.
+        result["error"] = "profile %r: its values fail the policy: %s" % (
+            derived["profile"],
+            "; ".join(item["message"] for item in derived["violations"]),
+        )
+    return result
+
+
+def _short_names(sysctl_values):
+    """``{tcp_keepalive_time: 1, ...}`` from keepalive_sysctl -> ``{time: 1, ...}``."""
+    if not sysctl_values:
+        return None
+    values = {name: sysctl_values.get(option) for name, option in SYSCTL_OPTION.items()}
+    return values if all(isinstance(v, int) for v in values.values()) else None
+
+
+def _boot_values(sysctl):
+    boot = (sysctl or {}).get("boot_values") or {}
+    return {
+        name: {"value": boot[option].get("value"), "source": boot[option].get("source")}
+        for name, option in SYSCTL_OPTION.items()
+        if option in boot
+    }
+
+
+def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None,
+                sysctl_error=None, sockets=None, fail_on="fail", on_shadowed="fail"):  # fmt: skip
+    """The host's report: values, boot values, shadowing, adoption and every verdict."""
+    if fail_on not in FAIL_ON:
+        raise KeepaliveError(
+            "fail_on=%r: allowed values are %s" % (fail_on, ", ".join(FAIL_ON)), option="fail_on"
+        )
+    sysctl = sysctl if isinstance(sysctl, dict) and "before" in sysctl else None
+    runtime = _short_names((sysctl or {}).get("before"))
+    after = runtime if check_mode else _short_names((sysctl or {}).get("after"))
+    boot = _boot_values(sysctl)
+    found = []
+    found += _plan_verdicts(plan_result)
+    if sysctl_error:
+        found.append(_verdict("apply", host, policy.FAIL, None, None, sysctl_error))
+    if after is not None:
+        found += _value_verdicts(plan_result, after)
+        found += _drift_verdicts(plan_result["intended"], after, boot, mode, check_mode)
+    found += _shadow_verdicts((sysctl or {}).get("shadowed_by") or [], on_shadowed)
+    found += _adoption_verdicts(sockets)
+    summary = policy.summarize(found)
+    return {
+        "schema": SCHEMA,
+        "host": host,
+        "mode": mode,
+        "check_mode": bool(check_mode),
+        "profile": plan_result["profile"],
+        "path": plan_result["path"],
+        "intended": plan_result["intended"],
+        "provenance": plan_result["provenance"],
+        "derivation_error": plan_result["error"],
+        "runtime": runtime,
+        "after": after,
+        "boot_values": boot,
+        "shadowed_by": (sysctl or {}).get("shadowed_by") or [],
+        "file": (sysctl or {}).get("file"),
+        "changed": bool((sysctl or {}).get("changed")),
+        "detection_seconds": None if after is None else policy.detection_time(after),
+        "adoption": _adoption(sockets),
+        "verdicts": found,
+        "status": summary["status"],
+        "counts": summary["counts"],
+        "problems": summary["problems"],
+        "fails_host": _fails_host(summary["status"], fail_on),
+    }
+
+
+def _verdict(check, subject, status, value, limit, message):
+    return {
+        "check": check,
+        "subject": subject,
+        "status": status,
+        "value": value,
+        "limit": limit,
+        "message": message,
+    }
+
+
+def _plan_verdicts(plan_result):
+    if plan_result["error"] is None:
+        return []
+    return [
+        _verdict("profile_feasible", plan_result["profile"], policy.FAIL, None, None,
+                 plan_result["error"])
+    ]  # fmt: skip
+
+
+def _value_verdicts(plan_result, values):
+    """Policy verdicts on the values the host has (or will have) at runtime."""
+    profile = plan_result["profile"] if plan_result["error"] is None else None
+    return policy.verdicts(
+        values, plan_result["checked_path"], profile, profiles=plan_result["profiles"]
+    )
+
+
+def _drift_verdicts(intended, after, boot, mode, check_mode):
+    """Runtime and boot values against the intended ones."""
+    if intended is None:
+        return []
+    found = []
+    for name in policy.VALUE_NAMES:
+        sysctl = policy.SYSCTL_NAMES[name]
+        if after[name] != intended[name]:
+            how = "an audit or check run changes nothing" if check_mode else "apply is off"
+            found.append(_verdict(
+                "runtime_value", sysctl, policy.WARN if check_mode else policy.FAIL,
+                after[name], intended[name],
+                "runtime %s=%s, the profile wants %s (%s)" % (sysctl, after[name], intended[name],
+                                                           how),
+            ))  # fmt: skip
+        booted = boot.get(name, {}).get("value")
+        if name in boot and booted != intended[name] and not check_mode:
+            found.append(_verdict(
+                "boot_value", sysctl, policy.FAIL, booted, intended[name],
+                "after a reboot %s=%s (from %s), the profile wants %s"
+                % (sysctl, booted, boot[name].get("source"), intended[name]),
+            ))  # fmt: skip
+    return found
+
+
+def _shadow_verdicts(shadowed_by, on_shadowed):
+    status = SHADOW_STATUS.get(on_shadowed, policy.FAIL)
+    return [
+        _verdict(
+            "shadowed", "%s:%s" % (entry.get("file"), entry.get("line")), status,
+            entry.get("value"), None,
+            "%s sets %s=%s and is applied after our file at boot"
+            % (entry.get("file"), entry.get("key"), entry.get("value"))
+            if entry.get("key") else "%s masks our file at boot" % entry.get("file"),
+        )
+        for entry in shadowed_by
+    ]  # fmt: skip
+
+
+def _adoption(sockets):
+    if not isinstance(sockets, dict) or "summary" not in sockets:
+        return None
+    return {
+        "summary": sockets.get("summary") or [],
+        "namespaces": sockets.get("namespaces") or [],
+        "degraded": sockets.get("degraded") or [],
+    }
+
+
+def _adoption_verdicts(sockets):
+    if not isinstance(sockets, dict):
+        return []
+    return [item for item in sockets.get("verdicts") or [] if isinstance(item, dict)]
+
+
+def _fails_host(status, fail_on):
+    if fail_on == "never":
+        return False
+    if fail_on == "warn":
+        return status in (policy.WARN, policy.FAIL)
+    return status == policy.FAIL
