@@ -227,6 +227,14 @@ def layer7(path):
     return [box for box in path if box.layer == 7]
 
 
+def latest_first_probe(box, margin):
+    """Largest ``time`` whose first probe still leaves ``margin`` s (at least 1 s) before the
+    box forgets the connection; None when the box has no known timeout."""
+    if box.idle_timeout is None:
+        return None
+    return box.idle_timeout - max(margin, 1)
+
+
 def smallest_timeout(boxes):
     """The box with the smallest known idle timeout, or None when none is known."""
     known = [box for box in boxes if box.idle_timeout is not None]

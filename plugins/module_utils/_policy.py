@@ -55,6 +55,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._path import (  # noqa: F401
     Middlebox,
+    latest_first_probe,
     layer4,
     resolve_path,
     smallest_timeout,
@@ -132,12 +133,12 @@ def _origin(prof, name, value, reason):
 def _check_feasible(prof, limiting):
     """Raise when the requirements and the path leave no room for any ``time``."""
     conflicts = []
-    if limiting is not None and limiting.idle_timeout - prof["margin"] < 1:
-        room = limiting.idle_timeout - prof["margin"]
+    room = None if limiting is None else latest_first_probe(limiting, prof["margin"])
+    if room is not None and room < 1:
         conflicts.append(
             "time <= smallest layer-4 idle timeout - margin: %s s (%s) - %s s = %s s, below "
             "the kernel minimum of 1 s: short by %s s"
-            % (limiting.idle_timeout, limiting.id, prof["margin"], room, 1 - room)
+            % (limiting.idle_timeout, limiting.id, max(prof["margin"], 1), room, 1 - room)
         )
     detect, tolerate = prof["detect_within"], prof["tolerate_outage"]
     if detect is not None and detect - tolerate < 1:
@@ -204,10 +205,10 @@ def _choose_time(prof, explicit, limiting, window):
     if limiting is not None:
         bounds.append(
             (
-                limiting.idle_timeout - prof["margin"],
+                latest_first_probe(limiting, prof["margin"]),
                 "smallest layer-4 idle timeout on the path %s s (%s, %s: %s) minus margin %s s"
                 % (limiting.idle_timeout, limiting.id, limiting.origin, limiting.source,
-                   prof["margin"]),
+                   max(prof["margin"], 1)),
             )
         )  # fmt: skip
     if prof["detect_within"] is not None:

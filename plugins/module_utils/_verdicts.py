@@ -31,6 +31,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
     KeepaliveError,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
+    latest_first_probe,
     layer4,
     layer7,
     resolve_path,
@@ -136,7 +137,7 @@ def idle_verdict(time, box, margin=DEFAULT_MARGIN):
             % (label, box.note or box.source, time, box.id),
         )  # fmt: skip
     timeout = box.idle_timeout
-    limit = timeout - margin
+    limit = latest_first_probe(box, margin)
     if time >= timeout:
         status = FAIL
         message = (
