@@ -2,7 +2,8 @@
 
 Every ``start_*`` function writes the daemon's configuration under ``workdir``, starts it in
 the foreground inside ``cgroup`` (its stand-in unit), waits for its port and returns a
-``Service`` whose ``expected`` table says, per TCP state, what the configuration implies.
+``Service`` whose ``expected`` table says, per TCP state (the audit's names: "listen",
+"established"), what the configuration implies.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def start_sshd(
         cgroup.unit,
         port,
         daemon,
-        {"LISTEN": OFF, "ESTABLISHED": established},
+        {"listen": OFF, "established": established},
         comm=_comm(daemon),
     )
 
@@ -179,7 +180,7 @@ def start_redis(workdir: Path, cgroup: UnitCgroup, port: int, tcp_keepalive: int
     daemon.start()
     daemon.wait_listening(port)
     # The listener gets nothing; every accepted client gets anetKeepAlive().
-    expected = {"LISTEN": OFF, "ESTABLISHED": redis_keepalive(tcp_keepalive)}
+    expected = {"listen": OFF, "established": redis_keepalive(tcp_keepalive)}
     return Service(cgroup.unit, port, daemon, expected, comm=_comm(daemon))
 
 
@@ -239,7 +240,7 @@ def start_postgres(workdir: Path, cgroup: UnitCgroup, port: int) -> Service:
         cgroup.unit,
         port,
         daemon,
-        {"LISTEN": OFF, "ESTABLISHED": established},
+        {"listen": OFF, "established": established},
         comm=_comm(daemon),
     )
 
@@ -301,9 +302,9 @@ http {{
     if so_keepalive:
         # nginx sets the options on the listener; accepted sockets inherit them in Linux.
         on = Keepalive(True, *NGINX_SO_KEEPALIVE, True, "listen ... so_keepalive=30:10:3")
-        expected = {"LISTEN": on, "ESTABLISHED": on}
+        expected = {"listen": on, "established": on}
     else:
-        expected = {"LISTEN": OFF, "ESTABLISHED": OFF}
+        expected = {"listen": OFF, "established": OFF}
     return Service(cgroup.unit, port, daemon, expected, comm=_comm(daemon))
 
 
@@ -327,9 +328,9 @@ def start_tcp_holder(
         daemon.wait_listening(port)
     if keepalive:
         on = ns_sysctls.defaults("SO_KEEPALIVE on the listener, namespace sysctls")
-        expected = {"LISTEN": on, "ESTABLISHED": on}
+        expected = {"listen": on, "established": on}
     else:
-        expected = {"LISTEN": OFF, "ESTABLISHED": OFF}
+        expected = {"listen": OFF, "established": OFF}
     return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon))
 
 
