@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Converge the keepalive sysctls of one network namespace: plan first, then act.
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+``converge`` is the whole of keepalive_sysctl without AnsibleModule: it validates, reads the
+runtime values and our file, models the host after the change (boot values, shadowing),
+refuses before touching anything when asked to, and only then writes the file (atomically)
+and the runtime values (undoing both if a runtime write fails half way). Check mode stops
+right before the writes, so its answer is the same plan.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
+    netns_inode,
+    run_in_netns,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot import (
+    boot_assignments,
+    boot_values,
+    host_to_local,
+    parse_sysctl_text,
+    shadowing,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (
+    OPTION_ORDER,
+    kernel_default,
+    sysctl_key,
+    validate,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils import (
+    _sysctl_runtime as runtime,
+)
+
+HEADER = (
+    "# Managed by Ansible (netstack.keepalive.keepalive_sysctl): TCP keepalive.\n"
+    "# Local edits are overwritten; change the playbook instead.\n"
+)
+ALL_KEYS = tuple(sysctl_key(option) for option in OPTION_ORDER)
+
+
+def render_file(values):
+    """Our file: the header and exactly our keys (option name -> int), in a fixed order."""
+    lines = [HEADER]
+    for option in OPTION_ORDER:
+        if option in values:
+            lines.append("%s = %d\n" % (sysctl_key(option), values[option]))
+    return "".join(lines)
+
+
+def keys_in_file(content):
+    """Our keys already in our file (option name -> int); anything else is dropped."""
+    by_key = dict((sysctl_key(option), option) for option in OPTION_ORDER)
+    found = {}
+    for entry in parse_sysctl_text(content or ""):
+        option = by_key.get(entry.get("key"))
+        if option and entry["value"].isdigit():
+            found[option] = int(entry["value"])
+    return found
+
+
+def detection_seconds(values):
+    """Time from the last packet to a dead peer being noticed: time + intvl x probes."""
+    return values["tcp_keepalive_time"] + (
+        values["tcp_keepalive_intvl"] * values["tcp_keepalive_probes"]
+    )
+
+
+def _read_runtime(root, need_write):
+    runtime.check_proc_dir(root, need_write)
+    values = runtime.read_runtime(root, ALL_KEYS)
+    return dict((option, values[sysctl_key(option)]) for option in OPTION_ORDER)
+
+
+def _write_runtime(root, changes, before):
+    runtime.write_runtime(
+        root,
+        dict((sysctl_key(o), v) for o, v in changes.items()),
+        dict((sysctl_key(o), v) for o, v in before.items()),
+    )
+    return _read_runtime(root, False)
+
+
+def plan(settings, root="/"):
+    """Everything ``converge`` will do, computed without writing anything."""
+    path = settings["path"]
+    if os.path.islink(host_to_local(root, path)):
+        raise KeepaliveError(
+            "path=%r is a symbolic link; refusing to replace it (point path at a regular "
+            "file); nothing was changed" % path,
+            option="path",
+        )
+    before = run_in_netns(settings["netns_path"], _read_runtime, root, False)
+    old_content, old_mode = runtime.read_text_file(root, path)
+    new_content, new_mode = _desired_file(settings, old_content, old_mode)
+    overrides = {path: new_content} if new_content != old_content else {}
+    model = boot_assignments(root, overrides, keys=ALL_KEYS)
+    boot = boot_values(model, dict((sysctl_key(o), kernel_default(o)) for o in OPTION_ORDER))
+    boot = dict((option, boot[sysctl_key(option)]) for option in OPTION_ORDER)
+    shadowed = []
+    if settings["state"] == "present" and settings["persist"]:
+        shadowed = shadowing(model, path, ALL_KEYS)
+    runtime_wanted = _desired_runtime(settings, boot)
+    changes = dict((o, v) for o, v in runtime_wanted.items() if before[o] != v)
+    return {
+        "before": before,
+        "runtime_changes": changes,
+        "old_content": old_content,
+        "old_mode": old_mode,
+        "new_content": new_content,
+        "new_mode": new_mode,
+        "file_changed": new_content != old_content
+        or (new_content is not None and new_mode != old_mode),
+        "boot_values": boot,
+        "shadowed_by": shadowed,
+        "problems": model["problems"],
+    }
+
+
+def _desired_file(settings, old_content, old_mode):
+    if settings["state"] == "absent":
+        return None, None
+    if not settings["persist"]:
+        return old_content, old_mode
+    values = keys_in_file(old_content)
+    values.update(settings["wanted"])
+    return render_file(values), settings["mode"]
+
+
+def _desired_runtime(settings, boot):
+    if settings["state"] == "present":
+        return dict(settings["wanted"]) if settings["apply"] else {}
+    if settings["restore_runtime"]:
+        return dict((option, boot[option]["value"]) for option in OPTION_ORDER)
+    return {}
+
+
+def converge(params, check_mode=False, want_diff=False, root="/"):
+    """Run keepalive_sysctl; returns ``(result, warnings)``; raises KeepaliveError."""
+    settings = validate(params)
+    todo = plan(settings, root)
+    warnings = _warn_or_refuse(settings, todo)
+    if todo["runtime_changes"]:
+        run_in_netns(settings["netns_path"], runtime.check_proc_dir, root, True)
+    after = dict(todo["before"], **todo["runtime_changes"])
+    if not check_mode:
+        after = _act(settings, todo, root)
+    result = {
+        "changed": bool(todo["file_changed"] or todo["runtime_changes"]),
+        "file_changed": todo["file_changed"],
+        "runtime_changed": bool(todo["runtime_changes"]),
+        "before": todo["before"],
+        "after": after,
+        "boot_values": todo["boot_values"],
+        "shadowed_by": todo["shadowed_by"],
+        "boot_problems": todo["problems"],
+        "file": settings["path"],
+        "detection_seconds": detection_seconds(after),
+        "netns": _netns_facts(settings),
+    }
+    if want_diff:
+        result["diff"] = _diff(settings, todo, after)
+    return result, warnings
+
+
+def _warn_or_refuse(settings, todo):
+    warnings = []
+    for problem in todo["problems"]:
+        where = (
+            problem["file"]
+            if problem["line"] is None
+            else "%s:%d"
+            % (
+                problem["file"],
+                problem["line"],
+            )
+        )
+        warnings.append("boot model: %s: %s" % (where, problem["reason"]))
+    if todo["shadowed_by"] and settings["on_shadowed"] != "ignore":
+        text = _shadow_text(settings["path"], todo["shadowed_by"])
+        if settings["on_shadowed"] == "fail":
+            raise KeepaliveError(
+                "%s; on_shadowed=fail; nothing was changed (remove or edit those entries, "
+                "give path a later file name, or set on_shadowed=warn)" % text,
+                shadowed_by=todo["shadowed_by"],
+            )
+        warnings.append(text)
+    return warnings
+
+
+def _shadow_text(path, entries):
+    parts = []
+    for entry in entries:
+        if entry["key"] is None:
+            parts.append("%s %s" % (entry["file"], entry["reason"]))
+        else:
+            parts.append(
+                "%s:%d sets %s = %s" % (entry["file"], entry["line"], entry["key"], entry["value"])
+            )
+    return "%s is overridden at boot: %s" % (path, "; ".join(parts))
+
+
+def _act(settings, todo, root):
+    path = settings["path"]
+    if todo["file_changed"]:
+        try:
+            runtime.restore_file(root, path, todo["new_content"], todo["new_mode"])
+        except (IOError, OSError) as exc:
+            raise KeepaliveError(
+                "path=%r: cannot write it: %s; nothing was changed" % (path, exc.strerror or exc),
+                option="path",
+            )
+    if not todo["runtime_changes"]:
+        return todo["before"]
+    try:
+        return run_in_netns(
+            settings["netns_path"], _write_runtime, root, todo["runtime_changes"], todo["before"]
+        )
+    except KeepaliveError as exc:
+        if todo["file_changed"]:
+            runtime.restore_file(root, path, todo["old_content"], todo["old_mode"])
+            raise KeepaliveError("%s; %s was put back as it was" % (exc, path))
+        raise
+
+
+def _netns_facts(settings):
+    ns_path = settings["netns_path"]
+    try:
+        inode = netns_inode(ns_path or "/proc/self/ns/net")
+    except OSError:
+        inode = None
+    return {"name": settings["netns"], "path": ns_path, "inode": inode}
+
+
+def _render_runtime(values):
+    return "".join("%s = %d\n" % (sysctl_key(o), values[o]) for o in OPTION_ORDER)
+
+
+def _diff(settings, todo, after):
+    where = "runtime (netns %s)" % (settings["netns"] or "of the module")
+    file_diff = {
+        "before_header": settings["path"],
+        "after_header": settings["path"],
+        "before": todo["old_content"] or "",
+        "after": todo["new_content"] or "",
+    }
+    if todo["old_mode"] != todo["new_mode"] and todo["new_content"] is not None:
+        file_diff["before_header"] += " (mode %s)" % _octal(todo["old_mode"])
+        file_diff["after_header"] += " (mode %s)" % _octal(todo["new_mode"])
+    runtime_diff = {
+        "before_header": where,
+        "after_header": where,
+        "before": _render_runtime(todo["before"]),
+        "after": _render_runtime(after),
+    }
+    return [file_diff, runtime_diff]
+
+
+def _octal(mode):
+    return "absent" if mode is None else "%04o" % mode

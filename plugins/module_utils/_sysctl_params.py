@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options of keepalive_sysctl: the argument spec and the checks it cannot express.
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+Values arrive as ints (YAML, Jinja) or as strings (``-a key=value``), so the three keepalive
+options are ``type: raw`` here and checked by ``validate``: a whole number, not a boolean,
+inside the range the kernel's socket options accept. Every message names the option, the
+value and the allowed range or the reason; validation happens before anything is touched.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import sys
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
+    resolve_netns,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot import (
+    SYSCTL_D_DIRS,
+)
+
+# option name -> (dotted sysctl key, smallest, largest, kernel default, unit)
+KEEPALIVE_OPTIONS = {
+    "tcp_keepalive_time": ("net.ipv4.tcp_keepalive_time", 1, 32767, 7200, "seconds"),
+    "tcp_keepalive_intvl": ("net.ipv4.tcp_keepalive_intvl", 1, 32767, 75, "seconds"),
+    "tcp_keepalive_probes": ("net.ipv4.tcp_keepalive_probes", 1, 127, 9, "probes"),
+}
+OPTION_ORDER = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
+DEFAULT_PATH = "/etc/sysctl.d/60-netstack-keepalive.conf"
+DEFAULT_MODE = "0644"
+_DECIMAL = re.compile(r"^[0-9]+$")
+_OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
+
+
+def sysctl_key(option):
+    return KEEPALIVE_OPTIONS[option][0]
+
+
+def kernel_default(option):
+    return KEEPALIVE_OPTIONS[option][3]
+
+
+def argument_spec():
+    """The AnsibleModule argument spec (the module passes it through unchanged)."""
+    spec = dict(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        persist=dict(type="bool", default=True),
+        path=dict(type="str", default=DEFAULT_PATH),
+        mode=dict(type="raw", default=DEFAULT_MODE),
+        apply=dict(type="bool", default=True),
+        restore_runtime=dict(type="bool", default=False),
+        on_shadowed=dict(type="str", default="fail", choices=["fail", "warn", "ignore"]),
+        netns=dict(type="str"),
+    )
+    for option in OPTION_ORDER:
+        spec[option] = dict(type="raw")
+    return spec
+
+
+def module_kwargs():
+    """Everything else AnsibleModule needs besides the spec."""
+    return dict(
+        argument_spec=argument_spec(),
+        required_if=[("state", "present", list(OPTION_ORDER), True)],
+        supports_check_mode=True,
+    )
+
+
+def validate(params, platform_name=None):
+    """Check ``params`` (the module's params) and return the settings to act on.
+
+    Raises KeepaliveError on the first problem. Nothing is touched here besides looking
+    up the network namespace and the path.
+    """
+    platform_name = platform_name or sys.platform
+    if not platform_name.startswith("linux"):
+        raise KeepaliveError(
+            "keepalive_sysctl manages Linux sysctls; this host is %r (platform: Linux only); "
+            "nothing was changed" % platform_name,
+            option="platform",
+        )
+    wanted = {}
+    for option in OPTION_ORDER:
+        if params.get(option) is not None:
+            wanted[option] = check_keepalive_value(option, params[option])
+    state = params.get("state") or "present"
+    if state == "present" and not wanted:
+        raise KeepaliveError(
+            "state=present needs at least one of %s; nothing was changed" % ", ".join(OPTION_ORDER),
+            option="state",
+        )
+    path = params.get("path") or DEFAULT_PATH
+    check_path(path)
+    return {
+        "wanted": wanted,
+        "state": state,
+        "persist": _bool(params, "persist", True),
+        "apply": _bool(params, "apply", True),
+        "restore_runtime": _bool(params, "restore_runtime", False),
+        "on_shadowed": params.get("on_shadowed") or "fail",
+        "path": path,
+        "mode": check_mode_value(params.get("mode", DEFAULT_MODE)),
+        "netns": params.get("netns"),
+        "netns_path": resolve_netns(params.get("netns")),
+    }
+
+
+def _bool(params, name, default):
+    value = params.get(name)
+    return default if value is None else bool(value)
+
+
+def check_keepalive_value(option, value):
+    """The value as an int, or KeepaliveError naming option, value and range."""
+    _key, low, high, _default, unit = KEEPALIVE_OPTIONS[option]
+    allowed = "a whole number of %s in %d..%d" % (unit, low, high)
+    if isinstance(value, bool):
+        raise KeepaliveError(
+            "%s=%r is a boolean; allowed: %s; nothing was changed" % (option, value, allowed),
+            option=option,
+        )
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DECIMAL.match(value.strip()):
+        number = int(value.strip())
+    else:
+        raise KeepaliveError(
+            "%s=%r is not a whole number; allowed: %s; nothing was changed"
+            % (option, value, allowed),
+            option=option,
+        )
+    if not low <= number <= high:
+        raise KeepaliveError(
+            "%s=%d is out of range; allowed: %s; nothing was changed" % (option, number, allowed),
+            option=option,
+        )
+    return number
+
+
+def check_path(path):
+    """Our file must be a ``*.conf`` directly inside one of the sysctl.d directories."""
+    allowed = "a *.conf file directly inside one of %s" % ", ".join(SYSCTL_D_DIRS)
+    if not isinstance(path, str) or not path.startswith("/") or os.path.normpath(path) != path:
+        raise KeepaliveError(
+            "path=%r is not a plain absolute path; allowed: %s; nothing was changed"
+            % (path, allowed),
+            option="path",
+        )
+    name = os.path.basename(path)
+    if os.path.dirname(path) not in SYSCTL_D_DIRS:
+        reason = "sysctl --system and systemd-sysctl never read it"
+        raise KeepaliveError(
+            "path=%r is outside the sysctl.d directories (%s); allowed: %s; nothing was changed"
+            % (path, reason, allowed),
+            option="path",
+        )
+    if not name.endswith(".conf") or name == ".conf" or name.startswith(".") or "\n" in name:
+        raise KeepaliveError(
+            "path=%r: only *.conf files are read at boot; allowed: %s; nothing was changed"
+            % (path, allowed),
+            option="path",
+        )
+
+
+def check_mode_value(mode):
+    """File mode as an int from ``0644``/``"0644"``/``"644"``/420."""
+    if isinstance(mode, bool):
+        mode = None
+    if isinstance(mode, int) and 0 <= mode <= 0o7777:
+        return mode
+    if isinstance(mode, str) and _OCTAL_MODE.match(mode.strip()):
+        return int(mode.strip(), 8)
+    raise KeepaliveError(
+        "mode=%r is not a file mode; allowed: an octal string such as '0644' "
+        "(quote it in YAML); nothing was changed" % (mode,),
+        option="mode",
+    )

@@ -1,0 +1,271 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: keepalive_sysctl
+short_description: Set, persist and prove the TCP keepalive sysctls of a network namespace
+version_added: 0.1.0
+description:
+  - Sets C(net.ipv4.tcp_keepalive_time), C(net.ipv4.tcp_keepalive_intvl) and
+    C(net.ipv4.tcp_keepalive_probes) in one call, at runtime (through C(/proc/sys), inside
+    O(netns) when given) and in one file of ours under a C(sysctl.d) directory.
+  - Tells what the host will have after a reboot. It models the boot order of sysctl.d(5)
+    and procps C(sysctl --system) (C(/etc/sysctl.d), C(/run/sysctl.d),
+    C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d), C(/lib/sysctl.d); a file name masks
+    the same name in later directories, a link to C(/dev/null) masks and sets nothing; files
+    applied in byte order of their names, later wins; C(/etc/sysctl.conf) last) and returns
+    the boot value of each key with the file and line it comes from, and every entry of
+    another file that overrides ours at boot (RV(shadowed_by)).
+  - Never edits other files and never runs C(sysctl) with user input.
+  - Every check happens before anything is written; on an error nothing is changed. If a
+    runtime write fails half way, the values already written and our file are put back.
+author:
+  - netstack.keepalive contributors
+options:
+  tcp_keepalive_time:
+    description:
+      - Seconds a connection is idle before the first keepalive probe
+        (C(net.ipv4.tcp_keepalive_time)). A whole number in 1..32767; strings of digits
+        are accepted, booleans and fractions are not.
+      - At least one of O(tcp_keepalive_time), O(tcp_keepalive_intvl) and
+        O(tcp_keepalive_probes) is required when O(state=present).
+    type: raw
+  tcp_keepalive_intvl:
+    description:
+      - Seconds between unanswered probes (C(net.ipv4.tcp_keepalive_intvl)). 1..32767.
+    type: raw
+  tcp_keepalive_probes:
+    description:
+      - Unanswered probes before the connection is dropped (C(net.ipv4.tcp_keepalive_probes)).
+        1..127.
+    type: raw
+  state:
+    description:
+      - V(present) sets the given keys.
+      - V(absent) removes our file (other files are never touched); with
+        O(restore_runtime=true) the runtime values are reset to what the remaining files give
+        at boot, or to the kernel defaults (7200, 75, 9).
+    type: str
+    choices: [present, absent]
+    default: present
+  persist:
+    description:
+      - Write the values to our file O(path) so they survive a reboot.
+      - Keys not given but already in our file are kept, so separate tasks can set separate
+        keys; any other line of our file is dropped (it holds exactly our keys and a
+        managed-by header).
+    type: bool
+    default: true
+  path:
+    description:
+      - Our file. A C(*.conf) file directly inside one of the sysctl.d directories listed
+        above; anything else is refused, because nothing reads it at boot.
+      - Choose a name that sorts after the files that set the same keys, or
+        RV(shadowed_by) will list them.
+    type: str
+    default: /etc/sysctl.d/60-netstack-keepalive.conf
+  mode:
+    description:
+      - Permissions of our file, as an octal string (quote it in YAML).
+    type: raw
+    default: '0644'
+  apply:
+    description:
+      - Set the runtime values of the given keys now (only the keys that differ are written).
+    type: bool
+    default: true
+  restore_runtime:
+    description:
+      - With O(state=absent), reset the runtime values to the boot values the remaining files
+        give (kernel defaults for keys nobody sets).
+    type: bool
+    default: false
+  on_shadowed:
+    description:
+      - What to do when another file overrides ours at boot (RV(shadowed_by) is not empty).
+      - V(fail) refuses before changing anything; V(warn) changes and warns; V(ignore) changes
+        silently (the entries are still returned).
+    type: str
+    choices: [fail, warn, ignore]
+    default: fail
+  netns:
+    description:
+      - Network namespace to act in, the keepalive sysctls being per namespace. A name of
+        C(ip netns list) (under C(/run/netns)) or a path such as C(/proc/PID/ns/net).
+      - Default is the namespace the module runs in. Files are shared by every namespace of
+        the host; the boot model describes the namespace the host boots with.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: Computes the same plan and writes nothing.
+  diff_mode:
+    support: full
+    details: Shows our file and the runtime values before and after.
+  platform:
+    support: full
+    platforms: posix
+    details: Linux only; other systems get a clear error.
+notes:
+  - Needs root (and C(CAP_SYS_ADMIN) for O(netns)). A missing or read-only
+    C(/proc/sys/net/ipv4), as in many containers, is reported as an error when a runtime
+    value has to change; use O(apply=false) to only persist there.
+  - Glob keys (C(net.ipv4.*)) in other files are not modelled.
+seealso:
+  - name: sysctl.d(5)
+    description: Configuration directories and their precedence.
+    link: https://man7.org/linux/man-pages/man5/sysctl.d.5.html
+  - module: ansible.posix.sysctl
+"""
+
+EXAMPLES = r"""
+- name: Detect dead peers within 5 minutes, now and after every reboot
+  netstack.keepalive.keepalive_sysctl:
+    tcp_keepalive_time: 120
+    tcp_keepalive_intvl: 30
+    tcp_keepalive_probes: 6
+
+- name: Same, inside a network namespace, warning instead of failing on shadowing files
+  netstack.keepalive.keepalive_sysctl:
+    tcp_keepalive_time: 120
+    netns: blue
+    on_shadowed: warn
+
+- name: Only change the runtime value (lost at reboot)
+  netstack.keepalive.keepalive_sysctl:
+    tcp_keepalive_time: 600
+    persist: false
+
+- name: Remove our file and go back to what the other files (or the kernel) say
+  netstack.keepalive.keepalive_sysctl:
+    state: absent
+    restore_runtime: true
+
+- name: Audit without changing anything (check mode) and keep the boot prediction
+  netstack.keepalive.keepalive_sysctl:
+    tcp_keepalive_time: 120
+    on_shadowed: ignore
+  check_mode: true
+  register: keepalive
+"""
+
+RETURN = r"""
+before:
+  description: Runtime values before the task, in O(netns).
+  returned: always
+  type: dict
+  sample: {tcp_keepalive_time: 7200, tcp_keepalive_intvl: 75, tcp_keepalive_probes: 9}
+after:
+  description: Runtime values after the task (read back; in check mode, the values it would set).
+  returned: always
+  type: dict
+  sample: {tcp_keepalive_time: 120, tcp_keepalive_intvl: 30, tcp_keepalive_probes: 6}
+boot_values:
+  description:
+    - Value of each key after a reboot, as the boot-precedence model computes it with our file
+      as it is after the task, and where it comes from (C(file:line) or C(kernel default)).
+  returned: always
+  type: dict
+  sample:
+    tcp_keepalive_time:
+      value: 120
+      source: /etc/sysctl.d/60-netstack-keepalive.conf:3
+      file: /etc/sysctl.d/60-netstack-keepalive.conf
+      line: 3
+    tcp_keepalive_intvl: {value: 75, source: kernel default, file: null, line: null}
+    tcp_keepalive_probes: {value: 9, source: kernel default, file: null, line: null}
+shadowed_by:
+  description:
+    - Every entry that overrides our file at boot - an assignment of one of our keys in a file
+      applied after ours (listed even when its value equals ours), or a file of the same name
+      in a higher-priority directory that masks ours (C(key) and C(value) null).
+    - Empty when O(persist=false) or O(state=absent).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - file: /etc/sysctl.d/99-zzz.conf
+      line: 2
+      key: net.ipv4.tcp_keepalive_time
+      value: 7200
+      reason: applied after /etc/sysctl.d/60-netstack-keepalive.conf
+boot_problems:
+  description: Files or lines the boot model could not use (unreadable files, invalid lines,
+    non-numeric values for our keys); each also produces a warning.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {file: /etc/sysctl.d/10-secret.conf, line: null, reason: "unreadable: Permission denied"}
+file:
+  description: Path of our file.
+  returned: always
+  type: str
+  sample: /etc/sysctl.d/60-netstack-keepalive.conf
+file_changed:
+  description: Whether our file was (or in check mode would be) written, re-moded or removed.
+  returned: always
+  type: bool
+  sample: true
+runtime_changed:
+  description: Whether a runtime value was (or would be) changed.
+  returned: always
+  type: bool
+  sample: true
+detection_seconds:
+  description: Seconds from the last packet to a dead peer being noticed with the runtime
+    values in RV(after) - C(time + intvl * probes).
+  returned: always
+  type: int
+  sample: 300
+netns:
+  description: The network namespace acted in (C(name) and C(path) null for the module's own).
+  returned: always
+  type: dict
+  sample: {name: blue, path: /run/netns/blue, inode: 4026532577}
+changed:
+  description: Whether our file or a runtime value was (or would be) changed.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+# Ansible modules keep their imports after the documentation blocks.
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (  # noqa: E402
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import (  # noqa: E402
+    converge,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (  # noqa: E402
+    module_kwargs,
+)
+
+# Where the filesystem is; unit tests point it at a fake tree.
+ROOT = "/"
+
+
+def main():
+    module = AnsibleModule(**module_kwargs())
+    try:
+        result, warnings = converge(
+            module.params, check_mode=module.check_mode, want_diff=module._diff, root=ROOT
+        )
+    except KeepaliveError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
