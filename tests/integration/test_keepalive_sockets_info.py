@@ -144,6 +144,29 @@ def test_in_process_socket_values(stack, in_process, unit, state):
     assert_socket_matches(mine[0], service.expected[state], namespaces[netns])
 
 
+@pytest.mark.parametrize(("unit", "state"), SERVER_SOCKETS)
+def test_in_process_summary_row(stack, in_process, unit, state):
+    """Summary of the sockets on the service's port: one row per side, our side counted once."""
+    records, namespaces, _degraded = in_process
+    service = stack.services[unit]
+    on_port = _adoption.select(records, ports=[service.port])
+    rows = [
+        row
+        for row in _adoption.summary_rows(on_port)
+        if row["unit"] == unit and row["state"] == state
+    ]
+    assert len(rows) == 1, rows
+    row, expected = rows[0], service.expected[state]
+    assert (row["comm"], row["count"], row["source"]) == (service.comm, 1, "getsockopt"), row
+    assert row["keepalive"] is expected.on, row
+    if expected.on:
+        assert (row["idle"], row["intvl"], row["cnt"]) == (
+            expected.idle,
+            expected.intvl,
+            expected.cnt,
+        ), row
+
+
 def test_in_process_namespaces_carry_their_own_sysctls(stack, in_process):
     _records, namespaces, _degraded = in_process
     ours = namespaces[stack.netns.name]
