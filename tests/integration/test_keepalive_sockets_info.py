@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from services import NETNS_SYSCTLS, ServiceStack
+from services import CLIENT_SCOPE, NETNS_SYSCTLS, ServiceStack
 
 from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
 
@@ -142,6 +142,23 @@ def test_in_process_socket_values(stack, in_process, unit, state):
         assert netns == service.netns
     assert mine[0]["comm"] == service.comm
     assert_socket_matches(mine[0], service.expected[state], namespaces[netns])
+
+
+def test_in_process_ssh_clients_keep_alive_on_the_host_defaults(stack, in_process):
+    """The ssh client sets SO_KEEPALIVE too (client TCPKeepAlive defaults to yes)."""
+    records, namespaces, _degraded = in_process
+    sshd_ports = {stack.services[u].port for u in ("sshd-ka.service", "sshd-noka.service")}
+    rows = [
+        row
+        for row in _adoption.socket_rows(records, namespaces)
+        if row["unit"] == CLIENT_SCOPE and _port(row["remote"]) in sshd_ports
+    ]
+    assert sorted(_port(row["remote"]) for row in rows) == sorted(sshd_ports)
+    for row in rows:
+        assert (row["comm"], row["state"]) == ("ssh", "established")
+        assert_socket_matches(
+            row, stack.root_sysctls.defaults("ssh client"), namespaces[row["netns"]]
+        )
 
 
 @pytest.mark.parametrize(("unit", "state"), SERVER_SOCKETS)

@@ -12,9 +12,10 @@ redis-server, postgresql, nginx, iproute2.
 from ._cgroup import CgroupError
 from ._launch import ServiceError
 from ._model import OFF, Keepalive, Service, Sysctls
-from ._stack import NETNS_SYSCTLS, ServiceStack
+from ._stack import CLIENT_SCOPE, NETNS_SYSCTLS, ServiceStack
 
 __all__ = [
+    "CLIENT_SCOPE",
     "NETNS_SYSCTLS",
     "OFF",
     "CgroupError",

@@ -1,0 +1,71 @@
+"""Run a module through ``ansible-playbook`` on localhost, several argument sets in one go.
+
+One playbook run costs about a second of Ansible start-up; the cases share it. Each case is a
+task with ``ignore_errors`` so a failing case (an expected ``fail_json``) is recorded and the
+others still run; the last task saves every registered result as JSON for the test to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ._launch import ServiceError
+
+# A managed host runs modules with its system Python, not our venv's.
+MANAGED_PYTHON = "/usr/bin/python3"
+
+
+def ansible_playbook() -> str:
+    """The repo venv's ansible-playbook (next to the interpreter running the tests)."""
+    path = Path(sys.executable).with_name("ansible-playbook")
+    if not path.exists():
+        raise ServiceError(f"{path} is missing: run `make setup` to create the venv")
+    return str(path)
+
+
+def run_module_cases(module: str, cases: dict, workdir: Path, timeout: float = 120) -> dict:
+    """``cases``: ``{name: (module_args, check_mode)}`` -> ``{name: registered result}``."""
+    results = workdir / "module-results.json"
+    tasks = [
+        {
+            "name": name,
+            module: args,
+            "register": f"case_{name}",
+            "check_mode": check_mode,
+            "ignore_errors": True,
+        }
+        for name, (args, check_mode) in cases.items()
+    ]
+    collected = ", ".join(f"'{name}': case_{name}" for name in cases)
+    tasks.append(
+        {
+            "name": "Save every case's result for the test",
+            "ansible.builtin.copy": {
+                "content": "{{ {%s} | to_json }}" % collected,
+                "dest": str(results),
+            },
+            "check_mode": False,
+        }
+    )
+    playbook = workdir / "module-cases.yml"
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    env = dict(os.environ, ANSIBLE_HOME=str(workdir / "ansible-home"), ANSIBLE_NOCOLOR="1")
+    done = subprocess.run(
+        [
+            ansible_playbook(),
+            "-i", "localhost,", "-c", "local",
+            "-e", f"ansible_python_interpreter={MANAGED_PYTHON}",
+            str(playbook),
+        ],
+        capture_output=True, text=True, env=env, timeout=timeout, check=False,
+    )  # fmt: skip
+    if done.returncode != 0 or not results.exists():
+        raise ServiceError(
+            f"ansible-playbook failed ({done.returncode}):\n"
+            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return json.loads(results.read_text())
