@@ -101,3 +101,44 @@ def run_in_netns(path, func, *args, **kwargs):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("result")
+
+
+def list_namespaces(proc="/proc", run_dir=NETNS_RUN_DIR):
+    """Every network namespace in use on the host, one entry per namespace.
+
+    Returns a list of dicts ``{inode, path, names}`` sorted by inode: ``path`` is one file that
+    enters it (a /run/netns bind mount when there is one, since it outlives processes; else
+    /proc/PID/ns/net of its lowest pid), ``names`` the /run/netns names pointing at it.
+    Processes that vanish or cannot be read during the walk are skipped.
+    """
+    found = {}
+    names = {}
+    try:
+        entries = sorted(os.listdir(run_dir))
+    except OSError:
+        entries = []
+    for name in entries:
+        path = os.path.join(run_dir, name)
+        try:
+            inode = os.stat(path).st_ino
+        except OSError:
+            continue  # a stale name whose bind mount is gone
+        found.setdefault(inode, path)
+        names.setdefault(inode, []).append(name)
+    pids = sorted(int(entry) for entry in os.listdir(proc) if entry.isdigit())
+    for pid in pids:
+        path = "%s/%d/ns/net" % (proc, pid)
+        try:
+            inode = os.stat(path).st_ino
+        except OSError:
+            continue  # exited, or a kernel thread we may not read
+        found.setdefault(inode, path)
+    return [
+        {"inode": inode, "path": found[inode], "names": names.get(inode, [])}
+        for inode in sorted(found)
+    ]
+
+
+def namespace_id(inode, names):
+    """Stable, readable id of a namespace: its first /run/netns name, else ``net:[INODE]``."""
+    return names[0] if names else "net:[%d]" % inode

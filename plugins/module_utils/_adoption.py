@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Keepalive adoption audit: which sockets really use keepalive, with which values.
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+``audit()`` gathers (inet_diag dump and sysctls per network namespace, owners and exact
+options from /proc + pidfd_getfd) and returns one ``Record`` per socket; ``summary_rows``,
+``socket_rows`` and ``select`` shape them for the module. Policy checks live in
+``_adoption_checks``. A host may hold 100,000 sockets: records are tuples, addresses are
+decoded only for the rows that are returned.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+import os
+from collections import namedtuple
+
+from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd, _sockdiag
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
+    list_namespaces,
+    namespace_id,
+    netns_inode,
+    resolve_netns,
+    run_in_netns,
+)
+
+DEFAULT_STATES = ("established", "listen")
+SYSCTLS = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
+SOURCE_GETSOCKOPT = "getsockopt"
+SOURCE_TIMER = "timer"
+SUMMARY_KEYS = (
+    "netns", "unit", "comm", "state", "keepalive", "idle", "intvl", "cnt", "source", "count",
+)  # fmt: skip
+SOCKET_KEYS = (
+    "netns", "pid", "comm", "unit", "state", "local", "remote", "keepalive", "idle", "intvl",
+    "cnt", "source", "set_by_app",
+)  # fmt: skip
+
+Record = namedtuple(
+    "Record",
+    "netns pid comm unit state keepalive idle intvl cnt source family sockid",
+)
+
+
+def read_sysctls():
+    """The keepalive sysctls of the calling thread's network namespace."""
+    values = {}
+    for name in SYSCTLS:
+        with open("/proc/sys/net/ipv4/" + name) as handle:
+            values[name] = int(handle.read())
+    return values
+
+
+def _dump_namespace(states):
+    return read_sysctls(), _sockdiag.dump_tcp(states)
+
+
+def select_namespaces(netns):
+    """Namespaces to audit: all of the host's (``netns`` empty) or the ones named."""
+    own = netns_inode()
+    if not netns:
+        found = list_namespaces()
+    else:
+        found = []
+        for item in netns:
+            path = resolve_netns(item)
+            names = [] if "/" in item else [item]
+            found.append({"inode": netns_inode(path), "path": path, "names": names})
+    if not any(entry["inode"] == own for entry in found) and not netns:
+        found.append({"inode": own, "path": "/proc/self/ns/net", "names": []})
+    for entry in found:
+        entry["id"] = namespace_id(entry["inode"], entry["names"])
+        entry["current"] = entry["inode"] == own
+    return found
+
+
+def dump_namespaces(namespaces, states, degraded):
+    """{ns id: (sysctls, sockets)}; namespaces that cannot be entered go to ``degraded``."""
+    result = {}
+    for entry in namespaces:
+        path = None if entry["current"] else entry["path"]
+        try:
+            result[entry["id"]] = run_in_netns(path, _dump_namespace, states)
+        except KeepaliveError as exc:
+            if entry["current"]:
+                raise
+            degraded.append("network namespace %s skipped: %s" % (entry["id"], exc))
+    return result
+
+
+def timer_keepalive(state, timer):
+    """What the kernel timer proves about SO_KEEPALIVE: True, False or None (cannot tell).
+
+    An idle ESTABLISHED socket with SO_KEEPALIVE has the keepalive timer armed and one
+    without has no timer; pending data (retransmit, zero-window probe) hides it, and
+    listeners never arm it.
+    """
+    if state != 1:
+        return None
+    if timer == _sockdiag.TIMER_KEEPALIVE:
+        return True
+    if timer == _sockdiag.TIMER_NONE:
+        return False
+    return None
+
+
+def _owner_info(pids):
+    info = {}
+    for pid in pids:
+        path = _procfd.read_cgroup_path(pid)
+        info[pid] = (_procfd.read_comm(pid), _procfd.unit_from_cgroup(path))
+    return info
+
+
+def _orphan_units(dumps, owners):
+    ids = set()
+    for _sysctls, sockets in dumps.values():
+        ids.update(s[8] for s in sockets if s[7] not in owners and s[8])
+    paths = _procfd.cgroup_paths(ids)
+    return dict(
+        (cid, _procfd.unit_from_cgroup(paths[cid]) if cid in paths else "cgroup:%d" % cid)
+        for cid in ids
+    )
+
+
+def audit(states=DEFAULT_STATES, netns=None, exact=True):
+    """Gather every socket in ``states``; returns ``(records, namespaces, degraded)``.
+
+    ``namespaces`` maps each audited namespace id to its sysctls and identity.
+    """
+    degraded = []
+    if exact:
+        reason = _procfd.exact_options_support()
+        if reason:
+            degraded.append("exact options unavailable (%s): source is the kernel timer" % reason)
+            exact = False
+    if os.geteuid() != 0:
+        degraded.append(
+            "not running as root: other users' processes and network namespaces are not "
+            "visible, their sockets are attributed from the timer only (become: true)"
+        )
+    selected = select_namespaces(netns)
+    dumps = dump_namespaces(selected, states, degraded)
+    wanted = set()
+    for _sysctls, sockets in dumps.values():
+        wanted.update(s[7] for s in sockets)
+    owners, options, refused = _procfd.scan(wanted, exact=exact)
+    if refused:
+        degraded.append(
+            "%d processes refused exact options (%s): their sockets use source timer"
+            % (len(refused), "; ".join(sorted(set(refused.values()))[:3]))
+        )
+    info = _owner_info(set(pairs[0][0] for pairs in owners.values()))
+    orphans = _orphan_units(dumps, owners)
+    records = []
+    namespaces = {}
+    for entry in selected:
+        if entry["id"] not in dumps:
+            continue
+        sysctls, sockets = dumps[entry["id"]]
+        namespaces[entry["id"]] = dict(
+            sysctls, inode=entry["inode"], names=entry["names"], current=entry["current"],
+            sockets=len(sockets),
+        )  # fmt: skip
+        _add_records(records, entry["id"], sockets, owners, options, info, orphans)
+    return records, namespaces, degraded
+
+
+def _add_records(records, ns_id, sockets, owners, options, info, orphans):
+    states = _sockdiag.TCP_STATES
+    append = records.append
+    for family, state, timer, _retrans, sockid, _expires, _uid, inode, cgroup_id in sockets:
+        pairs = owners.get(inode)
+        if pairs:
+            pid = pairs[0][0]
+            comm, unit = info[pid]
+        else:
+            pid = comm = None
+            unit = orphans.get(cgroup_id)
+        values = options.get(inode)
+        if values is not None:
+            keepalive, idle, intvl, cnt = values
+            source = SOURCE_GETSOCKOPT
+        else:
+            keepalive, idle, intvl, cnt = timer_keepalive(state, timer), None, None, None
+            source = SOURCE_TIMER
+        append(
+            Record(ns_id, pid, comm, unit, states[state], keepalive, idle, intvl, cnt, source,
+                   family, sockid)
+        )  # fmt: skip
+
+
+def _matches(record, patterns):
+    for pattern in patterns:
+        for name in (record.unit, record.comm):
+            if name is not None and fnmatch.fnmatchcase(name, pattern):
+                return True
+    return False
+
+
+def select(records, units=None, ports=None, keepalive=None):
+    """Records that pass the filters: ``units`` patterns (unit or command name), ``ports``
+    (local or remote), ``keepalive`` ``enabled`` / ``disabled`` (unknown passes neither)."""
+    if not (units or ports or keepalive):
+        return records
+    wanted_ports = set(ports or ())
+    wanted_state = {"enabled": True, "disabled": False}.get(keepalive)
+    result = []
+    for record in records:
+        if keepalive and record.keepalive is not wanted_state:
+            continue
+        if units and not _matches(record, units):
+            continue
+        if wanted_ports and not wanted_ports.intersection(_sockdiag.ports(record.sockid)):
+            continue
+        result.append(record)
+    return result
+
+
+def summary_rows(records):
+    """Counts per namespace x unit x command x state x effective values x source."""
+    counts = {}
+    for record in records:
+        key = (record[0], record[3], record[2]) + record[4:10]
+        counts[key] = counts.get(key, 0) + 1
+    rows = [_summary_row(key, count) for key, count in counts.items()]
+    rows.sort(key=_row_order)
+    return rows
+
+
+def _summary_row(key, count):
+    netns, unit, comm, state, keepalive, idle, intvl, cnt, source = key
+    return {
+        "netns": netns, "unit": unit, "comm": comm, "state": state, "keepalive": keepalive,
+        "idle": idle, "intvl": intvl, "cnt": cnt, "source": source, "count": count,
+    }  # fmt: skip
+
+
+def _row_order(row):
+    return tuple("" if row[key] is None else str(row[key]) for key in SUMMARY_KEYS[:-1])
+
+
+def set_by_app(record, sysctls):
+    """Which values differ from the namespace default (so the application set them)."""
+    if record.source != SOURCE_GETSOCKOPT or not record.keepalive:
+        return None
+    return {
+        "idle": record.idle != sysctls["tcp_keepalive_time"],
+        "intvl": record.intvl != sysctls["tcp_keepalive_intvl"],
+        "cnt": record.cnt != sysctls["tcp_keepalive_probes"],
+    }
+
+
+def socket_rows(records, namespaces, limit=None):
+    """Per-socket rows, at most ``limit`` of them."""
+    rows = []
+    for record in records[:limit] if limit is not None else records:
+        local, remote = _sockdiag.endpoints(record.family, record.sockid)
+        rows.append({
+            "netns": record.netns, "pid": record.pid, "comm": record.comm, "unit": record.unit,
+            "state": record.state, "local": local, "remote": remote,
+            "keepalive": record.keepalive, "idle": record.idle, "intvl": record.intvl,
+            "cnt": record.cnt, "source": record.source,
+            "set_by_app": set_by_app(record, namespaces[record.netns]),
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Policy checks on the adoption audit: required services and middlebox paths.
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+Both checks work on the summary rows (one per unit x command x state x effective values), so
+100,000 sockets cost as many verdicts as there are distinct groups, not sockets. Verdicts have
+the one shape of the policy engine: ``{check, subject, status, value, limit, message}``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+    FAIL,
+    PASS,
+    WARN,
+    idle_verdicts,
+    layer4,
+    resolve_path,
+    resolve_profile,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import make_verdict
+
+REQUIRED_STATES = ("established", "listen")
+REQUIRE_KEYS = ("name", "states")
+
+
+def normalize_require(items):
+    """``require`` items: a name (unit or command, glob allowed) or ``{name, states}``."""
+    result = []
+    for index, item in enumerate(items or (), 1):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise KeepaliveError(
+                "require[%d]=%r: give a unit or process name, or {name: NAME, states: [...]}"
+                % (index, item),
+                option="require",
+            )
+        unknown = sorted(set(item) - set(REQUIRE_KEYS))
+        states = item.get("states", list(REQUIRED_STATES))
+        bad = [state for state in states if state not in REQUIRED_STATES]
+        if unknown or bad or not states:
+            raise KeepaliveError(
+                "require[%d]=%r: allowed keys %s; states among %s"
+                % (index, item, ", ".join(REQUIRE_KEYS), ", ".join(REQUIRED_STATES)),
+                option="require",
+            )
+        result.append({"name": item["name"], "states": list(states)})
+    return result
+
+
+def _row_matches(row, pattern):
+    return any(
+        name is not None and fnmatch.fnmatchcase(name, pattern)
+        for name in (row["unit"], row["comm"])
+    )
+
+
+def require_verdicts(rows, require, audited_states):
+    """One verdict per required name and state: every socket must have keepalive on."""
+    result = []
+    for item in normalize_require(require):
+        for state in item["states"]:
+            subject = "%s (%s)" % (item["name"], state)
+            if state not in audited_states:
+                result.append(make_verdict(
+                    "keepalive_required", subject, WARN, None, None,
+                    "state %s was not audited (states=%s)" % (state, list(audited_states)),
+                ))  # fmt: skip
+                continue
+            mine = [r for r in rows if r["state"] == state and _row_matches(r, item["name"])]
+            result.append(_require_verdict(subject, item["name"], state, mine))
+    return result
+
+
+def _require_verdict(subject, name, state, rows):
+    total = sum(r["count"] for r in rows)
+    on = sum(r["count"] for r in rows if r["keepalive"] is True)
+    off = sum(r["count"] for r in rows if r["keepalive"] is False)
+    unknown = total - on - off
+    if total == 0:
+        status = FAIL
+        message = "no %s TCP socket of %s found: cannot prove keepalive" % (state, name)
+    elif off:
+        status = FAIL
+        message = "%d of %d %s sockets of %s have SO_KEEPALIVE off" % (off, total, state, name)
+        if state == "listen":
+            message += (
+                " (connections it accepts inherit that unless the service sets SO_KEEPALIVE "
+                "on each one, as sshd, redis and PostgreSQL do)"
+            )
+    elif unknown:
+        status = WARN
+        message = "%d of %d %s sockets of %s: keepalive cannot be told from the timer" % (
+            unknown, total, state, name,
+        )  # fmt: skip
+    else:
+        status = PASS
+        message = "all %d %s sockets of %s have SO_KEEPALIVE on" % (total, state, name)
+    return make_verdict("keepalive_required", subject, status, on, total, message)
+
+
+def path_verdicts(rows, path, profile=None, profiles=None):
+    """Each group's effective idle against the layer-4 boxes of ``path``.
+
+    A socket behind a box that forgets idle connections needs keepalive on and its first probe
+    before the box's timeout: an application that sets its own 7200 s behind a 350 s NAT
+    fails even when the sysctl is right.
+    """
+    boxes = resolve_path(path)
+    if not boxes:
+        return []
+    margin = resolve_profile({} if profile is None else profile, profiles)["margin"]
+    result = []
+    for row in rows:
+        subject = "%s %s [%s] %s (%d sockets)" % (
+            row["unit"] or "-", row["comm"] or "-", row["netns"], row["state"], row["count"],
+        )  # fmt: skip
+        if row["keepalive"] is False:
+            result.append(_off_verdict(subject, boxes))
+        elif row["keepalive"] is None or row["idle"] is None:
+            result.append(make_verdict(
+                "socket_idle", subject, WARN, None, None,
+                "effective idle unknown (source %s): cannot check it against the path"
+                % row["source"],
+            ))  # fmt: skip
+        else:
+            for verdict in idle_verdicts(row["idle"], boxes, margin):
+                verdict["message"] = "%s: %s" % (subject, verdict["message"])
+                verdict.update(
+                    check="socket_idle", subject="%s via %s" % (subject, verdict["subject"])
+                )
+                result.append(verdict)
+    return result
+
+
+def _off_verdict(subject, boxes):
+    timeouts = [box.idle_timeout for box in layer4(boxes) if box.idle_timeout is not None]
+    if not timeouts:
+        return make_verdict(
+            "socket_idle", subject, PASS, None, None,
+            "SO_KEEPALIVE off, and no box on the path has a known layer-4 idle timeout",
+        )  # fmt: skip
+    return make_verdict(
+        "socket_idle", subject, FAIL, None, min(timeouts),
+        "%s: SO_KEEPALIVE off: an idle connection through the path dies silently after %d s"
+        % (subject, min(timeouts)),
+    )  # fmt: skip

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument spec and result of the keepalive_sockets_info module.
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+``report(params)`` is the whole module minus AnsibleModule: audit, filter, summarise, check.
+It only reads; ``changed`` is always False, so check mode needs nothing special.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import platform
+import time
+
+from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
+from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+    path_verdicts,
+    require_verdicts,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockdiag import STATE_NUMBERS
+from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import summarize
+
+STATE_CHOICES = sorted(STATE_NUMBERS)
+FILTERS = ("units", "ports", "keepalive", "limit")
+
+ARGUMENT_SPEC = dict(
+    states=dict(type="list", elements="str", choices=STATE_CHOICES,
+                default=list(_adoption.DEFAULT_STATES)),
+    netns=dict(type="list", elements="str", default=[]),
+    details=dict(type="bool", default=False),
+    units=dict(type="list", elements="str"),
+    ports=dict(type="list", elements="int"),
+    keepalive=dict(type="str", choices=["enabled", "disabled"]),
+    limit=dict(type="int"),
+    exact=dict(type="bool", default=True),
+    require=dict(type="list", elements="raw", default=[]),
+    path=dict(type="list", elements="raw", default=[]),
+    profile=dict(type="raw"),
+    profiles=dict(type="dict"),
+)  # fmt: skip
+
+
+def module_kwargs():
+    return dict(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+
+def check_platform(system=None):
+    system = system or platform.system()
+    if system != "Linux":
+        raise KeepaliveError(
+            "keepalive_sockets_info needs Linux (netlink inet_diag, /proc, pidfd_getfd); "
+            "this host runs %s" % system
+        )
+
+
+def _check_params(params):
+    for port in params.get("ports") or ():
+        if not 0 <= port <= 65535:
+            raise KeepaliveError(
+                "ports: %r is not a TCP port (allowed 0..65535)" % port, option="ports"
+            )
+    if params.get("limit") is not None and params["limit"] < 0:
+        raise KeepaliveError(
+            "limit=%r: must be 0 or more (number of socket rows returned)" % params["limit"],
+            option="limit",
+        )
+
+
+def report(params):
+    """The module result (without ``changed``) for validated ``params``."""
+    check_platform()
+    _check_params(params)
+    started = time.time()
+    records, namespaces, degraded = _adoption.audit(
+        params["states"], params.get("netns") or None, exact=params.get("exact", True)
+    )
+    chosen = _adoption.select(
+        records, params.get("units"), params.get("ports"), params.get("keepalive")
+    )
+    summary = _adoption.summary_rows(chosen)
+    result = {
+        "summary": summary,
+        "namespaces": namespaces,
+        "degraded": degraded,
+        "socket_count": len(chosen),
+    }
+    if params.get("details") or any(params.get(name) is not None for name in FILTERS):
+        result["sockets"] = _adoption.socket_rows(chosen, namespaces, params.get("limit"))
+        result["truncated"] = len(result["sockets"]) < len(chosen)
+    checks = []
+    if params.get("require"):
+        rows = _adoption.summary_rows(records) if chosen is not records else summary
+        checks += require_verdicts(rows, params["require"], params["states"])
+    if params.get("path"):
+        checks += path_verdicts(summary, params["path"], params.get("profile"),
+                                params.get("profiles"))  # fmt: skip
+    if checks:
+        result["verdicts"] = checks
+        result["verdict_summary"] = summarize(checks)
+    result["elapsed"] = round(time.time() - started, 3)
+    return result

@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who owns a socket, and its exact keepalive options (standard library only).
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+Ownership comes from /proc/PID/fd. The exact SO_KEEPALIVE / TCP_KEEPIDLE / TCP_KEEPINTVL /
+TCP_KEEPCNT come from ``pidfd_getfd`` (Linux >= 5.6) + ``getsockopt`` on the duplicate:
+the duplicate is never read or written and is closed at once, and ``fstat`` on it says which
+socket we really hold (fd numbers get reused while we look). Once a process's pidfd is open,
+duplicating each of its fds costs about what ``readlink`` would, so the duplicate *is* the
+ownership scan; ``readlink`` is only the fallback where duplication is refused.
+
+``getsockopt`` returns the socket's own value, or the namespace's sysctl when the application
+set none (the kernel stores 0); only a value different from the namespace default proves the
+application set it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ctypes
+import errno
+import os
+import platform
+import socket
+import stat
+
+SYS_PIDFD_OPEN = 434  # same number on every architecture since Linux 5.3
+SYS_PIDFD_GETFD = 438  # Linux 5.6
+UNIFIED_CGROUP_MOUNTS = ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+UNIT_SUFFIXES = (".service", ".scope")
+
+_SOL_SOCKET = socket.SOL_SOCKET
+_SO_KEEPALIVE = socket.SO_KEEPALIVE
+_TCP = socket.IPPROTO_TCP
+_KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", 4)
+_KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", 5)
+_KEEPCNT = getattr(socket, "TCP_KEEPCNT", 6)
+
+_syscall = None
+
+
+def _libc_syscall():
+    global _syscall
+    if _syscall is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.syscall
+        func.restype = ctypes.c_long
+        func.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_uint)
+        _syscall = func
+    return _syscall
+
+
+def _pidfd_open(pid):
+    if hasattr(os, "pidfd_open"):
+        return os.pidfd_open(pid)
+    result = _libc_syscall()(SYS_PIDFD_OPEN, pid, 0, 0)
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+def exact_options_support():
+    """None when pidfd_getfd can work here, else the reason it cannot (a sentence)."""
+    if platform.system() != "Linux":
+        return "pidfd_getfd needs Linux"
+    if platform.machine() not in ("x86_64", "aarch64", "arm64", "ppc64le", "s390x", "riscv64"):
+        return "pidfd_getfd syscall number not known for %s" % platform.machine()
+    try:
+        pidfd = _pidfd_open(os.getpid())
+    except OSError as exc:
+        return "pidfd_open refused: %s (needs Linux >= 5.3)" % exc.strerror
+    try:
+        probe = os.open("/dev/null", os.O_RDONLY)
+        try:
+            dup = _libc_syscall()(SYS_PIDFD_GETFD, pidfd, probe, 0)
+            if dup < 0:
+                err = ctypes.get_errno()
+                return "pidfd_getfd refused: %s (needs Linux >= 5.6)" % os.strerror(err)
+            os.close(dup)
+        finally:
+            os.close(probe)
+    finally:
+        os.close(pidfd)
+    return None
+
+
+def process_ids(proc="/proc", skip=()):
+    """Pids of all processes now visible, ascending."""
+    return sorted(
+        int(name) for name in os.listdir(proc) if name.isdigit() and int(name) not in skip
+    )
+
+
+def _read_options(sock):
+    """(keepalive, idle, intvl, cnt) of a socket object; idle..cnt None when keepalive is off."""
+    if not sock.getsockopt(_SOL_SOCKET, _SO_KEEPALIVE):
+        return (False, None, None, None)
+    return (
+        True,
+        sock.getsockopt(_TCP, _KEEPIDLE),
+        sock.getsockopt(_TCP, _KEEPINTVL),
+        sock.getsockopt(_TCP, _KEEPCNT),
+    )
+
+
+def _scan_by_duplicate(pid, pidfd, names, wanted, owners, options):
+    """Duplicate every fd of ``pid``; returns the errno when duplication is refused, else 0."""
+    getfd = _libc_syscall()
+    fstat = os.fstat
+    close = os.close
+    is_socket = stat.S_ISSOCK
+    make_socket = socket.socket
+    duplicated = False
+    for name in names:
+        fd = int(name)
+        dup = getfd(SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if dup < 0:
+            err = ctypes.get_errno()
+            if err in (errno.EPERM, errno.EACCES, errno.ENOSYS) and not duplicated:
+                return err
+            continue  # EBADF: closed meanwhile
+        duplicated = True
+        try:
+            info = fstat(dup)
+            inode = info.st_ino
+            if not is_socket(info.st_mode) or inode not in wanted:
+                continue
+            owners.setdefault(inode, []).append((pid, fd))
+            if inode in options:
+                continue  # shared with an owner we already asked (master + workers)
+            sock = make_socket(socket.AF_INET, socket.SOCK_STREAM, _TCP, dup)
+            try:
+                options[inode] = _read_options(sock)
+            except OSError:
+                pass  # not TCP after all (reused fd): owners tell, the timer will
+            finally:
+                sock.detach()
+        finally:
+            close(dup)
+    return 0
+
+
+def _scan_by_readlink(pid, dir_fd, names, wanted, owners):
+    readlink = os.readlink
+    for name in names:
+        try:
+            target = readlink(name, dir_fd=dir_fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inode = int(target[8:-1])
+            if inode in wanted:
+                owners.setdefault(inode, []).append((pid, int(name)))
+
+
+def scan(wanted, exact=True, proc="/proc", pids=None):
+    """Owners and exact options of the sockets whose inode is in ``wanted``.
+
+    Returns ``(owners, options, refused)``: ``owners`` inode -> [(pid, fd), ...] ascending;
+    ``options`` inode -> (keepalive, idle, intvl, cnt) read with getsockopt; ``refused``
+    pid -> reason for processes whose sockets could not be duplicated or listed.
+    """
+    owners = {}
+    options = {}
+    refused = {}
+    for pid in pids if pids is not None else process_ids(proc):
+        try:
+            dir_fd = os.open("%s/%d/fd" % (proc, pid), os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                refused[pid] = "cannot list /proc/%d/fd: %s" % (pid, exc.strerror)
+            continue
+        try:
+            names = os.listdir(dir_fd)
+            if not names:
+                continue
+            if exact and _scan_pid_exact(pid, dir_fd, names, wanted, owners, options, refused):
+                continue
+            _scan_by_readlink(pid, dir_fd, names, wanted, owners)
+        finally:
+            os.close(dir_fd)
+    for pairs in owners.values():
+        pairs.sort()
+    return owners, options, refused
+
+
+def _scan_pid_exact(pid, dir_fd, names, wanted, owners, options, refused):
+    """True when the pid was fully scanned by duplication."""
+    try:
+        pidfd = _pidfd_open(pid)
+    except OSError as exc:
+        if exc.errno != errno.ESRCH:
+            refused[pid] = "pidfd_open: %s" % exc.strerror
+        return exc.errno == errno.ESRCH
+    try:
+        err = _scan_by_duplicate(pid, pidfd, names, wanted, owners, options)
+        if err:
+            refused[pid] = "pidfd_getfd: %s" % os.strerror(err)
+        return not err
+    finally:
+        os.close(pidfd)
+
+
+def read_comm(pid, proc="/proc"):
+    try:
+        with open("%s/%d/comm" % (proc, pid)) as handle:
+            return handle.read().rstrip("\n")
+    except (IOError, OSError):
+        return None
+
+
+def read_cgroup_path(pid, proc="/proc"):
+    """The process's cgroup v2 path (the ``0::`` line), or None."""
+    try:
+        with open("%s/%d/cgroup" % (proc, pid)) as handle:
+            for line in handle:
+                if line.startswith("0::"):
+                    return line[3:].rstrip("\n")
+    except (IOError, OSError):
+        pass
+    return None
+
+
+def unit_from_cgroup(path):
+    """The systemd unit of a cgroup v2 path: its last ``*.service``/``*.scope`` component.
+
+    Without one (no systemd, a container) the cgroup path itself is the best name there is.
+    """
+    if not path:
+        return None
+    for part in reversed(path.strip("/").split("/")):
+        if part.endswith(UNIT_SUFFIXES):
+            return part
+    return path
+
+
+def unified_cgroup_root(mounts=UNIFIED_CGROUP_MOUNTS):
+    """Mount point of the cgroup v2 hierarchy (hybrid hosts mount it under unified/)."""
+    for path in mounts:
+        if os.path.exists(os.path.join(path, "cgroup.controllers")):
+            return path
+    return None
+
+
+def cgroup_paths(ids, root=None):
+    """Map cgroup v2 ids (the directory inode numbers) to cgroup paths like ``/a/b.service``."""
+    root = root or unified_cgroup_root()
+    found = {}
+    if root is None or not ids:
+        return found
+    missing = set(ids)
+    for dirpath, _dirs, _files in os.walk(root):
+        try:
+            inode = os.stat(dirpath).st_ino
+        except OSError:
+            continue
+        if inode in missing:
+            found[inode] = "/" + os.path.relpath(dirpath, root).lstrip(".")
+            missing.discard(inode)
+            if not missing:
+                break
+    return found

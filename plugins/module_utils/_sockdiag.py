@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Dump TCP sockets with netlink inet_diag (NETLINK_SOCK_DIAG), standard library only.
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+One SOCK_DIAG_BY_FAMILY dump per address family; the kernel applies the state filter, so
+only the sockets asked for cross into user space. A netlink socket belongs to the network
+namespace it was created in: call ``dump_tcp`` inside ``run_in_netns`` to see another
+namespace's sockets.
+
+Each socket comes back as a plain tuple (see ``SOCKET_FIELDS``) because a busy host has
+100,000 of them; addresses stay as the raw 48-byte ``inet_diag_sockid`` until someone asks
+for them (``endpoints``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import socket
+import struct
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
+    KeepaliveError,
+)
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+INET_DIAG_CGROUP_ID = 21  # u64, cgroup v2 id of the creator; sent unasked since Linux 5.7
+
+# include/net/tcp_states.h, lower case as the module's options and output use them.
+TCP_STATES = (
+    None,
+    "established",
+    "syn_sent",
+    "syn_recv",
+    "fin_wait1",
+    "fin_wait2",
+    "time_wait",
+    "close",
+    "close_wait",
+    "last_ack",
+    "listen",
+    "closing",
+    "new_syn_recv",
+)
+STATE_NUMBERS = dict((name, number) for number, name in enumerate(TCP_STATES) if name)
+
+# idiag_timer values (net/ipv4/inet_diag.c).
+TIMER_NONE, TIMER_RETRANSMIT, TIMER_KEEPALIVE, TIMER_TIME_WAIT, TIMER_PERSIST = range(5)
+TIMER_NAMES = ("off", "on", "keepalive", "timewait", "persist")
+
+# Fields of one socket tuple, in order.
+SOCKET_FIELDS = (
+    "family",
+    "state",
+    "timer",
+    "retrans",
+    "sockid",
+    "expires_ms",
+    "uid",
+    "inode",
+    "cgroup_id",
+)
+
+# nlmsghdr (len, type, 10 bytes we skip) + inet_diag_msg without rqueue/wqueue.
+_MSG = struct.Struct("=IH10xBBBB48sI8xII")
+_NLMSG_HDR = struct.Struct("=IHHII")
+_REQUEST = struct.Struct("=IHHIIBBBBI48s")
+_ATTR = struct.Struct("=HH")
+_U64 = struct.Struct("=Q")
+_ERRNO = struct.Struct("=i")
+_LAST_ATTR_IS_CGROUP = _ATTR.pack(12, INET_DIAG_CGROUP_ID)
+_RECV_BUFFER = 1 << 20  # one recv returns at most one 32 KiB skb; a large buffer costs nothing
+_SOCKET_RCVBUF = 8 << 20
+
+
+def state_mask(states):
+    """Bit mask for idiag_states from state names (``established``, ``listen``, ...)."""
+    mask = 0
+    for name in states:
+        try:
+            mask |= 1 << STATE_NUMBERS[name]
+        except KeyError:
+            raise KeepaliveError(
+                "states=%r: unknown TCP state %r (allowed: %s)"
+                % (list(states), name, ", ".join(sorted(STATE_NUMBERS))),
+                option="states",
+            )
+    return mask
+
+
+def build_request(family, states_mask, seq=1):
+    """The SOCK_DIAG_BY_FAMILY dump request for one address family (bytes)."""
+    return _REQUEST.pack(
+        _REQUEST.size, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0,
+        family, socket.IPPROTO_TCP, 0, 0, states_mask, b"\0" * 48,
+    )  # fmt: skip
+
+
+def _cgroup_id(view, start, end):
+    """INET_DIAG_CGROUP_ID of one message, or 0 when the kernel sent none."""
+    # Fast path: with no extensions requested the kernel puts the cgroup id last.
+    if end - start >= 12 and view[end - 12 : end - 8] == _LAST_ATTR_IS_CGROUP:
+        return _U64.unpack_from(view, end - 8)[0]
+    while start + 4 <= end:
+        length, kind = _ATTR.unpack_from(view, start)
+        if length < 4:
+            break
+        if kind == INET_DIAG_CGROUP_ID and length >= 12:
+            return _U64.unpack_from(view, start + 4)[0]
+        start += (length + 3) & ~3
+    return 0
+
+
+def parse_messages(data, sockets):
+    """Append one tuple per inet_diag message in ``data`` to ``sockets``.
+
+    Returns True when the dump is finished (NLMSG_DONE). Raises KeepaliveError on an
+    NLMSG_ERROR reply.
+    """
+    view = memoryview(data)
+    size = len(data)
+    offset = 0
+    unpack = _MSG.unpack_from
+    append = sockets.append
+    msg_size = _MSG.size
+    while offset + 16 <= size:
+        length, kind = _NLMSG_HDR.unpack_from(view, offset)[:2]
+        if length < 16 or offset + length > size:
+            raise KeepaliveError("netlink: truncated message (length %d at %d)" % (length, offset))
+        if kind == NLMSG_DONE:
+            return True
+        if kind == NLMSG_ERROR:
+            code = -_ERRNO.unpack_from(view, offset + 16)[0]
+            if code == 0:
+                offset += (length + 3) & ~3
+                continue
+            raise KeepaliveError(
+                "netlink inet_diag dump refused: %s (errno %d)" % (os.strerror(code), code)
+            )
+        if kind == SOCK_DIAG_BY_FAMILY and length >= msg_size:
+            fields = unpack(view, offset)
+            append(fields[2:] + (_cgroup_id(view, offset + msg_size, offset + length),))
+        offset += (length + 3) & ~3
+    return False
+
+
+def _dump_family(sock, family, mask, buffer, sockets):
+    sock.send(build_request(family, mask))
+    while True:
+        received = sock.recv_into(buffer)
+        if received == 0:
+            return
+        if parse_messages(memoryview(buffer)[:received], sockets):
+            return
+
+
+def dump_tcp(states, families=(socket.AF_INET, socket.AF_INET6)):
+    """All TCP sockets in ``states`` of the calling thread's network namespace (tuples)."""
+    mask = state_mask(states)
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+    except OSError as exc:
+        raise KeepaliveError(
+            "netlink inet_diag not available: %s (needs Linux with CONFIG_INET_DIAG)" % exc.strerror
+        )
+    sockets = []
+    buffer = bytearray(_RECV_BUFFER)
+    try:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_RCVBUF)
+        except OSError:
+            pass  # only a speed-up
+        sock.bind((0, 0))
+        for family in families:
+            try:
+                _dump_family(sock, family, mask, buffer, sockets)
+            except KeepaliveError:
+                if family == socket.AF_INET6 and not os.path.exists("/proc/net/if_inet6"):
+                    continue  # kernel without IPv6: nothing to dump, not an error
+                raise
+    except OSError as exc:
+        if exc.errno == errno.EPERM:
+            raise KeepaliveError("netlink inet_diag dump refused: %s" % exc.strerror)
+        raise KeepaliveError("netlink inet_diag dump failed: %s" % exc.strerror)
+    finally:
+        sock.close()
+    return sockets
+
+
+def endpoints(family, sockid):
+    """``("addr:port", "addr:port")`` local and remote from a raw inet_diag_sockid."""
+    sport, dport = struct.unpack_from("!HH", sockid, 0)
+    if family == socket.AF_INET:
+        src = socket.inet_ntop(family, sockid[4:8])
+        dst = socket.inet_ntop(family, sockid[20:24])
+        return "%s:%d" % (src, sport), "%s:%d" % (dst, dport)
+    src = socket.inet_ntop(family, sockid[4:20])
+    dst = socket.inet_ntop(family, sockid[20:36])
+    return "[%s]:%d" % (src, sport), "[%s]:%d" % (dst, dport)
+
+
+def ports(sockid):
+    """``(local_port, remote_port)`` from a raw inet_diag_sockid."""
+    return struct.unpack_from("!HH", sockid, 0)

@@ -1,0 +1,263 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: keepalive_sockets_info
+short_description: Prove which services really use TCP keepalive, with which values
+version_added: 0.1.0
+description:
+  - Tuning the keepalive sysctls does nothing for a socket without C(SO_KEEPALIVE), and a
+    socket's own C(TCP_KEEPIDLE)/C(TCP_KEEPINTVL)/C(TCP_KEEPCNT) override them. This module
+    tells, for a running host, which processes and units hold TCP sockets, which have
+    keepalive on, with which effective values, in which network namespace.
+  - Enumerates TCP sockets (IPv4 and IPv6) with netlink C(inet_diag) in B(every network
+    namespace) of the host (those of processes and those under C(/run/netns)), each compared
+    with its own namespace's sysctls (RV(namespaces)).
+  - Attributes sockets to pid, command and systemd unit (last C(*.service)/C(*.scope) of the
+    cgroup v2 path, else the path; from the socket's cgroup id when no owner is visible).
+  - Reads the exact values with C(pidfd_getfd) + C(getsockopt) on a duplicate that is never
+    read or written and closed at once (C(source=getsockopt)). Where that is refused it falls
+    back to the kernel timer (C(source=timer)) - an idle established socket with the
+    keepalive timer armed has C(SO_KEEPALIVE), one with no timer has not; anything else is
+    C(null) (cannot tell), never a guess.
+  - Returns a RV(summary) by default; per-socket rows (RV(sockets)) only with O(details) or
+    a filter, because 100,000 sockets make tens of megabytes of JSON.
+  - Optional checks, returned as RV(verdicts) - O(require) (services that must have
+    keepalive on) and O(path) (each group's effective idle against the middleboxes).
+author:
+  - netstack.keepalive contributors
+options:
+  states:
+    description:
+      - TCP states to audit; the kernel applies the filter.
+    type: list
+    elements: str
+    choices: [close, close_wait, closing, established, fin_wait1, fin_wait2, last_ack,
+              listen, new_syn_recv, syn_recv, syn_sent, time_wait]
+    default: [established, listen]
+  netns:
+    description:
+      - Network namespaces to audit - names of C(ip netns list) or paths such as
+        C(/proc/PID/ns/net). Empty (the default) audits every namespace of the host.
+    type: list
+    elements: str
+    default: []
+  details:
+    description:
+      - Return one row per socket in RV(sockets).
+    type: bool
+    default: false
+  units:
+    description:
+      - Only sockets whose unit or command name matches one of these shell patterns
+        (C(nginx.service), C(redis*)). Implies per-socket rows.
+    type: list
+    elements: str
+  ports:
+    description:
+      - Only sockets whose local or remote port is one of these. Implies per-socket rows.
+    type: list
+    elements: int
+  keepalive:
+    description:
+      - Only sockets with keepalive C(enabled) or C(disabled); sockets whose state cannot be
+        told (C(null)) match neither. Implies per-socket rows.
+    type: str
+    choices: [enabled, disabled]
+  limit:
+    description:
+      - At most this many rows in RV(sockets) (RV(truncated) says when rows were left out).
+        Implies per-socket rows.
+    type: int
+  exact:
+    description:
+      - Read exact values with C(pidfd_getfd). V(false) uses the kernel timer only.
+    type: bool
+    default: true
+  require:
+    description:
+      - Units or command names (shell patterns) that must have keepalive on. A string checks
+        C(established) and C(listen) sockets; C({name, states}) chooses the states.
+      - Many daemons (sshd, redis, PostgreSQL) set C(SO_KEEPALIVE) on each accepted
+        connection and not on the listener; require C(states=[established]) for them.
+      - A required name with no socket at all fails.
+    type: list
+    elements: raw
+    default: []
+  path:
+    description:
+      - Middleboxes between these sockets and their peers, as for the policy engine - catalog
+        ids (C(aws_nat_gateway)), C({id, idle_timeout}) overrides or custom boxes
+        C({name, idle_timeout, layer}). Each group's effective idle is checked against
+        every layer-4 box; keepalive off behind such a box fails.
+    type: list
+    elements: raw
+    default: []
+  profile:
+    description:
+      - Profile name or mapping whose C(margin) applies to the path checks.
+    type: raw
+  profiles:
+    description:
+      - User profiles by name, merged over the built-in ones.
+    type: dict
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    details: Linux only; other systems get a clear error.
+notes:
+  - Run as root (C(become=true)). Without root, or on kernels before 5.6 (no
+    C(pidfd_getfd)), or where ptrace is refused, the module still runs and says so in
+    RV(degraded); the affected sockets have C(source=timer).
+  - C(getsockopt) returns the namespace sysctl when the application set no value, so only a
+    value that differs from the namespace default proves the application set it
+    (C(set_by_app)).
+  - The duplicate socket is held for microseconds; a C(close) by the owner in that moment
+    takes effect when the duplicate is closed.
+seealso:
+  - module: netstack.keepalive.keepalive_sysctl
+"""
+
+EXAMPLES = r"""
+- name: Which services use keepalive, per namespace (summary only)
+  netstack.keepalive.keepalive_sockets_info:
+  become: true
+  register: adoption
+
+- name: Services that must keep idle connections alive behind an AWS NAT gateway
+  netstack.keepalive.keepalive_sockets_info:
+    require:
+      - nginx.service
+      - name: sshd
+        states: [established]
+    path: [aws_nat_gateway]
+  become: true
+  register: adoption
+
+- name: Fail the play on a failed verdict
+  ansible.builtin.assert:
+    that: adoption.verdict_summary.status != 'fail'
+    fail_msg: "{{ adoption.verdict_summary.problems }}"
+
+- name: Every socket on port 6379 without keepalive
+  netstack.keepalive.keepalive_sockets_info:
+    ports: [6379]
+    keepalive: disabled
+  become: true
+"""
+
+RETURN = r"""
+summary:
+  description:
+    - Socket counts per namespace, unit, command, state and effective values.
+    - C(keepalive) is true, false or null (timer cannot tell); C(idle), C(intvl), C(cnt) are
+      the effective seconds/count (null when keepalive is off or the source is the timer);
+      C(source) is C(getsockopt) or C(timer).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {netns: "net:[4026531840]", unit: redis-server.service, comm: redis-server,
+       state: established, keepalive: true, idle: 300, intvl: 100, cnt: 3,
+       source: getsockopt, count: 12}
+namespaces:
+  description:
+    - Each audited network namespace by id (its C(/run/netns) name, else C(net:[INODE])) with
+      its three keepalive sysctls, its inode, names, whether the module runs in it
+      (C(current)) and the number of sockets found.
+  returned: always
+  type: dict
+  sample:
+    "net:[4026531840]": {tcp_keepalive_time: 7200, tcp_keepalive_intvl: 75,
+                         tcp_keepalive_probes: 9, inode: 4026531840, names: [],
+                         current: true, sockets: 42}
+sockets:
+  description:
+    - One row per socket with C(netns, pid, comm, unit, state, local, remote, keepalive,
+      idle, intvl, cnt, source, set_by_app). C(pid) is the lowest pid holding it (null when
+      no owner is visible). C(set_by_app) says, per value, whether it differs from the
+      namespace default (null when keepalive is off or the source is the timer).
+  returned: when O(details) is true or O(units), O(ports), O(keepalive) or O(limit) is given
+  type: list
+  elements: dict
+  sample:
+    - {netns: "net:[4026531840]", pid: 812, comm: nginx, unit: nginx.service,
+       state: listen, local: "0.0.0.0:80", remote: "0.0.0.0:0", keepalive: true,
+       idle: 1800, intvl: 75, cnt: 10, source: getsockopt,
+       set_by_app: {idle: true, intvl: false, cnt: true}}
+truncated:
+  description: True when O(limit) left rows out of RV(sockets).
+  returned: when RV(sockets) is returned
+  type: bool
+  sample: false
+socket_count:
+  description: Number of sockets that passed the filters.
+  returned: always
+  type: int
+  sample: 42
+degraded:
+  description: Why parts of the answer come from the timer or are missing (empty when none).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "1 processes refused exact options (pidfd_getfd: Operation not permitted): their
+      sockets use source timer"
+verdicts:
+  description:
+    - Checks of O(require) (C(check=keepalive_required)) and O(path)
+      (C(check=socket_idle)), each C({check, subject, status, value, limit, message}).
+  returned: when O(require) or O(path) is given
+  type: list
+  elements: dict
+  sample:
+    - {check: keepalive_required, subject: "sshd (established)", status: pass, value: 2,
+       limit: 2, message: "all 2 established sockets of sshd have SO_KEEPALIVE on"}
+verdict_summary:
+  description: Worst status, counts per status and the messages of failures and warnings.
+  returned: when RV(verdicts) is returned
+  type: dict
+  sample: {status: pass, counts: {pass: 2, warn: 0, fail: 0}, total: 2, problems: []}
+elapsed:
+  description: Seconds the audit took on the host.
+  returned: always
+  type: float
+  sample: 0.05
+"""
+
+# Ansible modules keep their imports after the documentation blocks.
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_report import (  # noqa: E402
+    module_kwargs,
+    report,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (  # noqa: E402
+    KeepaliveError,
+)
+
+
+def main():
+    module = AnsibleModule(**module_kwargs())
+    try:
+        result = report(module.params)
+    except KeepaliveError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
