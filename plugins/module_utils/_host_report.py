@@ -73,33 +73,41 @@ def _short_names(sysctl_values):
     return values if all(isinstance(v, int) for v in values.values()) else None
 
 
-def _boot_values(sysctl):
-    boot = (sysctl or {}).get("boot_values") or {}
+def _boot_values(sysctl, audit):
+    """Boot values with their source; an audit wants the ones the disk gives now."""
+    sysctl = sysctl or {}
+    boot = (sysctl.get("boot_values_before") if audit else None) or sysctl.get("boot_values")
     return {
         name: {"value": boot[option].get("value"), "source": boot[option].get("source")}
         for name, option in SYSCTL_OPTION.items()
-        if option in boot
+        if option in (boot or {})
     }
 
 
 def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None,
-                sysctl_error=None, sockets=None, fail_on="fail", on_shadowed="fail"):  # fmt: skip
-    """The host's report: values, boot values, shadowing, adoption and every verdict."""
+                sysctl_error=None, sockets=None, fail_on="fail", on_shadowed="fail",
+                persist=True):  # fmt: skip
+    """The host's report: values, boot values, shadowing, adoption and every verdict.
+
+    An audit judges the values the host has now. Enforce mode judges the values the host has
+    after the run: under ``--check`` those it would have, so a dry run previews the verdicts.
+    """
     if fail_on not in FAIL_ON:
         raise KeepaliveError(
             "fail_on=%r: allowed values are %s" % (fail_on, ", ".join(FAIL_ON)), option="fail_on"
         )
+    audit = mode == "audit"
     sysctl = sysctl if isinstance(sysctl, dict) and "before" in sysctl else None
     runtime = _short_names((sysctl or {}).get("before"))
-    after = runtime if check_mode else _short_names((sysctl or {}).get("after"))
-    boot = _boot_values(sysctl)
+    after = runtime if audit else _short_names((sysctl or {}).get("after"))
+    boot = _boot_values(sysctl, audit)
     found = []
     found += _plan_verdicts(plan_result)
     if sysctl_error:
         found.append(_verdict("apply", host, policy.FAIL, None, None, sysctl_error))
     if after is not None:
         found += _value_verdicts(plan_result, after)
-        found += _drift_verdicts(plan_result["intended"], after, boot, mode, check_mode)
+        found += _drift_verdicts(plan_result["intended"], after, boot, audit, persist)
     found += _shadow_verdicts((sysctl or {}).get("shadowed_by") or [], on_shadowed)
     found += _adoption_verdicts(sockets)
     summary = policy.summarize(found)
@@ -157,28 +165,33 @@ def _value_verdicts(plan_result, values):
     )
 
 
-def _drift_verdicts(intended, after, boot, mode, check_mode):
-    """Runtime and boot values against the intended ones."""
+def _drift_verdicts(intended, after, boot, audit, persist):
+    """Runtime and boot values against the intended ones.
+
+    Runtime drift is a warning: an audit changes nothing, and enforce mode only leaves it
+    when the user turned apply off. A boot value that is not the intended one after an
+    enforce run means the next reboot undoes the tuning: a failure, unless persist is off.
+    """
     if intended is None:
         return []
     found = []
     for name in policy.VALUE_NAMES:
         sysctl = policy.SYSCTL_NAMES[name]
         if after[name] != intended[name]:
-            how = "an audit or check run changes nothing" if check_mode else "apply is off"
             found.append(_verdict(
-                "runtime_value", sysctl, policy.WARN if check_mode else policy.FAIL,
-                after[name], intended[name],
-                "runtime %s=%s, the profile wants %s (%s)" % (sysctl, after[name], intended[name],
-                                                           how),
+                "runtime_value", sysctl, policy.WARN, after[name], intended[name],
+                "runtime %s=%s, the profile wants %s (%s)" % (
+                    sysctl, after[name], intended[name],
+                    "an audit changes nothing" if audit else "apply is off"),
             ))  # fmt: skip
-        booted = boot.get(name, {}).get("value")
-        if name in boot and booted != intended[name] and not check_mode:
-            found.append(_verdict(
-                "boot_value", sysctl, policy.FAIL, booted, intended[name],
-                "after a reboot %s=%s (from %s), the profile wants %s"
-                % (sysctl, booted, boot[name].get("source"), intended[name]),
-            ))  # fmt: skip
+        if name not in boot or boot[name]["value"] == intended[name]:
+            continue
+        status = policy.FAIL if persist and not audit else policy.WARN
+        found.append(_verdict(
+            "boot_value", sysctl, status, boot[name]["value"], intended[name],
+            "after a reboot %s=%s (from %s), the profile wants %s"
+            % (sysctl, boot[name]["value"], boot[name]["source"], intended[name]),
+        ))  # fmt: skip
     return found
 
 

@@ -88,6 +88,12 @@ CLOUD = {"time": 180, "intvl": 20, "probes": 3}
          "fail", {"middlebox_idle", "detection_time", "runtime_value"}),
         ("applied but not persisted", dict(sysctl=sysctl_result(DEFAULTS, CLOUD, boot=DEFAULTS)),
          "fail", {"boot_value"}),
+        ("persist turned off on purpose", dict(persist=False, sysctl=sysctl_result(
+            DEFAULTS, CLOUD, boot=DEFAULTS)), "warn", {"boot_value"}),
+        ("enforce under --check previews the result", dict(
+            check_mode=True, sysctl=sysctl_result(DEFAULTS, CLOUD)), "pass", set()),
+        ("apply turned off", dict(sysctl=sysctl_result(DEFAULTS, DEFAULTS, boot=CLOUD)), "fail",
+         {"runtime_value", "middlebox_idle", "detection_time"}),
         ("shadowed, on_shadowed=warn", dict(on_shadowed="warn", sysctl=sysctl_result(
             CLOUD, shadowed=[{"file": "/etc/sysctl.conf", "line": 3, "value": "7200",
                               "key": "net.ipv4.tcp_keepalive_time"}])), "warn", {"shadowed"}),
