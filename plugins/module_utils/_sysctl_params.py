@@ -174,9 +174,7 @@ def check_path(path):
 
 def check_mode_value(mode):
     """File mode as an int from ``0644``/``"0644"``/``"644"``/420."""
-    if isinstance(mode, bool):
-        mode = None
-    if isinstance(mode, int) and 0 <= mode <= 0o7777:
+    if isinstance(mode, int) and not isinstance(mode, bool) and 0 <= mode <= 0o7777:
         return mode
     if isinstance(mode, str) and _OCTAL_MODE.match(mode.strip()):
         return int(mode.strip(), 8)
