@@ -1,0 +1,141 @@
+"""Runtime writes with undo, atomic file writes; failures injected on a fake tree."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_runtime as rt
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
+
+TIME = "net.ipv4.tcp_keepalive_time"
+INTVL = "net.ipv4.tcp_keepalive_intvl"
+PROBES = "net.ipv4.tcp_keepalive_probes"
+KEYS = (TIME, INTVL, PROBES)
+
+
+@pytest.fixture
+def proc_root(tmp_path):
+    ipv4 = tmp_path / "proc/sys/net/ipv4"
+    ipv4.mkdir(parents=True)
+    for name, value in (("time", 7200), ("intvl", 75), ("probes", 9)):
+        (ipv4 / ("tcp_keepalive_" + name)).write_text("%d\n" % value)
+    return str(tmp_path)
+
+
+def test_read_and_write_runtime(proc_root):
+    before = rt.read_runtime(proc_root, KEYS)
+    assert before == {TIME: 7200, INTVL: 75, PROBES: 9}
+    rt.write_runtime(proc_root, {TIME: 600, PROBES: 5}, before)
+    assert rt.read_runtime(proc_root, KEYS) == {TIME: 600, INTVL: 75, PROBES: 5}
+
+
+def _fail_on(monkeypatch, failing_key, undo_fails=False):
+    real = rt._write_proc_value
+    calls = []
+
+    def fake(root, key, value):
+        calls.append((key, value))
+        if key == failing_key or (undo_fails and len(calls) > 2):
+            raise OSError(22, "Invalid argument")
+        real(root, key, value)
+
+    monkeypatch.setattr(rt, "_write_proc_value", fake)
+    return calls
+
+
+def test_half_way_failure_restores_what_was_written(proc_root, monkeypatch):
+    before = rt.read_runtime(proc_root, KEYS)
+    calls = _fail_on(monkeypatch, TIME)  # keys are written in sorted order: intvl, probes, time
+    with pytest.raises(KeepaliveError) as err:
+        rt.write_runtime(proc_root, {TIME: 600, INTVL: 30, PROBES: 5}, before)
+    message = str(err.value)
+    assert message.startswith("setting net.ipv4.tcp_keepalive_time=600 failed: Invalid argument")
+    assert "restored net.ipv4.tcp_keepalive_intvl, net.ipv4.tcp_keepalive_probes" in message
+    assert rt.read_runtime(proc_root, KEYS) == before
+    assert calls[-2:] == [(PROBES, 9), (INTVL, 75)]  # undone newest first
+
+
+def test_first_write_failure_says_nothing_was_written(proc_root, monkeypatch):
+    before = rt.read_runtime(proc_root, KEYS)
+    _fail_on(monkeypatch, INTVL)
+    with pytest.raises(KeepaliveError) as err:
+        rt.write_runtime(proc_root, {INTVL: 30, TIME: 600}, before)
+    assert str(err.value).endswith("nothing had been written yet")
+    assert rt.read_runtime(proc_root, KEYS) == before
+
+
+def test_failed_undo_is_reported_loudly(proc_root, monkeypatch):
+    before = rt.read_runtime(proc_root, KEYS)
+    _fail_on(monkeypatch, TIME, undo_fails=True)
+    with pytest.raises(KeepaliveError) as err:
+        rt.write_runtime(proc_root, {TIME: 600, INTVL: 30, PROBES: 5}, before)
+    assert "restoring the keys already written FAILED" in str(err.value)
+
+
+def test_missing_proc_dir(tmp_path):
+    with pytest.raises(KeepaliveError) as err:
+        rt.check_proc_dir(str(tmp_path), need_write=False)
+    assert str(err.value).startswith("/proc/sys/net/ipv4 does not exist")
+
+
+def test_read_only_proc_dir(proc_root, monkeypatch):
+    monkeypatch.setattr(rt.os, "access", lambda path, mode: False)
+    rt.check_proc_dir(proc_root, need_write=False)  # reading is still fine
+    with pytest.raises(KeepaliveError) as err:
+        rt.check_proc_dir(proc_root, need_write=True)
+    assert "/proc/sys/net/ipv4 is read-only here" in str(err.value)
+    assert "apply=false" in str(err.value)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o600, 0o640])
+def test_atomic_write_sets_the_requested_mode(tmp_path, mode):
+    rt.write_file_atomic(str(tmp_path), "/etc/sysctl.d/60-k.conf", "a = 1\n", mode)
+    target = tmp_path / "etc/sysctl.d/60-k.conf"
+    assert target.read_text() == "a = 1\n"
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+    assert os.listdir(target.parent) == ["60-k.conf"]  # no temp file left behind
+
+
+def test_atomic_write_replaces_in_one_step(tmp_path):
+    target = tmp_path / "etc/sysctl.d/60-k.conf"
+    target.parent.mkdir(parents=True)
+    target.write_text("old\n")
+    inode = target.stat().st_ino
+    rt.write_file_atomic(str(tmp_path), "/etc/sysctl.d/60-k.conf", "new\n", 0o644)
+    assert target.read_text() == "new\n"
+    assert target.stat().st_ino != inode  # renamed over, never rewritten in place
+
+
+def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "etc/sysctl.d/60-k.conf"
+    target.parent.mkdir(parents=True)
+    target.write_text("old\n")
+
+    def broken_rename(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rt.os, "rename", broken_rename)
+    with pytest.raises(OSError):
+        rt.write_file_atomic(str(tmp_path), "/etc/sysctl.d/60-k.conf", "new\n", 0o644)
+    assert target.read_text() == "old\n"
+    assert os.listdir(target.parent) == ["60-k.conf"]
+
+
+def test_read_text_file_and_restore(tmp_path):
+    path = "/etc/sysctl.d/60-k.conf"
+    assert rt.read_text_file(str(tmp_path), path) == (None, None)
+    rt.restore_file(str(tmp_path), path, "x = 1\n", 0o600)
+    assert rt.read_text_file(str(tmp_path), path) == ("x = 1\n", 0o600)
+    rt.restore_file(str(tmp_path), path, None, None)
+    assert rt.read_text_file(str(tmp_path), path) == (None, None)
+    rt.remove_file(str(tmp_path), path)  # already gone is fine
+
+
+def test_read_text_file_unreadable(tmp_path):
+    (tmp_path / "etc/sysctl.d/60-k.conf").mkdir(parents=True)
+    with pytest.raises(KeepaliveError) as err:
+        rt.read_text_file(str(tmp_path), "/etc/sysctl.d/60-k.conf")
+    assert str(err.value).startswith("path='/etc/sysctl.d/60-k.conf': cannot read it")
