@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 
@@ -218,3 +219,38 @@ def test_facade_exports_the_documented_api():
                  "BUILTIN_PROFILES", "CATALOG"):  # fmt: skip
         assert hasattr(policy, name), name
         assert name in policy.__doc__, name
+
+
+def _doc_rows(heading):
+    """Rows of the first table after ``heading`` in docs/policy.md, as lists of cells."""
+    text = (Path(__file__).resolve().parents[4] / "docs" / "policy.md").read_text()
+    lines = text[text.index(heading) :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = []
+    for line in lines[start + 2 :]:  # skip the header and the |---| line
+        if not line.startswith("|"):
+            break
+        table.append([cell.strip() for cell in line.strip("|").split("|")])
+    return table
+
+
+def _ticked(cell):
+    return re.findall(r"`([^`]+)`", cell)
+
+
+@pytest.mark.parametrize("row", _doc_rows("Worked examples"), ids=lambda row: " ".join(row[:2]))
+def test_worked_examples_in_the_docs_are_what_derive_returns(row):
+    profile = _ticked(row[0])[0]
+    values = tuple(int(n) for n in row[2].split(" / "))
+    result = policy.derive({} if profile == "{}" else profile, _ticked(row[1]))
+    assert tuple(result["values"][n] for n in policy.VALUE_NAMES) == values
+
+
+@pytest.mark.parametrize("row", _doc_rows("| Built-in |"), ids=lambda row: row[0])
+def test_builtin_profile_table_in_the_docs_is_what_derive_returns(row):
+    match = re.match(r"(\d+) / (\d+) / (\d+) \((?:detects in )?(\d+) s\)", row[2])
+    result = policy.derive(_ticked(row[0])[0], [])
+    assert tuple(result["values"][n] for n in policy.VALUE_NAMES) == tuple(
+        int(n) for n in match.groups()[:3]
+    )
+    assert result["detection_time"] == int(match.group(4))
