@@ -254,9 +254,8 @@ def _diff(settings, todo, after):
         "before": todo["old_content"] or "",
         "after": todo["new_content"] or "",
     }
-    if todo["old_mode"] != todo["new_mode"] and todo["new_content"] is not None:
-        file_diff["before_header"] += " (mode %s)" % _octal(todo["old_mode"])
-        file_diff["after_header"] += " (mode %s)" % _octal(todo["new_mode"])
+    file_diff["before_header"] += _file_state(todo["old_content"], todo["old_mode"])
+    file_diff["after_header"] += _file_state(todo["new_content"], todo["new_mode"])
     runtime_diff = {
         "before_header": where,
         "after_header": where,
@@ -266,5 +265,5 @@ def _diff(settings, todo, after):
     return [file_diff, runtime_diff]
 
 
-def _octal(mode):
-    return "absent" if mode is None else "%04o" % mode
+def _file_state(content, mode):
+    return " (absent)" if content is None else " (mode %04o)" % mode
