@@ -1,0 +1,119 @@
+"""keepalive_sysctl's main() in-process against a fake host: what a playbook would see."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.netstack.keepalive.plugins.modules import keepalive_sysctl
+
+OURS = "/etc/sysctl.d/60-netstack-keepalive.conf"
+DEFAULTS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    ipv4 = tmp_path / "proc/sys/net/ipv4"
+    ipv4.mkdir(parents=True)
+    for option, value in DEFAULTS.items():
+        (ipv4 / option).write_text("%d\n" % value)
+    (tmp_path / "etc/sysctl.d").mkdir(parents=True)
+    monkeypatch.setattr(keepalive_sysctl, "ROOT", str(tmp_path))
+    return tmp_path
+
+
+def snapshot(root):
+    found = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as handle:
+                found[path] = (handle.read(), os.lstat(path).st_mode)
+    return found
+
+
+def run_module(capsys, args, check_mode=False, diff=False):
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        keepalive_sysctl.main()
+    result = json.loads(capsys.readouterr().out)
+    result["rc"] = exit_info.value.code
+    return result
+
+
+def test_four_runs_from_string_arguments(host, capsys):
+    args = {"tcp_keepalive_time": "120", "tcp_keepalive_intvl": "30", "tcp_keepalive_probes": 6}
+    r_check = run_module(capsys, args, check_mode=True, diff=True)
+    assert not (host / OURS.lstrip("/")).exists()
+    r_real = run_module(capsys, args)
+    r_idem_check = run_module(capsys, args, check_mode=True)
+    r_idem = run_module(capsys, args)
+    assert [r["changed"] for r in (r_check, r_real, r_idem_check, r_idem)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert r_real["after"] == {
+        "tcp_keepalive_time": 120,
+        "tcp_keepalive_intvl": 30,
+        "tcp_keepalive_probes": 6,
+    }
+    assert r_real["detection_seconds"] == 300
+    assert [d["before_header"] for d in r_check["diff"]] == [
+        OURS + " (absent)",
+        "runtime (netns of the module)",
+    ]
+    assert "diff" not in r_real  # only with --diff
+
+
+def test_shadowing_warns_through_module_warnings(host, capsys):
+    (host / "etc/sysctl.conf").write_text("net.ipv4.tcp_keepalive_time = 7200\n")
+    result = run_module(capsys, {"tcp_keepalive_time": 120, "on_shadowed": "warn"})
+    assert result["changed"]
+    # ansible-core 2.19 ships warnings as structured events; their text is what users read
+    assert "is overridden at boot: /etc/sysctl.conf:1" in json.dumps(result["warnings"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"tcp_keepalive_time": 40000}, "tcp_keepalive_time=40000 is out of range; allowed: "),
+        ({"tcp_keepalive_probes": True}, "tcp_keepalive_probes=True is a boolean"),
+        ({"tcp_keepalive_intvl": "1.5"}, "tcp_keepalive_intvl='1.5' is not a whole number"),
+        ({"tcp_keepalive_time": 60, "path": "/tmp/k.conf"}, "path='/tmp/k.conf' is outside"),
+        ({"tcp_keepalive_time": 60, "mode": "rwx"}, "mode='rwx' is not a file mode"),
+        ({"tcp_keepalive_time": 60, "netns": "netstack-nope"}, "netns='netstack-nope': no such"),
+        ({"state": "present"}, "state is present but any of the following are missing"),
+        ({"tcp_keepalive_time": 60, "on_shadowed": "shrug"}, "value of on_shadowed must be one"),
+    ],
+)
+def test_failures_change_nothing(host, capsys, args, message):
+    pristine = snapshot(host)
+    result = run_module(capsys, args)
+    assert result["failed"] and result["rc"] == 1
+    assert message in result["msg"]
+    assert snapshot(host) == pristine
+
+
+def test_shadowed_fail_is_the_default(host, capsys):
+    (host / "etc/sysctl.d/99-zzz.conf").write_text("net.ipv4.tcp_keepalive_probes = 3\n")
+    pristine = snapshot(host)
+    result = run_module(capsys, {"tcp_keepalive_probes": 5})
+    assert result["failed"]
+    assert "/etc/sysctl.d/99-zzz.conf:1 sets net.ipv4.tcp_keepalive_probes = 3" in result["msg"]
+    assert result["shadowed_by"][0]["file"] == "/etc/sysctl.d/99-zzz.conf"
+    assert snapshot(host) == pristine
+
+
+def test_non_linux_is_refused(host, capsys, monkeypatch):
+    from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_params
+
+    monkeypatch.setattr(_sysctl_params.sys, "platform", "darwin")
+    pristine = snapshot(host)
+    result = run_module(capsys, {"tcp_keepalive_time": 60})
+    assert result["failed"] and "this host is 'darwin' (platform: Linux only)" in result["msg"]
+    assert snapshot(host) == pristine
