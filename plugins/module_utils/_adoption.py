@@ -29,7 +29,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
     namespace_id,
     netns_inode,
     resolve_netns,
-    run_in_netns,
+    run_in_each_netns,
 )
 
 DEFAULT_STATES = ("established", "listen")
@@ -84,15 +84,17 @@ def select_namespaces(netns):
 
 def dump_namespaces(namespaces, states, degraded):
     """{ns id: (sysctls, sockets)}; namespaces that cannot be entered go to ``degraded``."""
+    paths = [None if entry["current"] else entry["path"] for entry in namespaces]
     result = {}
-    for entry in namespaces:
-        path = None if entry["current"] else entry["path"]
-        try:
-            result[entry["id"]] = run_in_netns(path, _dump_namespace, states)
-        except KeepaliveError as exc:
-            if entry["current"]:
-                raise
-            degraded.append("network namespace %s skipped: %s" % (entry["id"], exc))
+    outcomes = run_in_each_netns(paths, _dump_namespace, states)
+    for index, entry in enumerate(namespaces):
+        ok, outcome = outcomes[index]
+        if ok:
+            result[entry["id"]] = outcome
+        elif entry["current"] or not isinstance(outcome, KeepaliveError):
+            raise outcome
+        else:
+            degraded.append("network namespace %s skipped: %s" % (entry["id"], outcome))
     return result
 
 

@@ -142,3 +142,28 @@ def list_namespaces(proc="/proc", run_dir=NETNS_RUN_DIR):
 def namespace_id(inode, names):
     """Stable, readable id of a namespace: its first /run/netns name, else ``net:[INODE]``."""
     return names[0] if names else "net:[%d]" % inode
+
+
+def run_in_each_netns(paths, func, *args):
+    """``run_in_netns(path, func, *args)`` for every path at once, in parallel threads.
+
+    Entering a namespace mostly waits in the kernel, so the waits overlap. Returns one
+    ``(ok, result_or_exception)`` per path, in order; exceptions are returned, not raised.
+    """
+    outcomes = [None] * len(paths)
+
+    def call(index, path):
+        try:
+            outcomes[index] = (True, run_in_netns(path, func, *args))
+        except Exception as exc:  # handed back to the caller, who decides
+            outcomes[index] = (False, exc)
+
+    threads = [
+        threading.Thread(target=call, args=(index, path), name="netns-each")
+        for index, path in enumerate(paths)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Benchmark the keepalive adoption audit against ``ss -tanoep`` at 10k and 100k sockets.
+
+Run as root from the repository root with the dev venv:
+
+    .venv/bin/python benchmarks/bench_sockets_info.py [--sockets 10000 100000] [--repeat 3]
+
+For each size it starts several worker processes on loopback that hold ``sockets / 2``
+connections (both ends, keepalive mixed: off, on with the sysctl values, on with the
+application's own values, and a listener whose accepted connections inherit them), then
+times, on the same host in the same run:
+
+- the module logic (audit with attribution and exact values + summary) in a fresh child
+  Python, with its peak RSS;
+- ``ansible localhost -m netstack.keepalive.keepalive_sockets_info`` (summary only), next to
+  ``ansible localhost -m ping`` so Ansible's own start-up cost is visible;
+- ``ss -tanoep`` with Python parsing of its output (what one would do without this module),
+  and ``ss -tanoe`` (no process attribution) for reference.
+
+Every worker is killed at the end (and when the benchmark itself is interrupted). Figures are
+medians of ``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import collections_path  # noqa: E402
+
+SOCKETS_PER_WORKER = 16000  # both ends of 8000 connections: below the fd hard limit here
+APP_IDLE, APP_INTVL, APP_CNT = 600, 30, 4
+
+AUDIT_CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
+usage = resource.getrusage(resource.RUSAGE_SELF)
+started = time.perf_counter()
+records, namespaces, degraded = _adoption.audit()
+summary = _adoption.summary_rows(records)
+elapsed = time.perf_counter() - started
+after = resource.getrusage(resource.RUSAGE_SELF)
+cpu = after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime
+exact = sum(1 for r in records if r.source == "getsockopt")
+print(json.dumps({"elapsed": elapsed, "cpu": cpu, "sockets": len(records), "exact": exact,
+                  "rows": len(summary), "degraded": degraded,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+"""
+
+
+# ---------------------------------------------------------------- worker side
+def worker(index, connections):
+    """Hold ``connections`` loopback connections (both ends) until stdin closes."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    address = "127.0.%d.%d" % (1 + index // 250, 2 + index % 250)
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if index % 2:  # accepted connections inherit the listener's options
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, APP_IDLE)
+    listener.bind((address, 0))
+    listener.listen(4096)
+    held = []
+    for number in range(connections):
+        client = socket.socket()
+        kind = number % 3
+        if kind:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if kind == 2:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, APP_IDLE)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, APP_INTVL)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, APP_CNT)
+        client.connect(listener.getsockname())
+        accepted, _ = listener.accept()
+        held.append((client, accepted))
+    sys.stdout.write("ready %d\n" % len(held))
+    sys.stdout.flush()
+    sys.stdin.read()  # EOF when the benchmark ends or dies
+
+
+# ---------------------------------------------------------------- benchmark side
+class Workers:
+    def __init__(self, sockets):
+        connections = sockets // 2
+        per_worker = SOCKETS_PER_WORKER // 2
+        count = max(2, -(-connections // per_worker))
+        self.procs = []
+        base, extra = divmod(connections, count)
+        for index in range(count):
+            share = base + (1 if index < extra else 0)
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, __file__, "--worker", str(index), str(share)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )  # fmt: skip
+            )
+
+    def wait_ready(self):
+        for proc in self.procs:
+            line = proc.stdout.readline()
+            if not line.startswith("ready"):
+                raise SystemExit("a worker failed to open its sockets (see stderr above)")
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs:
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                stream.close()
+
+
+def run_audit_child():
+    out = subprocess.run(
+        [sys.executable, "-c", AUDIT_CHILD, str(collections_path())],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def ansible_env():
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path())
+    env["ANSIBLE_LOCALHOST_WARNING"] = "false"
+    env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "false"
+    return env
+
+
+def time_ansible(module):
+    ansible = str(Path(sys.executable).with_name("ansible"))
+    started = time.perf_counter()
+    out = subprocess.run(
+        [ansible, "localhost", "-m", module, "-o"],
+        check=True, capture_output=True, text=True, env=ansible_env(),
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    if "SUCCESS" not in out.stdout:
+        raise SystemExit("ansible %s failed: %s" % (module, out.stdout[:500]))
+    return elapsed, len(out.stdout)
+
+
+_USERS = re.compile(r'\("([^"]*)",pid=(\d+),fd=(\d+)\)')
+_TIMER = re.compile(r"timer:\((\w+),([^,]*),(\d+)\)")
+_INODE = re.compile(r"ino:(\d+)")
+
+
+def time_ss(flags):
+    """Run ``ss`` and parse every line into the same facts the audit keys on."""
+    started = time.perf_counter()
+    out = subprocess.run(["ss", flags], check=True, capture_output=True, text=True).stdout
+    rows = []
+    for line in out.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        timer = _TIMER.search(line)
+        inode = _INODE.search(line)
+        rows.append((
+            fields[0], fields[3], fields[4],
+            timer.group(1) if timer else None,
+            int(inode.group(1)) if inode else None,
+            [(n, int(p), int(f)) for n, p, f in _USERS.findall(line)],
+        ))  # fmt: skip
+    return time.perf_counter() - started, len(rows)
+
+
+def median_of(repeat, func):
+    results = [func() for _ in range(repeat)]
+    return results, statistics.median(
+        r[0] if isinstance(r, tuple) else r["elapsed"] for r in results
+    )
+
+
+def bench(sockets, repeat):
+    print("\n== %d sockets (%d loopback connections) ==" % (sockets, sockets // 2), flush=True)
+    workers = Workers(sockets)
+    try:
+        started = time.perf_counter()
+        workers.wait_ready()
+        print(
+            "setup: %d workers ready in %.1f s"
+            % (len(workers.procs), time.perf_counter() - started)
+        )
+        audits, audit_s = median_of(repeat, run_audit_child)
+        rss = max(a["maxrss_mb"] for a in audits)
+        last = audits[-1]
+        cpu_s = statistics.median(a["cpu"] for a in audits)
+        print(
+            "module logic (audit+summary): %.3f s wall, %.3f s CPU (medians), peak RSS %.0f MB"
+            % (audit_s, cpu_s, rss)
+        )
+        print(
+            "  %d sockets, %d with exact values, %d summary rows"
+            % (last["sockets"], last["exact"], last["rows"])
+        )
+        if last["degraded"]:
+            print("  degraded: %s" % last["degraded"])
+        _, ping_s = median_of(repeat, lambda: time_ansible("ping"))
+        runs, module_s = median_of(
+            repeat, lambda: time_ansible("netstack.keepalive.keepalive_sockets_info")
+        )
+        print(
+            "ansible -m keepalive_sockets_info: %.2f s median (%d bytes of output)"
+            % (module_s, runs[-1][1])
+        )
+        print("ansible -m ping (Ansible's own start-up): %.2f s" % ping_s)
+        ss_runs, ss_s = median_of(repeat, lambda: time_ss("-tanoep"))
+        _, ss_plain_s = median_of(repeat, lambda: time_ss("-tanoe"))
+        print(
+            "ss -tanoep + parsing: %.3f s (%d rows); ss -tanoe + parsing: %.3f s"
+            % (ss_s, ss_runs[-1][1], ss_plain_s)
+        )
+        print("ratio ss -tanoep / module logic: %.1fx" % (ss_s / audit_s))
+        print("load average during the run: %.2f %.2f %.2f" % os.getloadavg())
+        return {
+            "sockets": sockets, "module_logic_s": round(audit_s, 3),
+            "module_cpu_s": round(cpu_s, 3), "peak_rss_mb": round(rss),
+            "ansible_s": round(module_s, 2), "ansible_ping_s": round(ping_s, 2),
+            "ss_tanoep_s": round(ss_s, 3), "ss_tanoe_s": round(ss_plain_s, 3),
+            "ratio_vs_ss_tanoep": round(ss_s / audit_s, 1), "loadavg_1m": os.getloadavg()[0],
+        }  # fmt: skip
+    finally:
+        workers.stop()
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sockets", type=int, nargs="+", default=[10000, 100000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: the audit reads other processes' sockets")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally blocks
+    results = [bench(size, args.repeat) for size in args.sockets]
+    print("\n" + json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

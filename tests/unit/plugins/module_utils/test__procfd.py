@@ -1,0 +1,191 @@
+"""Ownership and exact keepalive options of real sockets held by real child processes."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd
+
+# A child that opens one listener and connections with the options it is given, prints
+# {name: inode} and holds them until its stdin closes.
+HOLDER = r"""
+import json, os, socket, sys
+specs = json.loads(sys.argv[1])
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+held = {"listener": listener}
+for name, opts in specs.items():
+    client = socket.socket()
+    if opts.get("keepalive"):
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for key, opt in (("idle", socket.TCP_KEEPIDLE), ("intvl", socket.TCP_KEEPINTVL),
+                     ("cnt", socket.TCP_KEEPCNT)):
+        if key in opts:
+            client.setsockopt(socket.IPPROTO_TCP, opt, opts[key])
+    client.connect(listener.getsockname())
+    held[name] = client
+    held[name + "-peer"] = listener.accept()[0]
+print(json.dumps({k: os.fstat(s.fileno()).st_ino for k, s in held.items()}), flush=True)
+sys.stdin.read()
+"""
+
+SPECS = {
+    "off": {},
+    "defaults": {"keepalive": True},
+    "app": {"keepalive": True, "idle": 600, "intvl": 30, "cnt": 4},
+    "idle-only": {"keepalive": True, "idle": 45},
+    "values-without-keepalive": {"idle": 100},
+}
+
+
+@pytest.fixture(scope="module")
+def holder():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, json.dumps(SPECS)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        inodes = json.loads(proc.stdout.readline())
+        yield proc.pid, inodes
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+def _sysctl(name):
+    with open("/proc/sys/net/ipv4/tcp_keepalive_" + name) as handle:
+        return int(handle.read())
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("off", (False, None, None, None)),
+        ("defaults", (True, "time", "intvl", "probes")),
+        ("app", (True, 600, 30, 4)),
+        ("idle-only", (True, 45, "intvl", "probes")),
+        ("values-without-keepalive", (False, None, None, None)),
+        ("defaults-peer", (False, None, None, None)),
+        ("listener", (False, None, None, None)),
+    ],
+)
+def test_exact_options_through_pidfd_getfd(holder, name, expected):
+    pid, inodes = holder
+    owners, options, refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    want = tuple(_sysctl(v) if isinstance(v, str) else v for v in expected)
+    assert options[inodes[name]] == want
+    assert owners[inodes[name]][0][0] == pid
+    assert refused == {}
+
+
+def test_scan_of_all_processes_finds_the_holder_and_only_wanted_inodes(holder):
+    pid, inodes = holder
+    wanted = {inodes["app"], inodes["listener"]}
+    owners, options, _refused = _procfd.scan(wanted)
+    assert set(owners) == wanted == set(options)
+    assert [p for p, _fd in owners[inodes["app"]]] == [pid]
+
+
+def test_readlink_fallback_without_exact_gives_owners_but_no_options(holder):
+    pid, inodes = holder
+    owners, options, refused = _procfd.scan(set(inodes.values()), exact=False, pids=[pid])
+    assert set(owners) == set(inodes.values())
+    assert options == {} and refused == {}
+
+
+def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch):
+    pid, inodes = holder
+
+    def refuse(*_args):
+        ctypes.set_errno(errno.EPERM)
+        return -1
+
+    monkeypatch.setattr(_procfd, "_libc_syscall", lambda: refuse)
+    owners, options, refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    assert options == {}
+    assert refused == {pid: "pidfd_getfd: Operation not permitted"}
+    assert set(owners) == set(inodes.values())  # ownership still known
+
+
+def test_shared_socket_lists_every_owner_and_asks_once():
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    inode = os.fstat(listener.fileno()).st_ino
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        pass_fds=(listener.fileno(),),
+    )
+    try:
+        owners, options, _ = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
+        assert [p for p, _fd in owners[inode]] == sorted([os.getpid(), child.pid])
+        assert options[inode][0] is True
+    finally:
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        listener.close()
+
+
+def test_exact_options_supported_here():
+    assert _procfd.exact_options_support() is None
+
+
+def test_exact_options_support_explains_an_old_kernel(monkeypatch):
+    def enosys(*_args):
+        ctypes.set_errno(errno.ENOSYS)
+        return -1
+
+    monkeypatch.setattr(_procfd, "_libc_syscall", lambda: enosys)
+    assert _procfd.exact_options_support() == (
+        "pidfd_getfd refused: Function not implemented (needs Linux >= 5.6)"
+    )
+
+
+@pytest.mark.parametrize(
+    "path, unit",
+    [
+        ("/system.slice/nginx.service", "nginx.service"),
+        ("/system.slice/redis-server.service/worker", "redis-server.service"),
+        ("/user.slice/user-0.slice/session-3.scope", "session-3.scope"),
+        ("/kubepods/pod1/abc", "/kubepods/pod1/abc"),
+        ("/", "/"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_unit_from_cgroup(path, unit):
+    assert _procfd.unit_from_cgroup(path) == unit
+
+
+def test_comm_and_cgroup_of_ourselves():
+    with open("/proc/self/comm") as handle:
+        assert _procfd.read_comm(os.getpid()) == handle.read().strip()
+    assert _procfd.read_cgroup_path(os.getpid()).startswith("/")
+    assert _procfd.read_comm(2**22 + 7) is None  # beyond pid_max: no such process
+
+
+def test_cgroup_paths_maps_ids_to_directories(tmp_path):
+    root = _procfd.unified_cgroup_root()
+    assert root is not None, "this host has no cgroup v2 hierarchy; the audit needs one"
+    name = "ut-procfd-%d" % os.getpid()
+    os.mkdir(os.path.join(root, name))
+    try:
+        cid = os.stat(os.path.join(root, name)).st_ino
+        assert _procfd.cgroup_paths({cid, 1}) == {cid: "/" + name, 1: "/"}
+    finally:
+        os.rmdir(os.path.join(root, name))

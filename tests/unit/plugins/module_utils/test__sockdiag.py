@@ -1,0 +1,229 @@
+"""inet_diag parsing from captured-shape netlink bytes, and live dumps of our own sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import subprocess
+import uuid
+
+import pytest
+from ansible_collections.netstack.keepalive.plugins.module_utils import _sockdiag as sd
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
+from ansible_collections.netstack.keepalive.plugins.module_utils._netns import run_in_netns
+
+
+def sockid(family, sport, dport, src, dst):
+    """The 48-byte inet_diag_sockid as the kernel sends it (ports and addresses big endian)."""
+    raw_src = socket.inet_pton(family, src).ljust(16, b"\0")
+    raw_dst = socket.inet_pton(family, dst).ljust(16, b"\0")
+    return struct.pack("!HH", sport, dport) + raw_src + raw_dst + struct.pack("=IQ", 0, 1234)
+
+
+def attr(kind, payload):
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * ((4 - length % 4) % 4)
+
+
+def diag_message(family, state, timer, retrans, sid, expires, uid, inode, attrs=b""):
+    body = struct.pack("=BBBB", family, state, timer, retrans) + sid
+    body += struct.pack("=IIIII", expires, 0, 0, uid, inode) + attrs
+    return struct.pack("=IHHII", 16 + len(body), sd.SOCK_DIAG_BY_FAMILY, 2, 1, 0) + body
+
+
+def done_message():
+    return struct.pack("=IHHIIi", 20, sd.NLMSG_DONE, 2, 1, 0, 0)
+
+
+def error_message(code):
+    return struct.pack("=IHHIIi", 36, sd.NLMSG_ERROR, 0, 1, 0, -code) + b"\0" * 16
+
+
+V4 = sockid(socket.AF_INET, 6379, 40000, "127.0.0.1", "127.0.0.2")
+V6 = sockid(socket.AF_INET6, 22, 0, "::1", "::")
+SHUTDOWN = attr(8, b"\0")  # INET_DIAG_SHUTDOWN, u8
+CGROUP = attr(sd.INET_DIAG_CGROUP_ID, struct.pack("=Q", 4242))
+
+
+@pytest.mark.parametrize(
+    "data, expected, finished",
+    [
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 299000, 0, 111, SHUTDOWN + CGROUP),
+            [(2, 1, 2, 0, V4, 299000, 0, 111, 4242)],
+            False,
+            id="v4-established-keepalive-timer-cgroup-last",
+        ),
+        pytest.param(
+            diag_message(10, 10, 0, 0, V6, 0, 105, 222, CGROUP + SHUTDOWN),
+            [(10, 10, 0, 0, V6, 0, 105, 222, 4242)],
+            False,
+            id="v6-listen-cgroup-not-last",
+        ),
+        pytest.param(
+            diag_message(2, 1, 1, 3, V4, 200, 0, 333, SHUTDOWN),
+            [(2, 1, 1, 3, V4, 200, 0, 333, 0)],
+            False,
+            id="old-kernel-without-cgroup-id",
+        ),
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 1, 0, 1, CGROUP)
+            + diag_message(2, 10, 0, 0, V4, 0, 0, 2, CGROUP)
+            + done_message(),
+            [(2, 1, 2, 0, V4, 1, 0, 1, 4242), (2, 10, 0, 0, V4, 0, 0, 2, 4242)],
+            True,
+            id="two-messages-then-done",
+        ),
+        pytest.param(error_message(0) + done_message(), [], True, id="ack-then-done"),
+    ],
+)
+def test_parse_messages(data, expected, finished):
+    sockets = []
+    assert sd.parse_messages(bytearray(data), sockets) is finished
+    assert sockets == expected
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (error_message(1), "refused: Operation not permitted"),
+        (diag_message(2, 1, 0, 0, V4, 0, 0, 1)[:-4], "truncated"),
+    ],
+)
+def test_parse_messages_errors(data, message):
+    with pytest.raises(KeepaliveError, match=message):
+        sd.parse_messages(data, [])
+
+
+@pytest.mark.parametrize(
+    "states, mask",
+    [
+        (["established"], 1 << 1),
+        (["established", "listen"], (1 << 1) | (1 << 10)),
+        (["time_wait", "close_wait"], (1 << 6) | (1 << 8)),
+        ([], 0),
+    ],
+)
+def test_state_mask(states, mask):
+    assert sd.state_mask(states) == mask
+
+
+def test_state_mask_unknown_names_the_option_and_choices():
+    with pytest.raises(
+        KeepaliveError, match=r"states=\['estab'\]: unknown TCP state 'estab'.*listen"
+    ):
+        sd.state_mask(["estab"])
+
+
+@pytest.mark.parametrize(
+    "family, sid, expected",
+    [
+        (socket.AF_INET, V4, ("127.0.0.1:6379", "127.0.0.2:40000")),
+        (socket.AF_INET6, V6, ("[::1]:22", "[::]:0")),
+    ],
+)
+def test_endpoints(family, sid, expected):
+    assert sd.endpoints(family, sid) == expected
+    assert sd.ports(sid) == (int(expected[0].rsplit(":", 1)[1]), int(expected[1].rsplit(":", 1)[1]))
+
+
+def test_build_request_is_a_dump_of_tcp_in_the_given_states():
+    request = sd.build_request(socket.AF_INET6, sd.state_mask(["listen"]))
+    length, kind, flags = struct.unpack_from("=IHH", request)
+    family, protocol, ext, _pad, states = struct.unpack_from("=BBBBI", request, 16)
+    assert (length, kind, flags) == (len(request), 20, 0x301) and length == 72
+    assert (family, protocol, ext, states) == (socket.AF_INET6, socket.IPPROTO_TCP, 0, 1 << 10)
+
+
+# ---------------------------------------------------------------- live kernel
+
+
+def _own_cgroup_id():
+    from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd
+
+    root = _procfd.unified_cgroup_root()
+    path = _procfd.read_cgroup_path(os.getpid())
+    return os.stat(root + path).st_ino
+
+
+def _by_inode(sockets):
+    return {s[7]: s for s in sockets}
+
+
+def _pair(family=socket.AF_INET, host="127.0.0.1", idle=None):
+    listener = socket.socket(family)
+    listener.bind((host, 0))
+    listener.listen()
+    client = socket.socket(family)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if idle:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+    client.connect(listener.getsockname()[:2])
+    accepted, _ = listener.accept()
+    return listener, client, accepted
+
+
+def test_live_dump_sees_our_sockets_with_their_keepalive_timer():
+    listener, client, accepted = _pair(idle=321)
+    try:
+        found = _by_inode(sd.dump_tcp(["established", "listen"]))
+        lst = found[os.fstat(listener.fileno()).st_ino]
+        cli = found[os.fstat(client.fileno()).st_ino]
+        acc = found[os.fstat(accepted.fileno()).st_ino]
+        assert sd.TCP_STATES[lst[1]] == "listen" and lst[2] == sd.TIMER_NONE
+        assert sd.TCP_STATES[cli[1]] == "established"
+        # idle client with SO_KEEPALIVE: keepalive timer armed, at most TCP_KEEPIDLE ahead
+        assert cli[2] == sd.TIMER_KEEPALIVE and 310000 < cli[5] <= 321000
+        assert acc[2] == sd.TIMER_NONE  # accepted side has no SO_KEEPALIVE
+        assert sd.endpoints(cli[0], cli[4]) == (
+            "127.0.0.1:%d" % client.getsockname()[1],
+            "127.0.0.1:%d" % listener.getsockname()[1],
+        )
+        assert cli[6] == os.geteuid()
+        assert cli[8] == _own_cgroup_id() != 0
+    finally:
+        for sock in (listener, client, accepted):
+            sock.close()
+
+
+def test_live_dump_ipv6_and_kernel_state_filter():
+    listener, client, accepted = _pair(socket.AF_INET6, "::1")
+    try:
+        only_listen = _by_inode(sd.dump_tcp(["listen"]))
+        assert os.fstat(listener.fileno()).st_ino in only_listen
+        assert os.fstat(client.fileno()).st_ino not in only_listen
+        entry = only_listen[os.fstat(listener.fileno()).st_ino]
+        assert entry[0] == socket.AF_INET6
+        assert sd.endpoints(entry[0], entry[4])[0] == "[::1]:%d" % listener.getsockname()[1]
+    finally:
+        for sock in (listener, client, accepted):
+            sock.close()
+
+
+@pytest.fixture
+def netns():
+    name = "ut-sd-%s" % uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+def test_live_dump_inside_a_namespace_sees_only_its_sockets(netns):
+    def open_there():
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        pair = _pair(idle=77)
+        return pair, _by_inode(sd.dump_tcp(["established", "listen"]))
+
+    subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
+    (listener, client, accepted), inside = run_in_netns("/run/netns/" + netns, open_there)
+    try:
+        inodes = {os.fstat(s.fileno()).st_ino for s in (listener, client, accepted)}
+        assert set(inside) == inodes  # a fresh namespace holds exactly our three sockets
+        assert not inodes & set(_by_inode(sd.dump_tcp(["established", "listen"])))
+        assert inside[os.fstat(client.fileno()).st_ino][5] <= 77000
+    finally:
+        for sock in (listener, client, accepted):
+            sock.close()
