@@ -21,7 +21,7 @@ def serve(port: int, keepalive: bool) -> None:
     listener.listen(16)
     held = []  # accepted sockets stay referenced, so they stay open
     while True:
-        conn, _ = listener.accept()
+        conn, _peer = listener.accept()
         held.append(conn)
 
 
