@@ -25,7 +25,10 @@ Stable API (import from here, not from the helper files):
   probe_rate_warn=1000) -> list[dict]``; ``idle_verdicts(time, path, margin=30)``.
 - ``recommended_heartbeat(path, detect_within=None) -> (seconds | None, basis)``.
 - ``detection_time(values) -> int``; ``summarize(verdicts) -> {status, counts, total,
-  problems}``.
+  problems}``; ``make_verdict(check, subject, status, value, limit, message)`` (the one shape
+  of a verdict, for checks other modules add); ``PASS``, ``WARN``, ``FAIL``, ``STATUSES``.
+- Path helpers: ``layer4(boxes)``, ``layer7(boxes)``, ``smallest_timeout(boxes)``,
+  ``latest_first_probe(box, margin)`` (largest time that keeps the margin, None if unknown).
 
 Derivation strategy (see docs/policy.md):
 1. Requirements first: if the smallest known layer-4 idle timeout minus the margin, or
@@ -45,7 +48,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import (  # noqa: F401
+from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import (
     CATALOG,
     catalog_ids,
     get_entry,
@@ -53,14 +56,15 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._path import (  # noqa: F401
+from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
     Middlebox,
     latest_first_probe,
     layer4,
+    layer7,
     resolve_path,
     smallest_timeout,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (  # noqa: F401
+from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
     BUILTIN_PROFILES,
     DEFAULT_MARGIN,
     DEFAULT_TOLERATE_OUTAGE,
@@ -72,7 +76,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._profiles impor
     resolve_profile,
     validate_values,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import (  # noqa: F401
+from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import (
     DEFAULT_PROBE_RATE_WARN,
     FAIL,
     PASS,
@@ -80,10 +84,47 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts impor
     WARN,
     detection_time,
     idle_verdicts,
+    make_verdict,
     recommended_heartbeat,
     summarize,
     verdicts,
 )
+
+# The stable API: everything callers may import from here (re-exports included).
+__all__ = [
+    "BUILTIN_PROFILES",
+    "CATALOG",
+    "DEFAULT_MARGIN",
+    "DEFAULT_PROBE_RATE_WARN",
+    "DEFAULT_TOLERATE_OUTAGE",
+    "FAIL",
+    "KERNEL_LIMITS",
+    "LINUX_DEFAULTS",
+    "PASS",
+    "STATUSES",
+    "SYSCTL_NAMES",
+    "VALUE_NAMES",
+    "WARN",
+    "KeepaliveError",
+    "Middlebox",
+    "catalog_entry",
+    "catalog_ids",
+    "derive",
+    "detection_time",
+    "idle_verdicts",
+    "latest_first_probe",
+    "layer4",
+    "layer7",
+    "make_verdict",
+    "profile_names",
+    "recommended_heartbeat",
+    "resolve_path",
+    "resolve_profile",
+    "smallest_timeout",
+    "summarize",
+    "validate_values",
+    "verdicts",
+]
 
 # 3 first: one lost probe or ACK is survived, yet a dead peer costs few probes.
 PREFERRED_PROBES = (3, 4, 5, 2, 6, 1) + tuple(range(7, KERNEL_LIMITS["probes"][1] + 1))

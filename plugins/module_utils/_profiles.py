@@ -213,7 +213,7 @@ def _lookup(name, user, skip_user=False):
 
 def _flatten(name, user, seen, skip_user=False):
     if (name, skip_user) in seen:
-        chain = " -> ".join(n for n, _ in seen + [(name, skip_user)])
+        chain = " -> ".join(step[0] for step in seen + [(name, skip_user)])
         raise KeepaliveError("profile base loop: %s" % chain, option="profile", value=name)
     profile = _lookup(name, user, skip_user)
     _require_mapping("profile %r" % name, profile)
