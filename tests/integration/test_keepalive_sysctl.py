@@ -1,0 +1,311 @@
+"""keepalive_sysctl on real lab hosts: four runs, shadowing, absent, reboots, errors.
+
+Each lab host has its own network namespace (its own ``net.ipv4.tcp_keepalive_*``), its own
+``/etc`` on a private disk and runs ``sysctl --system`` at every boot, so a "reboot" proves
+that the boot values the module predicts are the ones the host really gets. Every test also
+checks that the other hosts and the machine running the tests kept what they had.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+MODULE = "netstack.keepalive.keepalive_sysctl"
+OURS = "/etc/sysctl.d/60-netstack-keepalive.conf"
+OPTIONS = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
+DEFAULTS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
+WANT = {"tcp_keepalive_time": 120, "tcp_keepalive_intvl": 30, "tcp_keepalive_probes": 6}
+LAB_HOSTS = 3
+pytestmark = pytest.mark.lab
+
+
+def runtime(lab, host):
+    """The host's runtime values, read inside its own namespaces (no ssh, no module)."""
+    done = lab.run(host, "cd /proc/sys/net/ipv4 && cat %s" % " ".join(OPTIONS), check=True)
+    return dict(zip(OPTIONS, map(int, done.stdout.split()), strict=True))
+
+
+def sysctl_files(lab, host):
+    """Every sysctl file the host reads at boot, with content: what 'nothing changed' means."""
+    script = (
+        "for f in /etc/sysctl.conf /etc/sysctl.d/* /run/sysctl.d/* /usr/local/lib/sysctl.d/* "
+        '/usr/lib/sysctl.d/*; do [ -e "$f" ] || [ -L "$f" ] || continue; '
+        'echo "== $f $(stat -c %a "$f")"; cat "$f" 2>&1; done'
+    )
+    return lab.run(host, script, check=True).stdout
+
+
+def machine_state():
+    """The test machine's own keepalive values and sysctl.d files: never ours to touch."""
+    values = {}
+    for option in OPTIONS:
+        with open("/proc/sys/net/ipv4/" + option) as handle:
+            values[option] = int(handle.read())
+    listing = {d: sorted(os.listdir(d)) for d in ("/etc/sysctl.d",) if os.path.isdir(d)}
+    return values, listing
+
+
+def state_of(lab):
+    return {h.name: (runtime(lab, h.name), sysctl_files(lab, h.name)) for h in lab.hosts}
+
+
+def reboot(lab, host):
+    """``lab.reboot`` with one retry: Lab._wait_for_ssh can look for the host's PID 1 before
+    ``unshare`` has forked it and report "died while booting" (a race in tests/lab, reported
+    to its owner). A second reboot of the same host is harmless."""
+    try:
+        lab.reboot(host)
+    except Exception as exc:  # lab.LabError; tests/lab is not importable as a package here
+        if "died while booting" not in str(exc):
+            raise
+        lab.reboot(host)
+
+
+def clean_host(lab, host, *extra):
+    """Back to a fresh host: our file and ``extra`` files gone, reboot (kernel defaults)."""
+    lab.run(host, ["rm", "-f", OURS, *extra], check=True)
+    reboot(lab, host)
+    assert runtime(lab, host) == DEFAULTS
+
+
+@pytest.fixture
+def untouched(lab):
+    """Yields a function that asserts every host but the given ones, and the machine, kept
+    what they had when the test started."""
+    before_hosts = state_of(lab)
+    before_machine = machine_state()
+
+    def check(*touched):
+        after = state_of(lab)
+        for name, state in before_hosts.items():
+            if name not in touched:
+                assert after[name] == state, "host %s changed" % name
+        assert machine_state() == before_machine
+
+    return check
+
+
+def four_runs_play(host, args):
+    """One play: check, real, idempotence in check mode, idempotence (community.crypto style)."""
+    task = {MODULE: args}
+    return [
+        {
+            "hosts": host,
+            "gather_facts": False,
+            "tasks": [
+                dict(task, name="check", check_mode=True, diff=True, register="r_check"),
+                dict(task, name="real", diff=True, register="r_real"),
+                dict(task, name="idem check", check_mode=True, register="r_idem_check"),
+                dict(task, name="idem", register="r_idem"),
+                {
+                    "name": "assert the four-run pattern",
+                    "ansible.builtin.assert": {
+                        "that": [
+                            "r_check is changed",
+                            "r_real is changed",
+                            "r_idem_check is not changed",
+                            "r_idem is not changed",
+                        ]
+                    },
+                },
+            ],
+        }
+    ]
+
+
+def test_four_runs_then_reboot_gives_the_predicted_values(lab, ansible_playbook, untouched):
+    host = lab.hosts[0].name
+    run = ansible_playbook(four_runs_play(host, WANT))
+    assert run.rc == 0, run
+    r_check, r_real = run.task("check", host), run.task("real", host)
+    assert r_check["after"] == WANT and r_check["before"] == DEFAULTS
+    assert r_check["diff"][0]["before_header"] == OURS + " (absent)"
+    assert runtime(lab, host) == WANT == r_real["after"]
+    files = sysctl_files(lab, host)
+    assert "== %s 644\n# Managed by Ansible" % OURS in files
+    predicted = {o: v["value"] for o, v in r_real["boot_values"].items()}
+    assert predicted == WANT
+    assert r_real["boot_values"]["tcp_keepalive_time"]["source"] == OURS + ":3"
+    assert r_real["shadowed_by"] == [] and r_real["detection_seconds"] == 300
+    untouched(host)
+
+    reboot(lab, host)
+    assert runtime(lab, host) == predicted
+    clean_host(lab, host)
+
+
+@pytest.mark.parametrize(
+    "shadow_file, shadow_line",
+    [
+        ("/etc/sysctl.d/99-zzz.conf", "net.ipv4.tcp_keepalive_time = 4000"),
+        ("/etc/sysctl.conf", "net/ipv4/tcp_keepalive_time=4000"),
+    ],
+    ids=["later-sysctl.d-file", "etc-sysctl.conf"],
+)
+def test_shadowing_fails_then_warns_and_reboot_agrees(
+    lab, ansible_module, untouched, shadow_file, shadow_line
+):
+    host = lab.hosts[1].name
+    original = lab.run(host, ["cat", shadow_file]).stdout  # "" when it does not exist
+    lab.run(
+        host, ["sh", "-c", 'printf "%%s\\n" "$1" >> %s' % shadow_file, "-", shadow_line], check=True
+    )
+    before = sysctl_files(lab, host)
+
+    failed = ansible_module(MODULE, WANT, pattern=host).by_host[host]
+    assert failed.failed
+    assert failed.msg.startswith(OURS + " is overridden at boot: ")
+    assert "sets net.ipv4.tcp_keepalive_time = 4000" in failed.msg
+    assert "on_shadowed=fail; nothing was changed" in failed.msg
+    assert (runtime(lab, host), sysctl_files(lab, host)) == (DEFAULTS, before)
+
+    warned = ansible_module(MODULE, dict(WANT, on_shadowed="warn"), pattern=host).by_host[host]
+    assert warned.changed and not warned.failed
+    assert shadow_file in json.dumps(warned.get("warnings"))
+    assert {e["file"] for e in warned["shadowed_by"]} >= {shadow_file}
+    predicted = {o: v["value"] for o, v in warned["boot_values"].items()}
+    assert predicted == dict(WANT, tcp_keepalive_time=4000)
+    untouched(host)
+
+    reboot(lab, host)
+    assert runtime(lab, host) == predicted  # the module told the truth about the reboot
+    if original:
+        lab.run(host, ["sh", "-c", 'printf "%s" "$1" > ' + shadow_file, "-", original], check=True)
+        clean_host(lab, host)
+    else:
+        clean_host(lab, host, shadow_file)
+
+
+def test_absent_restores_runtime_and_reboot_agrees(lab, ansible_module, untouched):
+    host = lab.hosts[2].name
+    vendor = "/usr/lib/sysctl.d/50-vendor-keepalive.conf"
+    lab.run(host, "echo 'net.ipv4.tcp_keepalive_probes = 5' > " + vendor, check=True)
+    set_run = ansible_module(MODULE, dict(WANT, on_shadowed="ignore"), pattern=host)
+    assert set_run.by_host[host].changed and runtime(lab, host) == WANT
+
+    args = {"state": "absent", "restore_runtime": True}
+    check = ansible_module(MODULE, args, pattern=host, check=True).by_host[host]
+    assert check.changed and runtime(lab, host) == WANT
+    gone = ansible_module(MODULE, args, pattern=host).by_host[host]
+    again = ansible_module(MODULE, args, pattern=host).by_host[host]
+    assert gone.changed and not again.changed
+    expected = dict(DEFAULTS, tcp_keepalive_probes=5)
+    assert runtime(lab, host) == expected
+    assert gone["boot_values"]["tcp_keepalive_probes"]["source"] == vendor + ":1"
+    assert OURS not in sysctl_files(lab, host)
+    untouched(host)
+
+    reboot(lab, host)
+    assert runtime(lab, host) == expected
+    clean_host(lab, host, vendor)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            {"tcp_keepalive_time": 0},
+            "tcp_keepalive_time=0 is out of range; allowed: a whole "
+            "number of seconds in 1..32767; nothing was changed",
+        ),
+        ({"tcp_keepalive_intvl": 32768}, "tcp_keepalive_intvl=32768 is out of range"),
+        (
+            {"tcp_keepalive_probes": 128},
+            "tcp_keepalive_probes=128 is out of range; allowed: a whole number of probes in 1..127",
+        ),
+        ({"tcp_keepalive_time": "1.5"}, "tcp_keepalive_time='1.5' is not a whole number"),
+        ({"tcp_keepalive_time": True}, "tcp_keepalive_time=True is a boolean"),
+        (
+            {"tcp_keepalive_time": 60, "path": "/etc/keepalive.conf"},
+            "path='/etc/keepalive.conf' is outside the sysctl.d directories",
+        ),
+        ({"tcp_keepalive_time": 60, "path": "/etc/sysctl.d/60-k.txt"}, "only *.conf files"),
+        (
+            {"tcp_keepalive_time": 60, "netns": "no-such-ns"},
+            "netns='no-such-ns': no such network namespace",
+        ),
+    ],
+    ids=[
+        "time-0",
+        "intvl-32768",
+        "probes-128",
+        "fraction",
+        "boolean",
+        "outside",
+        "not-conf",
+        "netns",
+    ],
+)
+def test_errors_change_nothing_anywhere(lab, ansible_module, untouched, args, message):
+    run = ansible_module(MODULE, args)
+    assert len(run.by_host) == LAB_HOSTS
+    for result in run.by_host.values():
+        assert result.failed and message in result.msg
+    untouched()
+
+
+def test_read_only_proc_sys_net_changes_nothing(lab, untouched):
+    """A container-like host: /proc/sys/net read-only. The module runs inside the host with
+    the repo's venv (the host's root is an overlay of this machine's)."""
+    host = lab.hosts[0].name
+    venv = os.path.dirname(sys.executable)
+    collections = os.environ["ANSIBLE_COLLECTIONS_PATH"]
+    script = (
+        "mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,ro /proc/sys/net && "
+        "ANSIBLE_COLLECTIONS_PATH=%s ANSIBLE_HOME=/tmp/ah ANSIBLE_LOCAL_TEMP=/tmp/ah/tmp "
+        "%s/ansible localhost -c local -e ansible_python_interpreter=/usr/bin/python3 "
+        "-m %s -a tcp_keepalive_time=120 -o" % (collections, venv, MODULE)
+    )
+    done = lab.run(host, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "/proc/sys/net/ipv4 is read-only here" in done.stdout, done.stdout + done.stderr
+    assert "nothing was changed" in done.stdout
+    untouched()
+
+
+def test_netns_option_on_this_machine(tmp_path):
+    """netns= on the controller itself (persist=false: this machine's /etc is not ours)."""
+    name = "ks-%s" % uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        before = machine_state()
+        env = dict(os.environ, ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_NOCOLOR="1")
+        argv = [
+            os.path.join(os.path.dirname(sys.executable), "ansible"),
+            "localhost",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=" + sys.executable,
+            "-m",
+            MODULE,
+            "-a",
+            "tcp_keepalive_time=321 tcp_keepalive_probes=4 persist=false netns=" + name,
+            "-o",
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0 and "CHANGED" in done.stdout, done.stdout + done.stderr
+        inside = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                name,
+                "cat",
+                "/proc/sys/net/ipv4/tcp_keepalive_time",
+                "/proc/sys/net/ipv4/tcp_keepalive_probes",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert inside == ["321", "4"]
+        assert machine_state() == before
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)
