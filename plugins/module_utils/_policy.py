@@ -18,9 +18,10 @@ Stable API (import from here, not from the helper files):
 - ``profile_names(profiles=None) -> list``.
 - ``catalog_entry(entry_id) -> dict``; ``catalog_ids() -> list``.
 - ``resolve_path(items, catalog=None) -> list[Middlebox]``; ``Middlebox.to_dict()``.
-- ``derive(profile, path, profiles=None) -> dict``: values, per-value provenance, the
-  requirements used, verdicts, violations; ``KeepaliveError`` when no values can satisfy
-  the requirements and the path.
+- ``derive(profile, path, profiles=None) -> dict``: ``values`` ({time, intvl, probes}),
+  ``sysctl_args`` (the same as keepalive_sysctl options), per-value ``provenance``, the
+  ``requirements`` used, ``verdicts``, ``violations``, ``summary``; ``KeepaliveError``
+  when no values can satisfy the requirements and the path.
 - ``verdicts(values, path, profile=None, socket_count=None, profiles=None,
   probe_rate_warn=1000) -> list[dict]``; ``idle_verdicts(time, path, margin=30)``.
 - ``recommended_heartbeat(path, detect_within=None) -> (seconds | None, basis)``.
@@ -153,6 +154,9 @@ def derive(profile, path, profiles=None):
     return {
         "profile": prof["name"],
         "values": values,
+        # Jinja reads result.values as dict.values(): this key works as result.sysctl_args,
+        # and is exactly the options of the keepalive_sysctl module.
+        "sysctl_args": {"tcp_keepalive_%s" % name: values[name] for name in VALUE_NAMES},
         "provenance": provenance,
         "requirements": {key: prof[key] for key in ("detect_within", "tolerate_outage", "margin")},
         "defaults_used": prof["defaults_used"],

@@ -106,7 +106,13 @@ def check_integer(option, value, minimum, maximum=None, unit=""):
 
 
 def _kind(value):
-    return "a boolean" if isinstance(value, bool) else type(value).__name__
+    """Plain type name: Ansible hands over tagged subclasses (_AnsibleTaggedStr and the like)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    for base in (int, float, str, dict, list, tuple):
+        if isinstance(value, base):
+            return base.__name__
+    return type(value).__name__
 
 
 def _require_mapping(option, value):

@@ -176,6 +176,11 @@ def test_explicit_time_too_large_for_the_budget_keeps_the_outage_tolerance():
 def test_derive_result_shape():
     result = policy.derive("database", ["aws_nlb", "aws_alb"], profiles={})
     assert result["profile"] == "database"
+    assert result["sysctl_args"] == {
+        "tcp_keepalive_time": 90,
+        "tcp_keepalive_intvl": 10,
+        "tcp_keepalive_probes": 3,
+    }
     assert result["requirements"] == {"detect_within": 120, "tolerate_outage": 30, "margin": 30}
     assert result["defaults_used"] == ["margin"]
     assert result["detection_time"] == 120
