@@ -154,3 +154,56 @@ def test_ansible_doc_renders_every_filter():
         assert entry["doc"]["short_description"]
         assert entry["examples"].strip()
         assert entry["return"]["_value"]["description"]
+
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    path: [aws_nlb, {id: aws_nat_gateway}, {name: corp-fw, idle_timeout: 900, layer: 4}, aws_alb]
+    profiles: {mine: {base: database, tolerate_outage: 45}}
+  tasks:
+    - name: Derive through real templating (Ansible passes tagged, lazy containers)
+      ansible.builtin.set_fact:
+        derived: "{{ 'mine' | netstack.keepalive.keepalive_derive(path, profiles) }}"
+        summary: >-
+          {{ {'time': 7200, 'intvl': 75, 'probes': 9}
+             | netstack.keepalive.keepalive_verdicts(path, profile='mine', profiles=profiles)
+             | netstack.keepalive.keepalive_summary }}
+    - name: Write what the filters returned
+      ansible.builtin.copy:
+        content: "{{ {'values': derived['values'], 'sysctl_args': derived.sysctl_args,
+                      'status': summary.status, 'counts': summary.counts} | to_json }}"
+        dest: "{{ out }}"
+      check_mode: false
+    - name: A typo fails with the close matches
+      ansible.builtin.debug:
+        msg: "{{ ['aws_nat'] | netstack.keepalive.keepalive_path }}"
+"""
+
+
+def test_filters_through_ansible_playbook(tmp_path):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK)
+    out = tmp_path / "out.json"
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
+    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+    done = subprocess.run(
+        [str(ANSIBLE_DOC.with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
+         str(playbook), "-e", "out=%s" % out],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert json.loads(out.read_text()) == {
+        "values": {"time": 75, "intvl": 15, "probes": 3},
+        "sysctl_args": {
+            "tcp_keepalive_time": 75,
+            "tcp_keepalive_intvl": 15,
+            "tcp_keepalive_probes": 3,
+        },
+        "status": "fail",
+        "counts": {"pass": 4, "warn": 1, "fail": 4},
+    }, done.stdout + done.stderr
+    # The last task fails, naming the bad item and what was meant.
+    assert done.returncode == 2
+    assert "keepalive_path: path item 1: unknown middlebox id 'aws_nat'; did you mean: " \
+        "aws_nat_gateway" in done.stdout  # fmt: skip
