@@ -147,6 +147,7 @@ def derive(profile, path, profiles=None):
     explicit = prof["values"]
     window, window_reason = _choose_window(prof, explicit)
     time, time_reason = _choose_time(prof, explicit, limiting, window)
+    time_reason += _unknown_note(boxes)
     values = {"time": time, "intvl": window[0], "probes": window[1]}
     reasons = {"time": time_reason, "intvl": window_reason, "probes": window_reason}
     provenance = {name: _origin(prof, name, values[name], reasons[name]) for name in VALUE_NAMES}
@@ -240,6 +241,16 @@ def _choose_window(prof, explicit):
         probes, intvl, intvl * probes, tolerate, probes,
         "" if fitting else "; the explicit time leaves less than that within detect_within",
     )  # fmt: skip
+
+
+def _unknown_note(boxes):
+    """Layer-4 boxes without a figure bound nothing; say so where the reader looks."""
+    unknown = [box.id for box in layer4(boxes) if box.idle_timeout is None]
+    if not unknown:
+        return ""
+    return "; not bounded by %s (no known idle timeout: see the middlebox_idle warning)" % (
+        ", ".join(unknown)
+    )
 
 
 def _choose_time(prof, explicit, limiting, window):

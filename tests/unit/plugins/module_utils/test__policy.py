@@ -45,7 +45,13 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
         # proxies do not bound time: kernel keepalive cannot keep them open anyway
         ({}, ["aws_alb", "envoy"], (7200, 10, 3), r"the Linux default"),
         ({}, ["aws_alb", "aws_nat_gateway"], (320, 10, 3), r"aws_nat_gateway"),
-        ({}, ["mobile_nat"], (7200, 10, 3), r"the Linux default"),
+        ({}, ["mobile_nat"], (7200, 10, 3), r"the Linux default.*not bounded by mobile_nat"),
+        (
+            {},
+            ["mobile_nat", "home_nat"],
+            (570, 10, 3),
+            r"600 s \(home_nat.*not bounded by mobile_nat",
+        ),
         (
             "latency_sensitive",
             ["gcp_cloud_nat"],
