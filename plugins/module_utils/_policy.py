@@ -209,6 +209,14 @@ def _window_budget(prof, explicit):
     return prof["detect_within"] - explicit.get("time", 1)
 
 
+def _windows(tolerate):
+    """``(intvl, probes)`` covering ``tolerate`` with the fewest seconds, preferred first."""
+    for probes in PREFERRED_PROBES:
+        intvl = max(1, -(-tolerate // probes))
+        if intvl <= KERNEL_LIMITS["intvl"][1]:
+            yield intvl, probes
+
+
 def _choose_window(prof, explicit):
     """Pick ``(intvl, probes)`` with ``intvl x probes >= tolerate_outage``, as small as fits."""
     tolerate = prof["tolerate_outage"]
@@ -228,18 +236,16 @@ def _choose_window(prof, explicit):
         return (intvl, probes), "shortest intvl with probes=%s covering tolerate_outage %s s" % (
             probes, tolerate,
         )  # fmt: skip
-    candidates = []
-    for probes in PREFERRED_PROBES:
-        intvl = max(1, -(-tolerate // probes))
-        if intvl <= max_intvl:
-            candidates.append((intvl, probes))
-    fitting = [c for c in candidates if budget is None or c[0] * c[1] <= budget]
+    fits = _windows(tolerate)
+    if budget is not None:
+        fits = (c for c in fits if c[0] * c[1] <= budget)
+    chosen = next(fits, None)
     # Explicit time may leave too little budget: keep the tolerance, the detection verdict fails.
-    intvl, probes = fitting[0] if fitting else min(candidates, key=lambda c: c[0] * c[1])
+    intvl, probes = chosen or min(_windows(tolerate), key=lambda c: c[0] * c[1])
     return (intvl, probes), "probe window %s x %s = %s s: the smallest covering tolerate_outage " \
         "%s s with %s probes (3 preferred)%s" % (
         probes, intvl, intvl * probes, tolerate, probes,
-        "" if fitting else "; the explicit time leaves less than that within detect_within",
+        "" if chosen else "; the explicit time leaves less than that within detect_within",
     )  # fmt: skip
 
 
