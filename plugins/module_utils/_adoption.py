@@ -44,10 +44,13 @@ SOCKET_KEYS = (
     "cnt", "source", "set_by_app",
 )  # fmt: skip
 
-Record = namedtuple(
-    "Record",
-    "netns pid comm unit state keepalive idle intvl cnt source family sockid",
-)
+# One audited socket. Hot loops index it with these constants.
+RECORD_FIELDS = "netns pid comm unit state keepalive idle intvl cnt source family sockid"
+NETNS, PID, COMM, UNIT, STATE, KEEPALIVE, IDLE, INTVL, CNT, SOURCE, FAMILY, SOCKID = range(12)
+Record = namedtuple("Record", RECORD_FIELDS)
+# Building 100,000 records through Record.__new__ runs a Python frame each time; calling the
+# tuple constructor with the class does the same at C speed.
+_new_record = tuple.__new__
 
 
 def read_sysctls():
@@ -133,6 +136,14 @@ def _orphan_units(dumps, owners):
     )
 
 
+def _scan_jobs():
+    """One scanning child per CPU we may run on (the caller dumps the namespaces meanwhile)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return 2
+
+
 def audit(states=DEFAULT_STATES, netns=None, exact=True):
     """Gather every socket in ``states``; returns ``(records, namespaces, degraded)``.
 
@@ -150,11 +161,13 @@ def audit(states=DEFAULT_STATES, netns=None, exact=True):
             "visible, their sockets are attributed from the timer only (become: true)"
         )
     selected = select_namespaces(netns)
-    dumps = dump_namespaces(selected, states, degraded)
-    wanted = set()
-    for _sysctls, sockets in dumps.values():
-        wanted.update(s[7] for s in sockets)
-    owners, options, refused = _procfd.scan(wanted, exact=exact)
+    handles = _procfd.start_scan(exact=exact, jobs=_scan_jobs())
+    try:
+        dumps = dump_namespaces(selected, states, degraded)
+    except BaseException:
+        _procfd.abandon_scan(handles)
+        raise
+    owners, options, refused = _procfd.finish_scan(handles)
     if refused:
         degraded.append(
             "%d processes refused exact options (%s): their sockets use source timer"
@@ -194,15 +207,15 @@ def _add_records(records, ns_id, sockets, owners, options, info, orphans):
         else:
             keepalive, idle, intvl, cnt = timer_keepalive(state, timer), None, None, None
             source = SOURCE_TIMER
-        append(
-            Record(ns_id, pid, comm, unit, states[state], keepalive, idle, intvl, cnt, source,
-                   family, sockid)
-        )  # fmt: skip
+        append(_new_record(Record, (
+            ns_id, pid, comm, unit, states[state], keepalive, idle, intvl, cnt, source, family,
+            sockid,
+        )))  # fmt: skip
 
 
 def _matches(record, patterns):
     for pattern in patterns:
-        for name in (record.unit, record.comm):
+        for name in (record[UNIT], record[COMM]):
             if name is not None and fnmatch.fnmatchcase(name, pattern):
                 return True
     return False
@@ -217,11 +230,11 @@ def select(records, units=None, ports=None, keepalive=None):
     wanted_state = {"enabled": True, "disabled": False}.get(keepalive)
     result = []
     for record in records:
-        if keepalive and record.keepalive is not wanted_state:
+        if keepalive and record[KEEPALIVE] is not wanted_state:
             continue
         if units and not _matches(record, units):
             continue
-        if wanted_ports and not wanted_ports.intersection(_sockdiag.ports(record.sockid)):
+        if wanted_ports and not wanted_ports.intersection(_sockdiag.ports(record[SOCKID])):
             continue
         result.append(record)
     return result

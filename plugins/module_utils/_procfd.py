@@ -23,10 +23,16 @@ __metaclass__ = type
 
 import ctypes
 import errno
+import marshal
 import os
 import platform
+import signal
 import socket
 import stat
+
+# The C socket type: wrapping a borrowed fd costs a third of socket.socket's Python __init__,
+# which matters 100,000 times over. Only getsockopt and detach are called on it.
+from _socket import socket as _raw_socket
 
 SYS_PIDFD_OPEN = 434  # same number on every architecture since Linux 5.3
 SYS_PIDFD_GETFD = 438  # Linux 5.6
@@ -114,7 +120,7 @@ def _scan_by_duplicate(pid, pidfd, names, wanted, owners, options):
     fstat = os.fstat
     close = os.close
     is_socket = stat.S_ISSOCK
-    make_socket = socket.socket
+    make_socket = _raw_socket
     duplicated = False
     for name in names:
         fd = int(name)
@@ -128,12 +134,12 @@ def _scan_by_duplicate(pid, pidfd, names, wanted, owners, options):
         try:
             info = fstat(dup)
             inode = info.st_ino
-            if not is_socket(info.st_mode) or inode not in wanted:
+            if not is_socket(info.st_mode) or (wanted is not None and inode not in wanted):
                 continue
             owners.setdefault(inode, []).append((pid, fd))
             if inode in options:
                 continue  # shared with an owner we already asked (master + workers)
-            sock = make_socket(socket.AF_INET, socket.SOCK_STREAM, _TCP, dup)
+            sock = make_socket(socket.AF_INET, socket.SOCK_STREAM, _TCP, dup)  # no syscall
             try:
                 options[inode] = _read_options(sock)
             except OSError:
@@ -154,12 +160,12 @@ def _scan_by_readlink(pid, dir_fd, names, wanted, owners):
             continue
         if target.startswith("socket:["):
             inode = int(target[8:-1])
-            if inode in wanted:
+            if wanted is None or inode in wanted:
                 owners.setdefault(inode, []).append((pid, int(name)))
 
 
 def scan(wanted, exact=True, proc="/proc", pids=None):
-    """Owners and exact options of the sockets whose inode is in ``wanted``.
+    """Owners and exact options of the sockets whose inode is in ``wanted`` (None: all).
 
     Returns ``(owners, options, refused)``: ``owners`` inode -> [(pid, fd), ...] ascending;
     ``options`` inode -> (keepalive, idle, intvl, cnt) read with getsockopt; ``refused``
@@ -265,3 +271,93 @@ def cgroup_paths(ids, root=None):
             if not missing:
                 break
     return found
+
+
+def _fd_count(pid, proc):
+    try:
+        return os.stat("%s/%d/fd" % (proc, pid)).st_size  # number of fds since Linux 6.2
+    except OSError:
+        return 0
+
+
+def split_pids(pids, jobs, proc="/proc"):
+    """``jobs`` groups of pids with about as many fds each (largest first, greedy)."""
+    groups = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for count, pid in sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(pid)
+        loads[lightest] += count + 1
+    return [group for group in groups if group]
+
+
+def start_scan(exact=True, jobs=2, proc="/proc"):
+    """Fork ``jobs`` children that scan every process's sockets while the caller goes on.
+
+    The scan is a long run of cheap syscalls; children spread it over the CPUs and let the
+    caller dump the namespaces meanwhile. Returns handles for ``finish_scan``; with no fork
+    possible the scan runs here and now.
+    """
+    handles = []
+    for group in split_pids(process_ids(proc), jobs, proc):
+        read_end, write_end = os.pipe()
+        try:
+            child = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            handles.append((None, scan(None, exact, proc, group)))
+            continue
+        if child == 0:  # pragma: no cover - the child's work is checked through its output
+            status = 1
+            try:
+                os.close(read_end)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(marshal.dumps(scan(None, exact, proc, group)))
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        handles.append((child, read_end))
+    return handles
+
+
+def abandon_scan(handles):
+    """Stop and reap the scanning children (the caller failed before ``finish_scan``)."""
+    for child, handle in handles:
+        if child is None:
+            continue
+        os.close(handle)
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass  # already gone
+        os.waitpid(child, 0)
+
+
+def _receive(child, read_end):
+    with os.fdopen(read_end, "rb") as source:
+        data = source.read()
+    _pid, status = os.waitpid(child, 0)
+    if status != 0 or not data:
+        raise OSError(errno.ECHILD, "socket scan child %d failed (status %d)" % (child, status))
+    return marshal.loads(data)
+
+
+def finish_scan(handles):
+    """Merge the children's results; same shape as ``scan`` (every socket found)."""
+    owners, options, refused = {}, {}, {}
+    for child, handle in handles:
+        part_owners, part_options, part_refused = (
+            handle if child is None else _receive(child, handle)
+        )
+        # A socket shared by processes of two groups (master + worker) is rare: merge those
+        # few by hand, the rest with dict.update at C speed.
+        shared = part_owners.keys() & owners.keys()
+        for inode in shared:
+            owners[inode] = sorted(owners[inode] + part_owners.pop(inode))
+        owners.update(part_owners)
+        part_options.update(options)
+        options = part_options
+        refused.update(part_refused)
+    return owners, options, refused
