@@ -265,3 +265,11 @@ def test_builtin_profile_table_in_the_docs_is_what_derive_returns(row):
         int(n) for n in match.groups()[:3]
     )
     assert result["detection_time"] == int(match.group(4))
+
+
+def test_cloud_without_its_explicit_time_fits_gcp_external_nlb():
+    """The docs' advice for the one partly confirmed 60 s layer-4 box."""
+    assert policy.derive("cloud", ["gcp_external_nlb"])["violations"]
+    result = policy.derive("x", ["gcp_external_nlb"], {"x": {"base": "cloud", "time": None}})
+    assert result["values"] == {"time": 30, "intvl": 20, "probes": 3}
+    assert result["summary"]["status"] == "pass"
