@@ -1,0 +1,359 @@
+"""Adoption audit: shaping tables, policy checks, and live audits in real namespaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from ansible_collections.netstack.keepalive.plugins.module_utils import (
+    _adoption,
+    _adoption_report,
+    _procfd,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._adoption import Record
+from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+    normalize_require,
+    path_verdicts,
+    require_verdicts,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
+
+NS = "net:[1]"
+SYSCTLS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
+
+
+def sid(lport, rport, local="127.0.0.1", remote="127.0.0.1"):
+    return (
+        struct.pack("!HH", lport, rport)
+        + socket.inet_aton(local).ljust(16, b"\0")
+        + socket.inet_aton(remote).ljust(16, b"\0")
+        + b"\0" * 12
+    )
+
+
+def rec(unit, comm, state, keepalive, idle=None, intvl=None, cnt=None, source="getsockopt",
+        pid=100, lport=1000, rport=2000):  # fmt: skip
+    return Record(NS, pid, comm, unit, state, keepalive, idle, intvl, cnt, source, 2,
+                  sid(lport, rport))  # fmt: skip
+
+
+REDIS_ON = rec("redis.service", "redis-server", "established", True, 300, 75, 9, lport=6379)
+REDIS_ON2 = rec("redis.service", "redis-server", "established", True, 300, 75, 9, lport=6379)
+REDIS_LISTEN = rec("redis.service", "redis-server", "listen", False, lport=6379, rport=0)
+PLAIN_OFF = rec("plain.service", "python3", "established", False, lport=8080)
+ORPHAN = rec("/", None, "established", True, source="timer", pid=None, lport=9)
+UNKNOWN = rec("x.service", "x", "listen", None, source="timer", lport=7)
+
+
+@pytest.mark.parametrize(
+    "state, timer, expected",
+    [
+        (1, 2, True),  # established, keepalive timer armed
+        (1, 0, False),  # established, idle, no timer: no SO_KEEPALIVE
+        (1, 1, None),  # retransmitting: the keepalive timer is hidden
+        (1, 4, None),  # zero-window probe
+        (10, 0, None),  # listeners never arm it
+    ],
+)
+def test_timer_keepalive(state, timer, expected):
+    assert _adoption.timer_keepalive(state, timer) is expected
+
+
+def test_summary_counts_per_group_and_sorts():
+    rows = _adoption.summary_rows([REDIS_ON, PLAIN_OFF, REDIS_ON2, REDIS_LISTEN])
+    assert rows == [
+        {"netns": NS, "unit": "plain.service", "comm": "python3", "state": "established",
+         "keepalive": False, "idle": None, "intvl": None, "cnt": None,
+         "source": "getsockopt", "count": 1},
+        {"netns": NS, "unit": "redis.service", "comm": "redis-server", "state": "established",
+         "keepalive": True, "idle": 300, "intvl": 75, "cnt": 9, "source": "getsockopt",
+         "count": 2},
+        {"netns": NS, "unit": "redis.service", "comm": "redis-server", "state": "listen",
+         "keepalive": False, "idle": None, "intvl": None, "cnt": None,
+         "source": "getsockopt", "count": 1},
+    ]  # fmt: skip
+
+
+ALL = [REDIS_ON, REDIS_LISTEN, PLAIN_OFF, ORPHAN, UNKNOWN]
+
+
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        ({}, ALL),
+        ({"units": ["redis*"]}, [REDIS_ON, REDIS_LISTEN]),
+        ({"units": ["python3"]}, [PLAIN_OFF]),  # command names match too
+        ({"ports": [6379]}, [REDIS_ON, REDIS_LISTEN]),
+        ({"ports": [2000]}, [REDIS_ON, PLAIN_OFF, ORPHAN, UNKNOWN]),  # remote port
+        ({"keepalive": "enabled"}, [REDIS_ON, ORPHAN]),
+        ({"keepalive": "disabled"}, [REDIS_LISTEN, PLAIN_OFF]),  # unknown matches neither
+        ({"units": ["redis*"], "keepalive": "disabled"}, [REDIS_LISTEN]),
+    ],
+)
+def test_select(filters, expected):
+    assert _adoption.select(ALL, **filters) == expected
+
+
+@pytest.mark.parametrize(
+    "record, expected",
+    [
+        (REDIS_ON, {"idle": True, "intvl": False, "cnt": False}),
+        (rec("a", "a", "listen", True, 7200, 75, 9), {"idle": False, "intvl": False, "cnt": False}),
+        (rec("a", "a", "listen", True, 7200, 10, 3), {"idle": False, "intvl": True, "cnt": True}),
+        (PLAIN_OFF, None),
+        (ORPHAN, None),
+    ],
+)
+def test_set_by_app(record, expected):
+    assert _adoption.set_by_app(record, SYSCTLS) == expected
+
+
+def test_socket_rows_have_exactly_the_documented_keys_and_honour_limit():
+    rows = _adoption.socket_rows([REDIS_ON, PLAIN_OFF], {NS: SYSCTLS}, limit=1)
+    assert rows == [{
+        "netns": NS, "pid": 100, "comm": "redis-server", "unit": "redis.service",
+        "state": "established", "local": "127.0.0.1:6379", "remote": "127.0.0.1:2000",
+        "keepalive": True, "idle": 300, "intvl": 75, "cnt": 9, "source": "getsockopt",
+        "set_by_app": {"idle": True, "intvl": False, "cnt": False},
+    }]  # fmt: skip
+    assert tuple(rows[0]) == _adoption.SOCKET_KEYS
+
+
+# ---------------------------------------------------------------- policy checks
+
+ROWS = _adoption.summary_rows(ALL)
+
+
+@pytest.mark.parametrize(
+    "require, expected",
+    [
+        ([{"name": "redis*", "states": ["established"]}], [("redis* (established)", "pass", 1, 1)]),
+        (["redis.service"], [("redis.service (established)", "pass", 1, 1),
+                             ("redis.service (listen)", "fail", 0, 1)]),
+        (["python3"], [("python3 (established)", "fail", 0, 1),
+                       ("python3 (listen)", "fail", 0, 0)]),
+        ([{"name": "x.service", "states": ["listen"]}], [("x.service (listen)", "warn", 0, 1)]),
+        ([{"name": "ghost", "states": ["established"]}], [("ghost (established)", "fail", 0, 0)]),
+    ],
+)  # fmt: skip
+def test_require_verdicts(require, expected):
+    verdicts = require_verdicts(ROWS, require, ["established", "listen"])
+    assert [(v["subject"], v["status"], v["value"], v["limit"]) for v in verdicts] == expected
+    assert all(v["check"] == "keepalive_required" for v in verdicts)
+
+
+def test_require_of_a_state_not_audited_warns():
+    (verdict,) = require_verdicts(ROWS, [{"name": "redis*", "states": ["listen"]}], ["established"])
+    assert verdict["status"] == "warn" and "not audited" in verdict["message"]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [42, {"states": ["listen"]}, {"name": "a", "states": ["time_wait"]}, {"name": "a", "x": 1},
+     {"name": "a", "states": []}],
+)  # fmt: skip
+def test_normalize_require_rejects_bad_items(item):
+    with pytest.raises(KeepaliveError, match=r"require\[1\]="):
+        normalize_require([item])
+
+
+@pytest.mark.parametrize(
+    "idle, keepalive, expected",
+    [
+        (300, True, "pass"),  # 350 s NAT, margin 30: first probe at 300 s is in time
+        (330, True, "warn"),  # inside the margin
+        (7200, True, "fail"),  # the app's own 7200 s behind a 350 s NAT fails
+        (None, False, "fail"),  # no keepalive at all behind a layer-4 box
+        (None, None, "warn"),  # cannot tell from the timer
+    ],
+)
+def test_path_verdicts_against_a_nat_gateway(idle, keepalive, expected):
+    source = "getsockopt" if keepalive is not None else "timer"
+    values = (idle, 75, 9) if idle else (None, None, None)
+    row = rec("app.service", "app", "established", keepalive, *values, source=source)
+    (verdict,) = path_verdicts(_adoption.summary_rows([row]), ["aws_nat_gateway"])
+    assert verdict["check"] == "socket_idle"
+    assert verdict["status"] == expected, verdict["message"]
+    assert verdict["subject"].startswith("app.service app [%s] established (1 sockets)" % NS)
+
+
+def test_path_verdicts_empty_path_and_margin_from_profile():
+    row = rec("app.service", "app", "established", True, 330, 75, 9)
+    rows = _adoption.summary_rows([row])
+    assert path_verdicts(rows, []) == []
+    (verdict,) = path_verdicts(rows, ["aws_nat_gateway"], profile={"margin": 10})
+    assert verdict["status"] == "pass"
+
+
+# ---------------------------------------------------------------- report() errors
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"ports": [70000]}, r"ports: 70000 is not a TCP port \(allowed 0..65535\)"),
+        ({"limit": -1}, r"limit=-1: must be 0 or more"),
+        ({"netns": ["no-such-ns-xyz"]}, r"netns='no-such-ns-xyz': no such network namespace"),
+        ({"require": [{"name": 1}]}, r"require\[1\]="),
+        ({"path": ["no_such_box"]}, r"no_such_box"),
+    ],
+)
+def test_report_errors_name_the_option(params, message):
+    full = dict((k, v.get("default")) for k, v in _adoption_report.ARGUMENT_SPEC.items())
+    full.update(params)
+    with pytest.raises(KeepaliveError, match=message):
+        _adoption_report.report(full)
+
+
+def test_not_linux_is_a_clear_error():
+    with pytest.raises(KeepaliveError, match="needs Linux .* this host runs Darwin"):
+        _adoption_report.check_platform("Darwin")
+
+
+# ---------------------------------------------------------------- live, in real namespaces
+
+HOLDER = r"""
+import json, os, socket, sys
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+plain = socket.socket()
+plain.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+plain.connect(listener.getsockname())
+own = socket.socket()
+own.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+own.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 7200)
+own.connect(listener.getsockname())
+peers = [listener.accept()[0], listener.accept()[0]]
+print(json.dumps({"port": listener.getsockname()[1], "plain": plain.getsockname()[1],
+                  "own": own.getsockname()[1]}), flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture(scope="module")
+def namespaced_holder():
+    """A process in a fresh namespace whose sysctls are 600/20/4 (not the host's)."""
+    name = "ut-ad-%s" % uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    proc = None
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        for key, value in (("time", 600), ("intvl", 20), ("probes", 4)):
+            subprocess.run(
+                ["ip", "netns", "exec", name, "sysctl", "-qw",
+                 "net.ipv4.tcp_keepalive_%s=%d" % (key, value)],
+                check=True,
+            )  # fmt: skip
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", name, sys.executable, "-c", HOLDER],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        ports = json.loads(proc.stdout.readline())
+        yield name, proc.pid, ports
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
+        subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+def _params(**overrides):
+    params = dict((k, v.get("default")) for k, v in _adoption_report.ARGUMENT_SPEC.items())
+    params.update(overrides)
+    return params
+
+
+def test_live_audit_compares_each_socket_with_its_own_namespace(namespaced_holder):
+    name, pid, ports = namespaced_holder
+    result = _adoption_report.report(_params(ports=[ports["port"]]))
+    assert result["namespaces"][name]["tcp_keepalive_time"] == 600
+    assert result["namespaces"][name]["tcp_keepalive_probes"] == 4
+    rows = {(r["state"], r["local"].rsplit(":", 1)[1]): r for r in result["sockets"]}
+    plain = rows[("established", str(ports["plain"]))]
+    own = rows[("established", str(ports["own"]))]
+    listen = rows[("listen", str(ports["port"]))]
+    assert plain["netns"] == own["netns"] == listen["netns"] == name
+    assert plain["pid"] == own["pid"] == listen["pid"] == pid
+    assert (plain["keepalive"], plain["idle"], plain["intvl"], plain["cnt"]) == (True, 600, 20, 4)
+    assert plain["set_by_app"] == {"idle": False, "intvl": False, "cnt": False}
+    # 7200 is the host's default, but in this namespace only the application can have set it
+    assert own["idle"] == 7200 and own["set_by_app"]["idle"] is True
+    assert listen["keepalive"] is True and listen["source"] == "getsockopt"
+    assert result["socket_count"] == 5 and result["truncated"] is False
+
+
+def test_live_path_check_fails_an_app_that_sets_7200_behind_a_nat(namespaced_holder):
+    name, _pid, ports = namespaced_holder
+    result = _adoption_report.report(
+        _params(netns=[name], ports=[ports["own"]], path=["aws_nat_gateway"])
+    )
+    statuses = {v["subject"].split(" (")[0].split()[-1]: v["status"] for v in result["verdicts"]}
+    assert statuses == {"established": "fail"}
+    assert result["verdict_summary"]["status"] == "fail"
+    assert list(result["namespaces"]) == [name]
+
+
+def test_live_require_and_limit(namespaced_holder):
+    name, _pid, ports = namespaced_holder
+    result = _adoption_report.report(
+        _params(netns=[name], limit=1, require=[{"name": "python*", "states": ["established"]}])
+    )
+    assert len(result["sockets"]) == 1 and result["truncated"] is True
+    (verdict,) = result["verdicts"]
+    assert (verdict["status"], verdict["value"], verdict["limit"]) == ("pass", 4, 4)
+
+
+def test_live_timer_only_audit(namespaced_holder):
+    name, _pid, ports = namespaced_holder
+    result = _adoption_report.report(_params(netns=[name], exact=False, details=True))
+    by_port = {(r["state"], int(r["local"].rsplit(":", 1)[1])): r for r in result["sockets"]}
+    assert {r["source"] for r in result["sockets"]} == {"timer"}
+    assert by_port[("established", ports["plain"])]["keepalive"] is True  # idle, timer armed
+    assert by_port[("listen", ports["port"])]["keepalive"] is None  # listeners: cannot tell
+    assert all(r["set_by_app"] is None and r["idle"] is None for r in result["sockets"])
+
+
+def test_live_degraded_when_pidfd_getfd_is_missing(namespaced_holder, monkeypatch):
+    name, _pid, _ports = namespaced_holder
+    monkeypatch.setattr(
+        _procfd, "exact_options_support", lambda: "pidfd_getfd refused: Function not implemented"
+    )
+    result = _adoption_report.report(_params(netns=[name]))
+    assert result["degraded"] == [
+        "exact options unavailable (pidfd_getfd refused: Function not implemented): "
+        "source is the kernel timer"
+    ]
+    assert {row["source"] for row in result["summary"]} == {"timer"}
+
+
+NOBODY = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+os.setgid(65534)
+os.setuid(65534)
+from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption_report
+params = dict((k, v.get("default")) for k, v in _adoption_report.ARGUMENT_SPEC.items())
+print(json.dumps(_adoption_report.report(params)))
+"""
+
+
+def test_non_root_runs_degraded_without_traceback(namespaced_holder):
+    collections = str(Path(__file__).resolve().parents[4] / ".cache" / "collections")
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    out = subprocess.run([python, "-c", NOBODY, collections], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert any(r.startswith("not running as root") for r in result["degraded"])
+    assert any("skipped" in r for r in result["degraded"])  # other namespaces cannot be entered
+    assert namespaced_holder[0] not in result["namespaces"]
