@@ -27,7 +27,9 @@ description:
   - Every check happens before anything is written; on an error nothing is changed. If a
     runtime write fails half way, the values already written and our file are put back.
 author:
-  - netstack.keepalive contributors
+  - netstack.keepalive contributors (@netstack)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   tcp_keepalive_time:
     description:
