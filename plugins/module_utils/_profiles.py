@@ -88,7 +88,7 @@ def check_integer(option, value, minimum, maximum=None, unit=""):
     allowed = "%s..%s%s" % (minimum, "" if maximum is None else maximum, unit)
     if isinstance(value, bool) or not isinstance(value, int):
         raise KeepaliveError(
-            "%s must be an integer in %s, got %r (%s)" % (option, allowed, value, _kind(value)),
+            "%s must be an integer in %s, got %r (%s)" % (option, allowed, value, kind(value)),
             option=option,
             value=value,
             minimum=minimum,
@@ -105,7 +105,7 @@ def check_integer(option, value, minimum, maximum=None, unit=""):
     return value
 
 
-def _kind(value):
+def kind(value):
     """Plain type name: Ansible hands over tagged subclasses (_AnsibleTaggedStr and the like)."""
     if isinstance(value, bool):
         return "a boolean"
@@ -118,7 +118,7 @@ def _kind(value):
 def _require_mapping(option, value):
     if not isinstance(value, dict):
         raise KeepaliveError(
-            "%s must be a mapping, got %r (%s)" % (option, value, _kind(value)), option=option
+            "%s must be a mapping, got %r (%s)" % (option, value, kind(value)), option=option
         )
 
 
@@ -185,7 +185,7 @@ def resolve_profile(profile_or_name, profiles=None):
     else:
         raise KeepaliveError(
             "profile must be a name or a mapping, got %r (%s)"
-            % (profile_or_name, _kind(profile_or_name)),
+            % (profile_or_name, kind(profile_or_name)),
             option="profile",
         )
     option = "profile" if name == "inline" else "profiles.%s" % name

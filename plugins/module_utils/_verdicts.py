@@ -43,6 +43,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._profiles impor
     KERNEL_LIMITS,
     VALUE_NAMES,
     check_integer,
+    kind,
     resolve_profile,
 )
 
@@ -74,7 +75,13 @@ def check_value_types(values, option="values"):
     for name in VALUE_NAMES:
         if name not in values:
             raise KeepaliveError("%s is missing %s" % (option, name), option=option)
-        check_integer("%s.%s" % (option, name), values[name], -(2**31), 2**31 - 1)
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise KeepaliveError(
+                "%s.%s must be an integer, got %r (%s)" % (option, name, value, kind(value)),
+                option="%s.%s" % (option, name),
+                value=value,
+            )
     return {name: values[name] for name in VALUE_NAMES}
 
 

@@ -297,7 +297,11 @@ def test_named_profile_and_user_profiles_apply():
 @pytest.mark.parametrize(
     ("values", "kwargs", "message"),
     [
-        ({"time": True, "intvl": 1, "probes": 1}, {}, r"values\.time must be an integer .*boolean"),
+        (
+            {"time": True, "intvl": 1, "probes": 1},
+            {},
+            r"values\.time must be an integer, got True \(a boolean\)",
+        ),
         ({"time": 60, "intvl": 1}, {}, r"values is missing probes"),
         ("60/10/3", {}, r"values must be a mapping"),
         (CLOUD, {"socket_count": -1}, r"socket_count=-1 is out of range: allowed 0\.\."),
