@@ -206,47 +206,42 @@ def test_absent_restores_runtime_and_reboot_agrees(lab, ansible_module, untouche
     clean_host(lab, host, vendor)
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (
-            {"tcp_keepalive_time": 0},
-            "tcp_keepalive_time=0 is out of range; allowed: a whole "
-            "number of seconds in 1..32767; nothing was changed",
-        ),
-        ({"tcp_keepalive_intvl": 32768}, "tcp_keepalive_intvl=32768 is out of range"),
-        (
-            {"tcp_keepalive_probes": 128},
-            "tcp_keepalive_probes=128 is out of range; allowed: a whole number of probes in 1..127",
-        ),
-        ({"tcp_keepalive_time": "1.5"}, "tcp_keepalive_time='1.5' is not a whole number"),
-        ({"tcp_keepalive_time": True}, "tcp_keepalive_time=True is a boolean"),
-        (
-            {"tcp_keepalive_time": 60, "path": "/etc/keepalive.conf"},
-            "path='/etc/keepalive.conf' is outside the sysctl.d directories",
-        ),
-        ({"tcp_keepalive_time": 60, "path": "/etc/sysctl.d/60-k.txt"}, "only *.conf files"),
-        (
-            {"tcp_keepalive_time": 60, "netns": "no-such-ns"},
-            "netns='no-such-ns': no such network namespace",
-        ),
-    ],
-    ids=[
-        "time-0",
-        "intvl-32768",
-        "probes-128",
-        "fraction",
-        "boolean",
-        "outside",
-        "not-conf",
-        "netns",
-    ],
-)
-def test_errors_change_nothing_anywhere(lab, ansible_module, untouched, args, message):
-    run = ansible_module(MODULE, args)
-    assert len(run.by_host) == LAB_HOSTS
-    for result in run.by_host.values():
-        assert result.failed and message in result.msg
+ERROR_CASES = {
+    "time-0": (
+        {"tcp_keepalive_time": 0},
+        "tcp_keepalive_time=0 is out of range; allowed: a whole number of seconds in 1..32767; "
+        "nothing was changed",
+    ),
+    "intvl-32768": ({"tcp_keepalive_intvl": 32768}, "tcp_keepalive_intvl=32768 is out of range"),
+    "probes-128": (
+        {"tcp_keepalive_probes": 128},
+        "tcp_keepalive_probes=128 is out of range; allowed: a whole number of probes in 1..127",
+    ),
+    "fraction": ({"tcp_keepalive_time": "1.5"}, "tcp_keepalive_time='1.5' is not a whole number"),
+    "boolean": ({"tcp_keepalive_time": True}, "tcp_keepalive_time=True is a boolean"),
+    "outside": (
+        {"tcp_keepalive_time": 60, "path": "/etc/keepalive.conf"},
+        "path='/etc/keepalive.conf' is outside the sysctl.d directories",
+    ),
+    "not-conf": ({"tcp_keepalive_time": 60, "path": "/etc/sysctl.d/60-k.txt"}, "only *.conf"),
+    "netns": (
+        {"tcp_keepalive_time": 60, "netns": "no-such-ns"},
+        "netns='no-such-ns': no such network namespace",
+    ),
+}
+
+
+def test_errors_change_nothing_anywhere(lab, ansible_playbook, untouched):
+    """Every error case on every host, in one playbook run (ignore_errors per case)."""
+    tasks = [
+        {"name": name, MODULE: args, "ignore_errors": True}
+        for name, (args, _message) in ERROR_CASES.items()
+    ]
+    run = ansible_playbook([{"hosts": "lab", "gather_facts": False, "tasks": tasks}])
+    for name, (_args, message) in ERROR_CASES.items():
+        for host in lab.hosts:
+            result = run.task(name, host.name)
+            assert result.failed and message in result.msg, (name, result.msg)
     untouched()
 
 
