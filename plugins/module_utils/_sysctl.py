@@ -176,15 +176,9 @@ def converge(params, check_mode=False, want_diff=False, root="/"):
 def _warn_or_refuse(settings, todo):
     warnings = []
     for problem in todo["problems"]:
-        where = (
-            problem["file"]
-            if problem["line"] is None
-            else "%s:%d"
-            % (
-                problem["file"],
-                problem["line"],
-            )
-        )
+        where = problem["file"]
+        if problem["line"] is not None:
+            where = "%s:%d" % (where, problem["line"])
         warnings.append("boot model: %s: %s" % (where, problem["reason"]))
     if todo["shadowed_by"] and settings["on_shadowed"] != "ignore":
         text = _shadow_text(settings["path"], todo["shadowed_by"])
@@ -195,6 +189,14 @@ def _warn_or_refuse(settings, todo):
                 shadowed_by=todo["shadowed_by"],
             )
         warnings.append(text)
+    if settings["netns"] and settings["persist"] and settings["state"] == "present":
+        # A namespace made by `ip netns add` starts from kernel defaults; boot applies
+        # sysctl.d only to the namespace the host boots with.
+        warnings.append(
+            "netns=%s: %s is applied at boot to the host's initial network namespace only; a "
+            "re-created %s starts from kernel defaults unless 'sysctl --system' runs inside it"
+            % (settings["netns"], settings["path"], settings["netns"])
+        )
     return warnings
 
 

@@ -102,7 +102,9 @@ options:
       - Network namespace to act in, the keepalive sysctls being per namespace. A name of
         C(ip netns list) (under C(/run/netns)) or a path such as C(/proc/PID/ns/net).
       - Default is the namespace the module runs in. Files are shared by every namespace of
-        the host; the boot model describes the namespace the host boots with.
+        the host; the boot model describes the namespace the host boots with. A namespace
+        made by C(ip netns add) starts from kernel defaults, so with O(persist=true) the
+        module warns that the file does not reach it by itself.
     type: str
 attributes:
   check_mode:
@@ -119,6 +121,9 @@ notes:
   - Needs root (and C(CAP_SYS_ADMIN) for O(netns)). A missing or read-only
     C(/proc/sys/net/ipv4), as in many containers, is reported as an error when a runtime
     value has to change; use O(apply=false) to only persist there.
+  - The boot model follows procps C(sysctl --system), which applies C(/etc/sysctl.conf) last.
+    systemd-sysctl reads it only through the C(/etc/sysctl.d/99-sysctl.conf) link that Debian,
+    Ubuntu and RHEL ship; where that link exists both report the same values.
   - Glob keys (C(net.ipv4.*)) in other files are not modelled.
 seealso:
   - name: sysctl.d(5)

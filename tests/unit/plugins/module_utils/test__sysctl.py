@@ -300,3 +300,25 @@ def test_errors_change_nothing(host, params, message):
         run(host, **params)
     assert message in str(err.value)
     assert snapshot(host) == pristine
+
+
+def test_persisting_for_another_netns_warns_that_boot_does_not_reach_it(host, monkeypatch):
+    monkeypatch.setattr(_sysctl, "validate", _with_netns(_sysctl.validate, "blue"))
+    monkeypatch.setattr(_sysctl, "run_in_netns", lambda path, func, *args: func(*args))
+    result, warnings = run(host, **WANT)
+    assert result["changed"]
+    assert warnings == [
+        "netns=blue: %s is applied at boot to the host's initial network namespace only; a "
+        "re-created blue starts from kernel defaults unless 'sysctl --system' runs inside it" % OURS
+    ]
+    _result, warnings = run(host, persist=False, **WANT)
+    assert warnings == []
+
+
+def _with_netns(validate, name):
+    def fake(params):
+        settings = validate(params)
+        settings.update(netns=name, netns_path="/run/netns/" + name)
+        return settings
+
+    return fake
