@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ._launch import ServiceError
+from ._cgroup import UnitCgroup
+from ._launch import Daemon, ServiceError
 
 # A managed host runs modules with its system Python, not our venv's.
 MANAGED_PYTHON = "/usr/bin/python3"
@@ -27,9 +28,39 @@ def ansible_playbook() -> str:
     return str(path)
 
 
-def run_module_cases(module: str, cases: dict, workdir: Path, timeout: float = 120) -> dict:
-    """``cases``: ``{name: (module_args, check_mode)}`` -> ``{name: registered result}``."""
+def run_module_cases(
+    module: str, cases: dict, workdir: Path, cgroup: UnitCgroup, timeout: float = 300
+) -> dict:
+    """``cases``: ``{name: (module_args, check_mode)}`` -> ``{name: registered result}``.
+
+    ansible-playbook runs in ``cgroup``: its workers detach into sessions of their own, so
+    only the cgroup reliably ends all of them on a timeout.
+    """
     results = workdir / "module-results.json"
+    playbook = workdir / "module-cases.yml"
+    playbook.write_text(json.dumps(_playbook(module, cases, results)))
+    env = dict(os.environ, ANSIBLE_HOME=str(workdir / "ansible-home"), ANSIBLE_NOCOLOR="1")
+    argv = [
+        ansible_playbook(),
+        "-i", "localhost,", "-c", "local",
+        "-e", f"ansible_python_interpreter={MANAGED_PYTHON}",
+        str(playbook),
+    ]  # fmt: skip
+    log = workdir / "ansible-playbook.log"
+    run = Daemon(cgroup, argv, log, env=env)
+    run.start()
+    try:
+        returncode = run.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        returncode = f"timeout after {timeout}s"
+    finally:
+        run.stop()
+    if returncode != 0 or not results.exists():
+        raise ServiceError(f"ansible-playbook failed ({returncode}):\n{run.log_tail(60)}")
+    return json.loads(results.read_text())
+
+
+def _playbook(module: str, cases: dict, results: Path) -> list:
     tasks = [
         {
             "name": name,
@@ -51,21 +82,4 @@ def run_module_cases(module: str, cases: dict, workdir: Path, timeout: float = 1
             "check_mode": False,
         }
     )
-    playbook = workdir / "module-cases.yml"
-    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    env = dict(os.environ, ANSIBLE_HOME=str(workdir / "ansible-home"), ANSIBLE_NOCOLOR="1")
-    done = subprocess.run(
-        [
-            ansible_playbook(),
-            "-i", "localhost,", "-c", "local",
-            "-e", f"ansible_python_interpreter={MANAGED_PYTHON}",
-            str(playbook),
-        ],
-        capture_output=True, text=True, env=env, timeout=timeout, check=False,
-    )  # fmt: skip
-    if done.returncode != 0 or not results.exists():
-        raise ServiceError(
-            f"ansible-playbook failed ({done.returncode}):\n"
-            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        )
-    return json.loads(results.read_text())
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]

@@ -16,9 +16,8 @@ from ._launch import LOOPBACK, ServiceError
 TIMEOUT = 10.0
 
 
-def _connect(port: int) -> socket.socket:
-    sock = socket.create_connection((LOOPBACK, port), timeout=TIMEOUT)
-    return sock
+def _connect(port: int, host: str = LOOPBACK) -> socket.socket:
+    return socket.create_connection((host, port), timeout=TIMEOUT)
 
 
 def _read_until(sock: socket.socket, marker: bytes, what: str) -> bytes:
@@ -47,9 +46,9 @@ def redis_session(port: int) -> tuple[socket.socket, str]:
     return sock, value
 
 
-def http_session(port: int) -> socket.socket:
+def http_session(port: int, host: str = LOOPBACK) -> socket.socket:
     """One HTTP/1.1 keep-alive request; the connection stays open afterwards."""
-    sock = _connect(port)
+    sock = _connect(port, host)
     sock.sendall(b"GET / HTTP/1.1\r\nHost: audit.test\r\nConnection: keep-alive\r\n\r\n")
     reply = _read_until(sock, b"audit-ok\n", "nginx GET /")
     if not reply.startswith(b"HTTP/1.1 200"):

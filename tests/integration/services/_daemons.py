@@ -257,13 +257,16 @@ def _uid_gid(user: str) -> tuple[int, int]:
 NGINX_SO_KEEPALIVE = (30, 10, 3)
 
 
-def start_nginx(workdir: Path, cgroup: UnitCgroup, port: int, so_keepalive: bool) -> Service:
+def start_nginx(
+    workdir: Path, cgroup: UnitCgroup, port: int, so_keepalive: bool, ipv6: bool = False
+) -> Service:
+    """nginx with one server on 127.0.0.1:port (and [::1]:port with ``ipv6``)."""
     _need(NGINX, "nginx")
     prefix = workdir / cgroup.unit
     (prefix / "temp").mkdir(parents=True)
-    listen = f"127.0.0.1:{port}"
-    if so_keepalive:
-        listen += " so_keepalive=%d:%d:%d" % NGINX_SO_KEEPALIVE
+    endpoints = [f"127.0.0.1:{port}"] + ([f"[::1]:{port}"] if ipv6 else [])
+    option = " so_keepalive=%d:%d:%d" % NGINX_SO_KEEPALIVE if so_keepalive else ""
+    listen = "\n".join(f"    listen {endpoint}{option};" for endpoint in endpoints)
     temps = "\n".join(
         f"  {kind}_temp_path {prefix / 'temp' / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -281,7 +284,7 @@ http {{
   keepalive_timeout 600s;
   client_header_timeout 600s;
   server {{
-    listen {listen};
+{listen}
     location / {{ return 200 "audit-ok\\n"; }}
   }}
 }}
@@ -305,7 +308,7 @@ http {{
         expected = {"listen": on, "established": on}
     else:
         expected = {"listen": OFF, "established": OFF}
-    return Service(cgroup.unit, port, daemon, expected, comm=_comm(daemon))
+    return Service(cgroup.unit, port, daemon, expected, comm=_comm(daemon), listen=endpoints)
 
 
 # --- plain Python servers ---------------------------------------------------------------

@@ -53,6 +53,12 @@ class Service:
     comm: str = ""
     observed: dict[str, str] = field(default_factory=dict)  # what the service itself reported
     clients: list[socket.socket] = field(default_factory=list)
+    # Listening endpoints as the audit prints them; each has one idle client.
+    listen: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.listen:
+            self.listen = [f"127.0.0.1:{self.port}"]
 
     def close_clients(self) -> None:
         for sock in self.clients:

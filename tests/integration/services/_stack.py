@@ -47,7 +47,8 @@ class ServiceStack:
 
     # --- start ----------------------------------------------------------------------------
 
-    def _cgroup(self, unit: str) -> UnitCgroup:
+    def new_cgroup(self, unit: str) -> UnitCgroup:
+        """One more unit directory in this run's slice, removed (processes killed) on close."""
         cgroup = UnitCgroup(self.slice, unit)
         cgroup.create()
         self.cgroups.append(cgroup)
@@ -60,30 +61,35 @@ class ServiceStack:
     def start(self) -> None:
         work, root = self.workdir, self.root_sysctls
         daemons.make_ssh_keys(work)
-        clients = self._cgroup(CLIENT_SCOPE)
+        clients = self.new_cgroup(CLIENT_SCOPE)
         for unit, on in (("sshd-ka.service", True), ("sshd-noka.service", False)):
-            sshd = self._add(daemons.start_sshd(work, self._cgroup(unit), free_port(), on, root))
+            sshd = self._add(daemons.start_sshd(work, self.new_cgroup(unit), free_port(), on, root))
             self.client_processes.append(daemons.ssh_session(work, clients, sshd.port))
         for unit, seconds in (
             ("redis-ka60.service", 60),
             ("redis-ka3600.service", 3600),
             ("redis-noka.service", 0),
         ):
-            redis = self._add(daemons.start_redis(work, self._cgroup(unit), free_port(), seconds))
+            redis = self._add(
+                daemons.start_redis(work, self.new_cgroup(unit), free_port(), seconds)
+            )
             sock, value = redis_session(redis.port)
             redis.clients.append(sock)
             redis.observed["tcp-keepalive"] = value
         pg = self._add(
-            daemons.start_postgres(work, self._cgroup("postgresql.service"), free_port())
+            daemons.start_postgres(work, self.new_cgroup("postgresql.service"), free_port())
         )
         sock, shown = postgres_session(pg.port)
         pg.clients.append(sock)
         pg.observed.update(shown)
+        # The so_keepalive instance listens on IPv6 as well: the audit must see both families.
         for unit, on in (("nginx-ka.service", True), ("nginx-plain.service", False)):
-            nginx = self._add(daemons.start_nginx(work, self._cgroup(unit), free_port(), on))
+            nginx = self._add(daemons.start_nginx(work, self.new_cgroup(unit), free_port(), on, on))
             nginx.clients.append(http_session(nginx.port))
+            if on:
+                nginx.clients.append(http_session(nginx.port, "::1"))
         plain = self._add(
-            daemons.start_tcp_holder(work, self._cgroup("plain-tcp.service"), free_port(), False)
+            daemons.start_tcp_holder(work, self.new_cgroup("plain-tcp.service"), free_port(), False)
         )
         plain.clients.append(raw_session(plain.port))
         self._start_in_netns()
@@ -94,7 +100,7 @@ class ServiceStack:
         port = free_port()  # free in the new namespace for sure: nothing else lives there
         holder = daemons.start_tcp_holder(
             self.workdir,
-            self._cgroup("netns-holder.service"),
+            self.new_cgroup("netns-holder.service"),
             port,
             True,
             netns=self.netns.name,
