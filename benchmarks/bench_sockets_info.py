@@ -166,8 +166,18 @@ _TIMER = re.compile(r"timer:\((\w+),([^,]*),(\d+)\)")
 _INODE = re.compile(r"ino:(\d+)")
 
 
+def _cpu():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def time_ss(flags):
-    """Run ``ss`` and parse every line into the same facts the audit keys on."""
+    """Run ``ss`` and parse every line into the same facts the audit keys on.
+
+    Returns (wall seconds, rows, CPU seconds of ss plus the parsing).
+    """
+    cpu_before = _cpu()
     started = time.perf_counter()
     out = subprocess.run(["ss", flags], check=True, capture_output=True, text=True).stdout
     rows = []
@@ -183,7 +193,7 @@ def time_ss(flags):
             int(inode.group(1)) if inode else None,
             [(n, int(p), int(f)) for n, p, f in _USERS.findall(line)],
         ))  # fmt: skip
-    return time.perf_counter() - started, len(rows)
+    return time.perf_counter() - started, len(rows), _cpu() - cpu_before
 
 
 def median_of(repeat, func):
@@ -203,21 +213,39 @@ def bench(sockets, repeat):
             "setup: %d workers ready in %.1f s"
             % (len(workers.procs), time.perf_counter() - started)
         )
-        audits, audit_s = median_of(repeat, run_audit_child)
+        # Audit and ss alternate so that both see the same load on a shared machine.
+        audits, ss_runs = [], []
+        for _ in range(repeat):
+            audits.append(run_audit_child())
+            ss_runs.append(time_ss("-tanoep"))
+        audit_s = statistics.median(a["elapsed"] for a in audits)
+        cpu_s = statistics.median(a["cpu"] for a in audits)
+        ss_s = statistics.median(r[0] for r in ss_runs)
+        ss_cpu = statistics.median(r[2] for r in ss_runs)
         rss = max(a["maxrss_mb"] for a in audits)
         child_rss = max(a["child_maxrss_mb"] for a in audits)
         last = audits[-1]
-        cpu_s = statistics.median(a["cpu"] for a in audits)
         print(
-            "module logic (audit+summary): %.3f s wall, %.3f s CPU (medians), peak RSS %.0f MB"
-            % (audit_s, cpu_s, rss)
+            "module logic (audit+summary): %.3f s wall, %.3f s CPU incl. its scanning children"
+            % (audit_s, cpu_s)
         )
         print(
-            "  %d sockets, %d with exact values, %d summary rows"
-            % (last["sockets"], last["exact"], last["rows"])
+            "  peak RSS %.0f MB (+ %.0f MB in each scanning child); %d sockets, %d with exact "
+            "values, %d summary rows"
+            % (rss, child_rss, last["sockets"], last["exact"], last["rows"])
         )
         if last["degraded"]:
             print("  degraded: %s" % last["degraded"])
+        print(
+            "ss -tanoep + parsing: %.3f s wall, %.3f s CPU (%d rows)"
+            % (ss_s, ss_cpu, ss_runs[-1][1])
+        )
+        print(
+            "ratio ss -tanoep / module logic: %.1fx wall, %.1fx CPU"
+            % (ss_s / audit_s, ss_cpu / cpu_s)
+        )
+        ss_plain_s = statistics.median(time_ss("-tanoe")[0] for _ in range(repeat))
+        print("ss -tanoe + parsing (no process attribution): %.3f s" % ss_plain_s)
         _, ping_s = median_of(repeat, lambda: time_ansible("ping"))
         runs, module_s = median_of(
             repeat, lambda: time_ansible("netstack.keepalive.keepalive_sockets_info")
@@ -227,21 +255,15 @@ def bench(sockets, repeat):
             % (module_s, runs[-1][1])
         )
         print("ansible -m ping (Ansible's own start-up): %.2f s" % ping_s)
-        ss_runs, ss_s = median_of(repeat, lambda: time_ss("-tanoep"))
-        _, ss_plain_s = median_of(repeat, lambda: time_ss("-tanoe"))
-        print(
-            "ss -tanoep + parsing: %.3f s (%d rows); ss -tanoe + parsing: %.3f s"
-            % (ss_s, ss_runs[-1][1], ss_plain_s)
-        )
-        print("ratio ss -tanoep / module logic: %.1fx" % (ss_s / audit_s))
-        print("load average during the run: %.2f %.2f %.2f" % os.getloadavg())
+        print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
         return {
             "sockets": sockets, "module_logic_s": round(audit_s, 3),
             "module_cpu_s": round(cpu_s, 3), "peak_rss_mb": round(rss),
             "scan_child_rss_mb": round(child_rss),
             "ansible_s": round(module_s, 2), "ansible_ping_s": round(ping_s, 2),
             "ss_tanoep_s": round(ss_s, 3), "ss_tanoe_s": round(ss_plain_s, 3),
-            "ratio_vs_ss_tanoep": round(ss_s / audit_s, 1), "loadavg_1m": os.getloadavg()[0],
+            "ss_tanoep_cpu_s": round(ss_cpu, 3), "ratio_vs_ss_tanoep": round(ss_s / audit_s, 1),
+            "cpu_ratio_vs_ss_tanoep": round(ss_cpu / cpu_s, 1), "loadavg_1m": os.getloadavg()[0],
         }  # fmt: skip
     finally:
         workers.stop()
