@@ -73,10 +73,15 @@ def select_namespaces(netns):
         found = list_namespaces()
     else:
         found = []
+        by_inode = {}
         for item in netns:
             path = resolve_netns(item)
-            names = [] if "/" in item else [item]
-            found.append({"inode": netns_inode(path), "path": path, "names": names})
+            inode = netns_inode(path)
+            if inode not in by_inode:  # two names of one namespace: dump it once
+                by_inode[inode] = {"inode": inode, "path": path, "names": []}
+                found.append(by_inode[inode])
+            if "/" not in item:
+                by_inode[inode]["names"].append(item)
     if not any(entry["inode"] == own for entry in found) and not netns:
         found.append({"inode": own, "path": "/proc/self/ns/net", "names": []})
     for entry in found:

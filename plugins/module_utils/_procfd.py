@@ -306,7 +306,7 @@ def start_scan(exact=True, jobs=2, proc="/proc"):
         except OSError:
             os.close(read_end)
             os.close(write_end)
-            handles.append((None, scan(None, exact, proc, group)))
+            handles.append((None, scan(None, exact, proc, group), group, exact, proc))
             continue
         if child == 0:  # pragma: no cover - the child's work is checked through its output
             status = 1
@@ -318,13 +318,13 @@ def start_scan(exact=True, jobs=2, proc="/proc"):
             finally:
                 os._exit(status)
         os.close(write_end)
-        handles.append((child, read_end))
+        handles.append((child, read_end, group, exact, proc))
     return handles
 
 
 def abandon_scan(handles):
     """Stop and reap the scanning children (the caller failed before ``finish_scan``)."""
-    for child, handle in handles:
+    for child, handle, _group, _exact, _proc in handles:
         if child is None:
             continue
         os.close(handle)
@@ -347,10 +347,15 @@ def _receive(child, read_end):
 def finish_scan(handles):
     """Merge the children's results; same shape as ``scan`` (every socket found)."""
     owners, options, refused = {}, {}, {}
-    for child, handle in handles:
-        part_owners, part_options, part_refused = (
-            handle if child is None else _receive(child, handle)
-        )
+    for child, handle, group, exact, proc in handles:
+        if child is None:
+            part_owners, part_options, part_refused = handle
+        else:
+            try:
+                part_owners, part_options, part_refused = _receive(child, handle)
+            except (OSError, EOFError, ValueError, TypeError):
+                # The child died (OOM killer, a signal): do its share here, slower but whole.
+                part_owners, part_options, part_refused = scan(None, exact, proc, group)
         # A socket shared by processes of two groups (master + worker) is rare: merge those
         # few by hand, the rest with dict.update at C speed.
         shared = part_owners.keys() & owners.keys()

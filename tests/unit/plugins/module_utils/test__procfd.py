@@ -189,3 +189,36 @@ def test_cgroup_paths_maps_ids_to_directories(tmp_path):
         assert _procfd.cgroup_paths({cid, 1}) == {cid: "/" + name, 1: "/"}
     finally:
         os.rmdir(os.path.join(root, name))
+
+
+def test_forked_scan_finds_what_the_inline_scan_finds(holder):
+    pid, inodes = holder
+    owners, options, _refused = _procfd.finish_scan(_procfd.start_scan(exact=True, jobs=2))
+    inline_owners, inline_options, _ = _procfd.scan(set(inodes.values()), pids=[pid])
+    for inode in inodes.values():
+        assert owners[inode] == inline_owners[inode]
+        assert options[inode] == inline_options[inode]
+
+
+def test_a_dead_scan_child_is_redone_in_process(holder):
+    pid, inodes = holder
+    handles = _procfd.start_scan(exact=True, jobs=1)
+    for child, *_rest in handles:
+        os.kill(child, 9)
+    owners, options, _refused = _procfd.finish_scan(handles)
+    assert options[inodes["app"]] == (True, 600, 30, 4)
+    assert owners[inodes["app"]] == [(pid, owners[inodes["app"]][0][1])]
+
+
+@pytest.mark.parametrize(
+    "counts, jobs, expected",
+    [
+        ({1: 100, 2: 10, 3: 10, 4: 80}, 2, [[1], [4, 2, 3]]),
+        ({1: 5, 2: 5}, 4, [[1], [2]]),  # fewer pids than jobs: no empty groups
+        ({1: 0, 2: 0, 3: 0}, 1, [[1, 2, 3]]),
+    ],
+)
+def test_split_pids_balances_fd_counts(monkeypatch, counts, jobs, expected):
+    monkeypatch.setattr(_procfd, "_fd_count", lambda pid, proc: counts[pid])
+    groups = _procfd.split_pids(sorted(counts), jobs)
+    assert sorted(sorted(g) for g in groups) == sorted(sorted(g) for g in expected)
