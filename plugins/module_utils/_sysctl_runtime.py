@@ -124,8 +124,8 @@ def write_file_atomic(root, path, content, mode):
 
     A temp file in the same directory is written, fsynced, given its mode and renamed over
     the target, then the directory is fsynced: a reader (or a crash) sees the old file or
-    the new one, never half of it. The directory must exist (we do not invent sysctl dirs
-    other than /run/sysctl.d and /etc/sysctl.d, which are created 0755 when missing).
+    the new one, never half of it. A missing sysctl.d directory (/run/sysctl.d on a fresh
+    boot, /usr/local/lib/sysctl.d) is created with mode 0755.
     """
     local = host_to_local(root, path)
     directory = os.path.dirname(local)
