@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Geometry of a host's chart: keepalive and detection time against its path's idle timeouts.
+
+This plugin_util is private to the netstack.keepalive collection; it may change at any time.
+Pure Python: the HTML template only draws what ``host_chart`` computes. The x axis is
+logarithmic because the figures span 30 s to hours; a bar that reaches a red line is a
+connection that a middlebox forgets before the first keepalive probe leaves.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+
+WIDTH = 1000
+PLOT_LEFT = 150
+PLOT_RIGHT = WIDTH - 40
+LABEL_ROW = 15
+BAR_HEIGHT = 20
+BAR_GAP = 12
+AXIS_HEIGHT = 30
+LABEL_CHARS_PX = 6.4  # average width of a character of the 11 px label font
+TICKS = (
+    (1, "1 s"), (5, "5 s"), (10, "10 s"), (30, "30 s"), (60, "1 min"), (120, "2 min"),
+    (300, "5 min"), (600, "10 min"), (1200, "20 min"), (1800, "30 min"), (3600, "1 h"),
+    (7200, "2 h"), (14400, "4 h"), (28800, "8 h"), (86400, "1 d"), (172800, "2 d"),
+)  # fmt: skip
+STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
+LABEL_MAX = 24  # characters of a bar label that fit left of the plot
+MAX_SOCKET_BARS = 6
+
+
+def human_seconds(seconds):
+    """``350 s``, ``20 min``, ``2 h``: the unit a person thinks in, exact when possible."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 600:
+        return "%d s" % seconds  # catalogs and docs give short timeouts in seconds
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            return "%d %s" % (seconds // size, unit)
+    if seconds >= 3600:
+        return "%.1f h" % (seconds / 3600.0)
+    return "%.0f min" % (seconds / 60.0)
+
+
+def host_chart(host):
+    """Bars, timeout lines and axis of one host's chart, or None when nothing can be drawn."""
+    bars = _bars(host)
+    timeouts = _timeout_lines(host["path"])
+    if not bars and not timeouts:
+        return None
+    values = [bar["value"] for bar in bars if bar["value"]] + [line["value"] for line in timeouts]
+    scale = _LogScale(min(values + [60]), max(values + [7200]))
+    label_rows = _place_labels(timeouts, scale)
+    top = LABEL_ROW * (max([line["row"] for line in timeouts], default=-1) + 2)
+    for number, bar in enumerate(bars):
+        bar["y"] = top + number * (BAR_HEIGHT + BAR_GAP)
+        # No value (keepalive off): the bar runs to the edge, the connection is never probed.
+        end = PLOT_RIGHT if bar["value"] is None else scale.x(bar["value"])
+        bar["width"] = max(2, end - PLOT_LEFT)
+        bar["end"] = PLOT_LEFT + bar["width"]
+        if bar["limit"]:
+            bar["limit_x"] = scale.x(bar["limit"])
+        # The figure goes right of the bar and of its limit mark, or inside a long bar.
+        bar["inside"] = bar["end"] > PLOT_RIGHT - 90
+        bar["text_x"] = (
+            bar["end"] - 6 if bar["inside"] else max(bar["end"], bar["limit_x"] or 0) + 6
+        )
+    bottom = top + len(bars) * (BAR_HEIGHT + BAR_GAP)
+    for line in timeouts:
+        line["x"] = scale.x(line["value"])
+    return {
+        "width": WIDTH,
+        "height": bottom + AXIS_HEIGHT,
+        "plot_left": PLOT_LEFT,
+        "plot_right": PLOT_RIGHT,
+        "plot_top": top - 4,
+        "plot_bottom": bottom,
+        "label_rows": label_rows,
+        "bars": bars,
+        "timeouts": timeouts,
+        "ticks": [
+            {"x": scale.x(tick), "label": label}
+            for tick, label in TICKS
+            if scale.low <= tick <= scale.high
+        ],
+    }
+
+
+def _bars(host):
+    """Keepalive time (before and after the run, intended) and detection time."""
+    after, runtime, intended = host["after"], host["runtime"], host["intended"]
+    idle_status = _worst_verdict(host, ("middlebox_idle",))
+    bars = []
+    if runtime and after and runtime["time"] != after["time"]:
+        bars.append(_bar("time before this run", runtime["time"], "old"))
+    if after:
+        bars.append(_bar("keepalive time", after["time"], idle_status or _idle_status(host)))
+    if intended and (not after or intended["time"] != after["time"]):
+        bars.append(_bar("intended time", intended["time"], "intended"))
+    if host["detection_seconds"] is not None:
+        detection = _bar(
+            "detection time", host["detection_seconds"],
+            _worst_verdict(host, ("detection_time",)) or "info",
+        )  # fmt: skip
+        detection["limit"] = _verdict_limit(host, "detection_time")
+        if after:
+            detection["note"] = "%s + %s x %s" % (after["time"], after["intvl"], after["probes"])
+        bars.append(detection)
+    return bars + _socket_bars(host)
+
+
+def _socket_bars(host):
+    """One bar per socket group's effective idle; keepalive off reaches the right edge."""
+    rows = ((host["adoption"] or {}).get("summary")) or []
+    layer4 = _layer4_timeouts(host["path"])
+    groups = {}
+    for row in rows:
+        if row.get("state") not in (None, "established") or row.get("keepalive") is None:
+            continue
+        name = row.get("unit") or row.get("comm") or "?"
+        if name.endswith(".service"):
+            name = name[: -len(".service")]  # room for the name in the label column
+        idle = row.get("idle") if row.get("keepalive") else None
+        key = (name, idle)
+        groups[key] = groups.get(key, 0) + (row.get("count") or 0)
+    bars = []
+    for (name, idle), count in sorted(groups.items(), key=lambda item: item[0][0])[
+        :MAX_SOCKET_BARS
+    ]:
+        label = "sockets: %s" % name
+        if idle is None:
+            bar = _bar(label, None, "fail" if layer4 else "info")
+            bar["text"] = "keepalive off (%d)" % count
+        else:
+            status = "fail" if layer4 and idle >= min(layer4) else "pass"
+            bar = _bar(label, idle, status)
+            bar["text"] = "%s (%d)" % (human_seconds(idle), count)
+        bar["title"] = "%s: %d established sockets" % (name, count)
+        bars.append(bar)
+    return bars
+
+
+def _bar(label, value, status):
+    short = label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1] + "\u2026"
+    return {
+        "label": short, "title": label, "value": value, "status": status,
+        "text": human_seconds(value), "note": None, "limit": None, "limit_x": None,
+    }  # fmt: skip
+
+
+def _layer4_timeouts(path):
+    return [
+        box["idle_timeout"]
+        for box in path
+        if box.get("layer") == 4 and isinstance(box.get("idle_timeout"), int)
+    ]
+
+
+def _idle_status(host):
+    """Without verdicts, the geometry decides: a first probe at or past a timeout fails."""
+    layer4 = _layer4_timeouts(host["path"])
+    if not layer4 or not host["after"]:
+        return "info"
+    return "fail" if host["after"]["time"] >= min(layer4) else "pass"
+
+
+def _worst_verdict(host, checks):
+    statuses = [v["status"] for v in host["verdicts"] if v["check"] in checks]
+    return max(statuses, key=STATUS_RANK.__getitem__) if statuses else None
+
+
+def _verdict_limit(host, check):
+    for verdict in host["verdicts"]:
+        if verdict["check"] == check and isinstance(verdict["limit"], int):
+            return verdict["limit"]
+    return None
+
+
+def _timeout_lines(path):
+    """One line per distinct idle timeout; boxes sharing a timeout share its line."""
+    lines = {}
+    for box in path:
+        timeout = box.get("idle_timeout")
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+            continue
+        layer = 4 if box.get("layer") == 4 else 7
+        line = lines.setdefault((timeout, layer), {"value": timeout, "layer": layer, "ids": []})
+        line["ids"].append(str(box.get("id") or box.get("name") or "?"))
+    result = sorted(lines.values(), key=lambda line: (line["value"], line["layer"]))
+    for line in result:
+        line["label"] = "%s %s" % (", ".join(line["ids"]), human_seconds(line["value"]))
+    return result
+
+
+def _place_labels(lines, scale):
+    """Stack labels in rows so that none overlaps the one before it in its row."""
+    row_ends = []
+    for line in lines:
+        width = len(line["label"]) * LABEL_CHARS_PX
+        start = min(scale.x(line["value"]) - width / 2, WIDTH - 4 - width)
+        free = [number for number, end in enumerate(row_ends) if start > end + 6]
+        row = free[0] if free else len(row_ends)
+        if not free:
+            row_ends.append(0)
+        row_ends[row] = start + width
+        line["row"] = row
+        line["label_x"] = round(start, 1)
+        line["label_y"] = LABEL_ROW * (row + 1) - 3
+    return len(row_ends)
+
+
+class _LogScale(object):
+    """Seconds to pixels, logarithmic, with a little room on both sides."""
+
+    def __init__(self, low, high):
+        self.low = max(1, low / 2.0)
+        self.high = high * 1.6
+        self._span = math.log10(self.high) - math.log10(self.low)
+
+    def x(self, seconds):
+        share = (math.log10(max(seconds, self.low)) - math.log10(self.low)) / self._span
+        return round(PLOT_LEFT + share * (PLOT_RIGHT - PLOT_LEFT), 1)
