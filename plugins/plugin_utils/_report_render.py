@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
 import os
 import re
@@ -204,7 +205,8 @@ def render_prometheus(host, generated_at=None):
                 metric.add({"kind": kind}, host[kind][name])
         boot = (host["boot_values"] or {}).get(name) or {}
         if isinstance(boot.get("value"), int):
-            metric.add({"kind": "boot", "source": boot.get("source") or ""}, boot["value"])
+            metric.add({"kind": "boot"}, boot["value"])
+    _prom_boot_sources(metrics, host)
     detection = metrics.family(
         "detection_seconds", "gauge",
         "Worst-case seconds to notice a dead idle peer: time + intvl x probes after this run.",
@@ -226,6 +228,17 @@ def render_prometheus(host, generated_at=None):
             "report_timestamp_seconds", "gauge", "When the report was generated (Unix time)."
         ).add({}, _unix_time(generated_at))
     return metrics.text()
+
+
+def _prom_boot_sources(metrics, host):
+    """Where each boot value comes from, as an info metric (one series per value)."""
+    info = metrics.family(
+        "boot_source_info", "gauge",
+        "The file:line that gives each keepalive sysctl its value at boot (always 1).",
+    )  # fmt: skip
+    for name, boot in sorted((host["boot_values"] or {}).items()):
+        if boot.get("source"):
+            info.add({"param": name, "source": boot["source"]}, 1)
 
 
 def _prom_sockets(metrics, host):
@@ -299,6 +312,7 @@ def _prom_label(value):
 # --- the view the templates read -------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=2)
 def _environment(autoescape):
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),

@@ -1,0 +1,118 @@
+"""Four realistic host reports, made by the collection's own host-report code.
+
+Used by the report unit tests and by tests/integration/test_report_browser.py. The hosts:
+
+- ``aws-web-1``: AWS NLB + NAT gateway, enforce run that changed 7200/75/9 to the profile's
+  values, nginx sockets with keepalive on: pass.
+- ``azure-db-1``: Azure Standard LB, audit of an untouched host (Linux defaults, 7200 s):
+  fail (the LB forgets idle connections after 240 s), plus a shadowing sysctl.conf line.
+- ``gcp-worker-1``: Google Cloud NAT, enforce run in check mode, one socket group with
+  keepalive off: fail on that socket group only.
+- ``proxy-app-1``: Envoy in front of an AWS NLB: pass on keepalive, warn for the
+  application heartbeat (a proxy's idle timer is not reset by TCP keepalive).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+    path_verdicts,
+    require_verdicts,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
+    host_report,
+    plan,
+)
+
+OUR_FILE = "/etc/sysctl.d/90-netstack-keepalive.conf"
+LINUX_DEFAULTS = (7200, 75, 9)
+NGINX_ESTABLISHED = {"name": "nginx.service", "states": ["established"]}
+
+
+def _sysctl(before, after, boot=None, shadowed_by=()):
+    def options(values):
+        return dict(zip(("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"),
+                        values, strict=True))  # fmt: skip
+
+    boot_options = options(boot or after)
+    return {
+        "before": options(before),
+        "after": options(after),
+        "changed": before != after,
+        "file": OUR_FILE,
+        "boot_values": {
+            name: {"value": value, "source": "%s:%d" % (OUR_FILE, line)}
+            for line, (name, value) in enumerate(boot_options.items(), 2)
+        },
+        "boot_values_before": {
+            name: {"value": value, "source": "/usr/lib/sysctl.d/50-default.conf (kernel default)"}
+            for name, value in options(before).items()
+        },
+        "shadowed_by": list(shadowed_by),
+    }
+
+
+def _row(unit, comm, state, keepalive, idle, count, netns="host"):
+    return {
+        "netns": netns, "unit": unit, "comm": comm, "state": state, "keepalive": keepalive,
+        "idle": idle, "intvl": 20 if keepalive else None, "cnt": 3 if keepalive else None,
+        "source": "timer" if keepalive else "inet_diag", "count": count,
+    }  # fmt: skip
+
+
+def _sockets(rows, path, require=()):
+    return {
+        "summary": rows,
+        "namespaces": [{"netns": "host", "time": 180, "intvl": 20, "probes": 3}],
+        "verdicts": path_verdicts(rows, path) + require_verdicts(rows, require, ["established"]),
+    }
+
+
+def _values(planned):
+    values = planned["intended"]
+    return values["time"], values["intvl"], values["probes"]
+
+
+def aws_web():
+    path = ["aws_nlb", "aws_nat_gateway"]
+    planned = plan("cloud", path)
+    rows = [_row("nginx.service", "nginx", "established", True, 180, 42)]
+    return host_report(
+        planned, "aws-web-1", mode="enforce",
+        sysctl=_sysctl(LINUX_DEFAULTS, _values(planned)),
+        sockets=_sockets(rows, path, require=[NGINX_ESTABLISHED]),
+    )  # fmt: skip
+
+
+def azure_db():
+    planned = plan("cloud", ["azure_lb_standard"])
+    shadow = {"file": "/etc/sysctl.conf", "line": 12, "key": "net.ipv4.tcp_keepalive_time",
+              "value": "7200"}  # fmt: skip
+    return host_report(
+        planned, "azure-db-1", mode="audit",
+        sysctl=_sysctl(LINUX_DEFAULTS, LINUX_DEFAULTS, shadowed_by=[shadow]),
+    )  # fmt: skip
+
+
+def gcp_worker():
+    path = ["gcp_cloud_nat"]
+    planned = plan("cloud", path)
+    rows = [
+        _row("worker.service", "worker", "established", True, 180, 8),
+        _row("legacy-sync.service", "rsync", "established", False, None, 2),
+    ]
+    return host_report(
+        planned, "gcp-worker-1", mode="enforce", check_mode=True,
+        sysctl=_sysctl(LINUX_DEFAULTS, _values(planned)),
+        sockets=_sockets(rows, path),
+    )  # fmt: skip
+
+
+def proxy_app():
+    planned = plan("cloud", ["envoy", "aws_nlb"])
+    values = _values(planned)
+    return host_report(planned, "proxy-app-1", mode="audit", sysctl=_sysctl(values, values))
+
+
+def fleet():
+    """The four host reports, deliberately not in name order."""
+    return [proxy_app(), azure_db(), aws_web(), gcp_worker()]

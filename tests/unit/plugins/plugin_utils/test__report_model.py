@@ -1,0 +1,164 @@
+"""The fleet document: totals, per-check counts, problems first, hosts sorted, clear errors."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+import report_fleet
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_model as model
+
+WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
+
+
+def verdict(check, status, subject="s", message="m"):
+    return {"check": check, "subject": subject, "status": status, "value": 1, "limit": 2,
+            "message": message}  # fmt: skip
+
+
+def host(name, *verdicts, **extra):
+    return dict({"host": name, "verdicts": list(verdicts)}, **extra)
+
+
+@pytest.fixture(scope="module")
+def fleet_doc():
+    return model.build_report(report_fleet.fleet(), generated_at=WHEN)
+
+
+def test_fleet_document_top_level(fleet_doc):
+    assert fleet_doc["schema_version"] == 1
+    assert fleet_doc["generated_at"] == "2026-11-22T09:30:05Z"
+    assert fleet_doc["status"] == "fail"
+    assert [h["host"] for h in fleet_doc["hosts"]] == [
+        "aws-web-1", "azure-db-1", "gcp-worker-1", "proxy-app-1",
+    ]  # fmt: skip
+    assert fleet_doc["totals"] == {"hosts": 4, "pass": 1, "warn": 1, "fail": 2, "changed": 2}
+    assert [(h["host"], h["status"]) for h in fleet_doc["hosts"]] == [
+        ("aws-web-1", "pass"), ("azure-db-1", "fail"), ("gcp-worker-1", "fail"),
+        ("proxy-app-1", "warn"),
+    ]  # fmt: skip
+
+
+def test_fleet_document_is_json_and_counts_add_up(fleet_doc):
+    again = json.loads(json.dumps(fleet_doc))
+    assert again == fleet_doc
+    per_check = {status: sum(c[status] for c in fleet_doc["checks"].values())
+                 for status in model.STATUSES}  # fmt: skip
+    assert per_check == fleet_doc["verdict_totals"]
+    assert sum(fleet_doc["verdict_totals"].values()) == sum(
+        len(h["verdicts"]) for h in fleet_doc["hosts"]
+    )
+    assert fleet_doc["checks"]["middlebox_idle"]["fail"] == 1  # the Azure LB at 7200 s
+    assert list(fleet_doc["checks"]) == sorted(fleet_doc["checks"])
+
+
+def test_problems_list_fails_first_then_warns(fleet_doc):
+    statuses = [p["status"] for p in fleet_doc["problems"]]
+    assert statuses == sorted(statuses, key=lambda s: -model.STATUS_RANK[s])
+    assert "pass" not in statuses
+    fails = {(p["host"], p["check"]) for p in fleet_doc["problems"] if p["status"] == "fail"}
+    assert fails == {
+        ("azure-db-1", "middlebox_idle"), ("azure-db-1", "detection_time"),
+        ("azure-db-1", "shadowed"), ("gcp-worker-1", "socket_idle"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "verdicts, status, counts",
+    [
+        ([], "pass", {"pass": 0, "warn": 0, "fail": 0}),
+        ([verdict("a", "pass")], "pass", {"pass": 1, "warn": 0, "fail": 0}),
+        ([verdict("a", "pass"), verdict("b", "warn")], "warn", {"pass": 1, "warn": 1, "fail": 0}),
+        ([verdict("a", "fail"), verdict("b", "warn")], "fail", {"pass": 0, "warn": 1, "fail": 1}),
+    ],
+)
+def test_status_and_counts_follow_the_verdicts(verdicts, status, counts):
+    # A stale status or counts in the input cannot make the report disagree with itself.
+    item = host("h", *verdicts, status="pass", counts={"pass": 99})
+    result = model.normalize_host(item)
+    assert result["status"] == status
+    assert result["counts"] == counts
+
+
+@pytest.mark.parametrize(
+    "item, key, expected",
+    [
+        ({"host": "h"}, "path", []),
+        ({"host": "h"}, "adoption", None),
+        ({"host": "h"}, "boot_values", {}),
+        ({"host": "h", "boot_values": {"time": 240}}, "boot_values",
+         {"time": {"value": 240, "source": None}}),
+        ({"host": "h", "after": {"time": 240, "intvl": 15, "probes": 4}}, "detection_seconds",
+         300),
+        ({"host": "h", "path": [{"id": "x", "name": "X box"}]}, "path",
+         [{"id": "x", "name": "X box", "product": "X box", "layer": None, "idle_timeout": None,
+           "origin": None, "source": None}]),
+        ({"host": "h", "adoption": {"summary": [{"unit": "u", "count": 2}]}}, "adoption",
+         {"summary": [dict(dict.fromkeys(model.SOCKET_ROW_KEYS), unit="u", count=2)],
+          "namespaces": [], "degraded": []}),
+        ({"host": "h", "mode": None}, "mode", None),
+    ],
+)  # fmt: skip
+def test_missing_optional_keys_are_filled(item, key, expected):
+    assert model.normalize_host(item)[key] == expected
+
+
+@pytest.mark.parametrize(
+    "hosts, message",
+    [
+        ({"host": "h"}, "hosts: expected a list of host reports, got dict"),
+        (["h"], "hosts[0]: expected a host report (a dict), got str"),
+        ([{"verdicts": []}], "hosts[0]: 'host' must be a non-empty string, got None"),
+        ([{"host": ""}], "hosts[0]: 'host' must be a non-empty string, got ''"),
+        ([{"host": "h", "schema": 2}], "host h: host report schema 2 is not supported"),
+        ([host("h", verdict("a", "ok"))], "host h: verdicts[0].status is 'ok'; allowed: pass"),
+        ([host("h", verdict("", "pass"))], "host h: verdicts[0].check must be a non-empty"),
+        ([{"host": "h", "verdicts": "all good"}], "host h: 'verdicts' must be a list of dicts"),
+        ([{"host": "h", "path": ["aws_nlb"]}], "host h: 'path' must be a list of dicts"),
+        ([{"host": "h", "after": {"time": 1}}],
+         "host h: 'after' must be {time, intvl, probes} of integers or null"),
+        ([{"host": "h", "runtime": {"time": True, "intvl": 1, "probes": 1}}],
+         "host h: 'runtime' must be {time, intvl, probes}"),
+        ([{"host": "h", "boot_values": [240]}], "host h: 'boot_values' must be a dict"),
+        ([{"host": "h", "adoption": "off"}], "host h: 'adoption' must be a dict or null"),
+        ([{"host": "h"}, {"host": "h"}], "host h: reported twice"),
+    ],
+)  # fmt: skip
+def test_bad_input_names_the_host_and_key(hosts, message):
+    with pytest.raises(KeepaliveError) as caught:
+        model.build_report(hosts, generated_at=WHEN)
+    assert str(caught.value).startswith(message)
+
+
+def test_generated_at_must_carry_a_timezone():
+    with pytest.raises(KeepaliveError, match="generated_at must carry a timezone"):
+        model.build_report([], generated_at=datetime.datetime(2026, 1, 1))
+
+
+def test_empty_fleet_passes():
+    doc = model.build_report([], generated_at=WHEN)
+    assert (doc["status"], doc["hosts"], doc["problems"]) == ("pass", [], [])
+    assert doc["totals"] == {"hosts": 0, "pass": 0, "warn": 0, "fail": 0, "changed": 0}
+
+
+def test_missing_host_is_a_failing_host():
+    doc = model.build_report([model.missing_host("db-9", "unreachable")], generated_at=WHEN)
+    assert doc["status"] == "fail"
+    assert doc["problems"][0]["check"] == "report_present"
+    assert doc["problems"][0]["message"] == "no host report: unreachable"
+
+
+@pytest.mark.parametrize(
+    "values, seconds",
+    [
+        ({"time": 240, "intvl": 15, "probes": 4}, 300),
+        ({"time": 7200, "intvl": 75, "probes": 9}, 7875),
+        ({"time": 240, "intvl": 15}, None),
+        (None, None),
+    ],
+)
+def test_detection_seconds(values, seconds):
+    assert model.detection_seconds(values) == seconds

@@ -1,0 +1,325 @@
+"""Report files: JUnit parses with hosts x verdicts, Prometheus lines parse, every host shown."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import stat
+import xml.etree.ElementTree as ET
+
+import pytest
+import report_fleet
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_chart as chart
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_model as model
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_render as render
+
+WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
+# The text exposition format: a sample line is name{label="value",...} number.
+PROM_SAMPLE = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)"
+    r'\{(?P<labels>(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\}'
+    r" (?P<value>-?[0-9]+(?:\.[0-9]+)?)$"
+)
+PROM_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"')
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return model.build_report(report_fleet.fleet(), generated_at=WHEN)
+
+
+def parse_prom(text):
+    """{(name, frozenset(labels)): value}; fails on any line that is not valid."""
+    helped, typed, samples = set(), set(), {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helped.add(line.split()[2])
+        elif line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            assert kind in ("gauge", "counter"), line
+            assert name not in typed, "TYPE twice: %s" % line
+            typed.add(name)
+        else:
+            match = PROM_SAMPLE.match(line)
+            assert match, "not a sample line: %r" % line
+            name = match["name"]
+            assert name in helped and name in typed, "sample before HELP/TYPE: %s" % line
+            labels = frozenset(PROM_LABEL.findall(match["labels"]))
+            assert (name, labels) not in samples, "duplicate series: %s" % line
+            samples[(name, labels)] = float(match["value"])
+    return samples
+
+
+def series(samples, name, **labels):
+    wanted = set(labels.items())
+    return [value for (n, got), value in samples.items() if n == name and wanted <= set(got)]
+
+
+def test_junit_has_a_testcase_per_host_and_verdict(doc):
+    root = ET.fromstring(render.render_junit(doc))
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [h["host"] for h in doc["hosts"]]
+    cases = root.findall("testsuite/testcase")
+    assert len(cases) == sum(len(h["verdicts"]) for h in doc["hosts"]) == int(root.get("tests"))
+    failed = [(c.get("classname"), c.get("name")) for c in cases if c.find("failure") is not None]
+    assert len(failed) == doc["verdict_totals"]["fail"] == int(root.get("failures"))
+    assert ("azure-db-1", "middlebox_idle [azure_lb_standard]") in failed
+    for suite, host in zip(suites, doc["hosts"], strict=True):
+        assert int(suite.get("failures")) == host["counts"]["fail"]
+
+
+def test_junit_warn_passes_with_its_message(doc):
+    root = ET.fromstring(render.render_junit(doc))
+    case = root.find(
+        "testsuite[@name='proxy-app-1']/testcase[@name='application_heartbeat [envoy]']"
+    )
+    assert case.find("failure") is None
+    assert case.find("properties/property[@name='status']").get("value") == "warn"
+    assert case.find("system-out").text.startswith("WARN: Envoy (envoy) is a proxy")
+
+
+def test_junit_escapes_hostile_text_and_covers_hosts_without_verdicts():
+    nasty = 'a <b> & "c" ]]>'
+    hosts = [
+        {"host": "h1", "verdicts": [{"check": "x", "subject": nasty, "status": "fail",
+                                     "message": nasty}]},
+        {"host": "h2"},
+    ]  # fmt: skip
+    root = ET.fromstring(render.render_junit(model.build_report(hosts, generated_at=WHEN)))
+    assert root.find("testsuite/testcase/failure").get("message") == nasty
+    assert [c.get("name") for c in root.iter("testcase")] == ["x [%s]" % nasty, "report [h2]"]
+
+
+def test_prometheus_file_of_each_host_parses(doc):
+    for host in doc["hosts"]:
+        samples = parse_prom(render.render_prometheus(host, doc["generated_at"]))
+        assert {dict(labels)["host"] for _, labels in samples} == {host["host"]}
+        assert series(samples, "netstack_keepalive_status") == [
+            {"pass": 0, "warn": 1, "fail": 2}[host["status"]]
+        ]
+        for status in ("pass", "warn", "fail"):
+            got = series(samples, "netstack_keepalive_verdicts", status=status)
+            assert got == [host["counts"][status]]
+
+
+def test_prometheus_values_and_socket_counts(doc):
+    gcp = next(h for h in doc["hosts"] if h["host"] == "gcp-worker-1")
+    samples = parse_prom(render.render_prometheus(gcp, doc["generated_at"]))
+    assert series(samples, "netstack_keepalive_time_seconds", kind="runtime") == [7200]
+    assert series(samples, "netstack_keepalive_time_seconds", kind="after") == [180]
+    assert series(samples, "netstack_keepalive_time_seconds", kind="boot") == [180]
+    assert series(samples, "netstack_keepalive_probes", kind="intended") == [3]
+    assert series(samples, "netstack_keepalive_detection_seconds") == [240]
+    assert series(samples, "netstack_keepalive_sockets", unit="worker.service",
+                  keepalive="true") == [8]  # fmt: skip
+    assert series(samples, "netstack_keepalive_sockets", unit="legacy-sync.service",
+                  keepalive="false") == [2]  # fmt: skip
+    assert series(samples, "netstack_keepalive_report_timestamp_seconds") == [1795339805]
+
+
+def test_prometheus_escapes_label_values():
+    hosts = [{"host": 'we"ird\\host', "boot_values": {"time": {"value": 1, "source": "a\nb"}}}]
+    host = model.build_report(hosts, generated_at=WHEN)["hosts"][0]
+    samples = parse_prom(render.render_prometheus(host))
+    assert series(samples, "netstack_keepalive_boot_source_info", source="a\\nb") == [1]
+
+
+@pytest.mark.parametrize(
+    "host, file_name",
+    [("web-1", "web-1.prom"), ("web-1.example.com", "web-1.example.com.prom"),
+     ("a/b c", "a_b_c.prom"), ("[::1]:22", "___1__22.prom")],
+)  # fmt: skip
+def test_prom_file_names_are_safe(host, file_name):
+    assert render.prom_file_name(host) == file_name
+
+
+def test_markdown_shows_every_host_and_problem(doc):
+    text = render.render_markdown(doc)
+    assert text.startswith("# TCP keepalive fleet report")
+    assert "**Fleet status: FAIL**" in text
+    for host in doc["hosts"]:
+        assert "## %s: %s" % (host["host"], host["status"].upper()) in text
+    for problem in doc["problems"]:
+        assert "| %s | %s |" % (problem["status"].upper(), problem["host"]) in text
+    # Every table row has as many cells as its header: pipes inside cells are escaped.
+    header_cells = None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            header_cells = None
+            continue
+        cells = len(re.findall(r"(?<!\\)\|", line))
+        header_cells = header_cells or cells
+        assert cells == header_cells, line
+    assert text.index("## Problems") < text.index("## Hosts")
+
+
+def test_html_shows_hosts_charts_and_failing_checks_first(doc):
+    text = render.render_html(doc)
+    assert "<script" not in text and "http://" not in text and "https://" not in text
+    assert text.index('id="failing-checks"') < text.index('id="host-aws-web-1"')
+    for host in doc["hosts"]:
+        assert 'id="%s"' % render.host_anchor(host["host"]) in text
+    assert text.count("<svg") == len(doc["hosts"])
+    assert "azure_lb_standard 240 s" in text  # the timeout line of the failing path
+
+
+def test_html_escapes_host_data():
+    hosts = [
+        {
+            "host": "<img src=x>",
+            "verdicts": [
+                {"check": "x", "subject": "s", "status": "fail", "message": "<b>boom</b>"}
+            ],
+        }
+    ]
+    text = render.render_html(model.build_report(hosts, generated_at=WHEN))
+    assert "<img src=x>" not in text and "<b>boom</b>" not in text
+    assert "&lt;b&gt;boom&lt;/b&gt;" in text
+
+
+def test_write_report_writes_each_format_atomically(doc, tmp_path):
+    dest = tmp_path / "report"
+    paths = render.write_report(doc, str(dest), render.FORMATS)
+    names = sorted(os.path.basename(p) for p in paths)
+    assert names == sorted(
+        ["report.json", "report.md", "report.html", "junit.xml"]
+        + [h["host"] + ".prom" for h in doc["hosts"]]
+    )
+    assert sorted(os.listdir(dest)) == names  # no temp file left behind
+    mode = stat.S_IMODE(os.stat(dest / "report.json").st_mode)
+    assert mode == 0o644 & ~_umask()
+    (dest / "report.md").write_text("old")
+    inode = os.stat(dest / "report.md").st_ino
+    render.write_report(doc, str(dest), ["markdown"])
+    assert os.stat(dest / "report.md").st_ino != inode  # replaced by rename, not rewritten
+    assert (dest / "report.md").read_text().startswith("# TCP keepalive fleet report")
+
+
+def test_write_report_default_formats_leave_out_prometheus(doc, tmp_path):
+    paths = render.write_report(doc, str(tmp_path))
+    assert sorted(os.path.basename(p) for p in paths) == [
+        "junit.xml", "report.html", "report.json", "report.md",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "formats, dest, message",
+    [
+        (["json", "pdf"], None, "formats: pdf not known; allowed: json, markdown"),
+        (["json"], "file", "dest=%s: cannot create the folder"),
+        (["json"], "readonly", "cannot write %s/report.json"),
+    ],
+)
+def test_write_report_errors(doc, tmp_path, formats, dest, message):
+    target = tmp_path / "out"
+    if dest == "file":
+        target.write_text("a file, not a folder")
+    if dest == "readonly":
+        target.mkdir()
+        target.chmod(0o500)
+        if os.access(target, os.W_OK):
+            # root ignores directory permissions: use a path under a file instead.
+            target = tmp_path / "plain-file"
+            target.write_text("")
+            message = "dest=%s: cannot create the folder"
+    with pytest.raises(KeepaliveError) as caught:
+        render.write_report(doc, str(target), formats)
+    assert str(caught.value).startswith(message.replace("%s", str(target)))
+
+
+def test_write_atomic_leaves_no_temp_file_when_the_rename_fails(tmp_path):
+    folder = tmp_path / "is-a-dir"
+    folder.mkdir()
+    with pytest.raises(KeepaliveError, match="cannot write"):
+        render.write_atomic(str(folder), "text")  # rename onto a directory fails
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["is-a-dir"]
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(None, "unknown"), (1, "1 s"), (240, "240 s"), (599, "599 s"), (600, "10 min"),
+     (1200, "20 min"), (3600, "1 h"), (7200, "2 h"), (7875, "2.2 h"), (86400, "1 d"),
+     (650, "11 min")],
+)  # fmt: skip
+def test_human_seconds(seconds, text):
+    assert chart.human_seconds(seconds) == text
+
+
+def _chart_host(**extra):
+    return model.normalize_host(dict({"host": "h"}, **extra))
+
+
+@pytest.mark.parametrize(
+    "extra, labels, statuses",
+    [
+        ({}, [], []),
+        ({"after": {"time": 7200, "intvl": 75, "probes": 9},
+          "path": [{"id": "az", "layer": 4, "idle_timeout": 240}]},
+         ["keepalive time", "detection time"], ["fail", "info"]),
+        ({"after": {"time": 180, "intvl": 20, "probes": 3},
+          "runtime": {"time": 7200, "intvl": 75, "probes": 9},
+          "intended": {"time": 180, "intvl": 20, "probes": 3},
+          "path": [{"id": "nat", "layer": 4, "idle_timeout": 350}]},
+         ["time before this run", "keepalive time", "detection time"], ["old", "pass", "info"]),
+        ({"intended": {"time": 180, "intvl": 20, "probes": 3}},
+         ["intended time"], ["intended"]),
+        ({"path": [{"id": "nat", "layer": 4, "idle_timeout": 350}],
+          "adoption": {"summary": [
+              {"unit": "a.service", "state": "established", "keepalive": False, "count": 2},
+              {"unit": "b", "state": "established", "keepalive": True, "idle": 7200, "count": 1},
+              {"unit": "c", "state": "listen", "keepalive": False, "count": 1}]}},
+         ["sockets: a", "sockets: b"], ["fail", "fail"]),
+    ],
+)  # fmt: skip
+def test_chart_bars(extra, labels, statuses):
+    drawn = chart.host_chart(_chart_host(**extra))
+    bars = drawn["bars"] if drawn else []
+    assert [b["label"] for b in bars] == labels
+    assert [b["status"] for b in bars] == statuses
+
+
+def test_chart_uses_verdict_status_and_log_scale():
+    host = _chart_host(
+        after={"time": 300, "intvl": 10, "probes": 3},
+        path=[{"id": "lb", "layer": 4, "idle_timeout": 350},
+              {"id": "nat", "layer": 4, "idle_timeout": 350},
+              {"id": "proxy", "layer": 7, "idle_timeout": 3600}],
+        verdicts=[{"check": "middlebox_idle", "status": "warn"},
+                  {"check": "detection_time", "status": "pass", "limit": 600}],
+    )  # fmt: skip
+    drawn = chart.host_chart(host)
+    assert [b["status"] for b in drawn["bars"]] == ["warn", "pass"]
+    assert [(t["label"], t["layer"]) for t in drawn["timeouts"]] == [
+        ("lb, nat 350 s", 4), ("proxy 1 h", 7),
+    ]  # fmt: skip
+    ticks = [t["x"] for t in drawn["ticks"]]
+    assert ticks == sorted(ticks)
+    # Log scale: 60 -> 600 s spans as many pixels as 360 -> 3600 s.
+    scale = chart._LogScale(60, 7200)
+    assert abs((scale.x(600) - scale.x(60)) - (scale.x(3600) - scale.x(360))) < 0.2
+    detection = drawn["bars"][1]
+    assert detection["end"] < detection["limit_x"] < drawn["plot_right"]  # 330 s, limit 600 s
+
+
+def test_chart_labels_do_not_overlap():
+    path = [{"id": "box%d" % n, "layer": 4, "idle_timeout": t}
+            for n, t in enumerate((240, 250, 300, 350, 360))]  # fmt: skip
+    drawn = chart.host_chart(_chart_host(path=path))
+    rows = {}
+    for line in drawn["timeouts"]:
+        start = line["label_x"]
+        end = start + len(line["label"]) * chart.LABEL_CHARS_PX
+        for other_start, other_end in rows.get(line["row"], []):
+            assert end < other_start or start > other_end
+        rows.setdefault(line["row"], []).append((start, end))
+    assert drawn["label_rows"] > 1
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
