@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import uuid
@@ -99,12 +100,22 @@ def _footprint():
     return {"netns": netns, "links": links, "lab processes": processes}
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def leftover_guard():
     """Fail the run if anything this run created (namespaces, veths, bridges, lab hosts)
     is still there at the end. New things of other jobs are only reported."""
     before = _footprint()
-    yield
+    # A CI timeout or `kill` sends SIGTERM, which would end pytest without any teardown:
+    # turn it into KeyboardInterrupt, on which pytest still tears every fixture down.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     after = _footprint()
     ours, foreign = {}, {}
     for kind, items in after.items():

@@ -37,12 +37,6 @@ def kernel_default_keepalive_time():
     return int(out)
 
 
-def keepalive_times(ansible_module):
-    run = ansible_module("command", "cat %s" % KEEPALIVE_TIME)
-    assert run.rc == 0, run
-    return {host: int(result["stdout"]) for host, result in run.by_host.items()}
-
-
 def names(lab):
     return [host.name for host in lab.hosts]
 
@@ -73,16 +67,33 @@ def test_hosts_are_separate_machines(lab, ansible_module):
     assert str(os.stat("/proc/self/ns/net").st_ino) + "\n" not in inodes
 
 
-def test_keepalive_time_set_on_one_host_stays_on_that_host(lab, ansible_module):
+def test_keepalive_time_set_on_one_host_stays_on_that_host(lab, ansible_playbook):
     first, *others = names(lab)
     default = kernel_default_keepalive_time()
     machine_before = machine_keepalive_time()
-    assert keepalive_times(ansible_module) == dict.fromkeys(names(lab), default)
-
-    run = ansible_module("ansible.builtin.shell", "echo 600 > %s" % KEEPALIVE_TIME, limit=first)
+    read = {"ansible.builtin.command": "cat %s" % KEEPALIVE_TIME, "changed_when": False}
+    run = ansible_playbook([{
+        "hosts": "lab",
+        "gather_facts": False,
+        "tasks": [
+            {"name": "Read before", **read},
+            {
+                "name": "Set on one host only",
+                "ansible.builtin.shell": "echo 600 > %s" % KEEPALIVE_TIME,
+                "when": "inventory_hostname == %r" % first,
+            },
+            {"name": "Read after", **read},
+        ],
+    }])  # fmt: skip
     assert run.rc == 0, run
 
-    assert keepalive_times(ansible_module) == {first: 600, **dict.fromkeys(others, default)}
+    def values(task):
+        return {h: int(run.task(task, h)["stdout"]) for h in names(lab)}
+
+    assert values("Read before") == dict.fromkeys(names(lab), default)
+    assert run.task("Set on one host only", first).changed
+    assert all(run.task("Set on one host only", h).status == "skipped" for h in others)
+    assert values("Read after") == {first: 600, **dict.fromkeys(others, default)}
     assert machine_keepalive_time() == machine_before
 
 

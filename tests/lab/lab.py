@@ -282,6 +282,7 @@ class Lab:
             raise LabError("count=%r: give 1 to %d hosts" % (count, MAX_HOSTS))
         self._refuse_collisions()
         try:
+            self._remove_files()  # fresh disks, even if a crashed run left some
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._save_state(count)
             self._ensure_key()
