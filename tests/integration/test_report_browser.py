@@ -1,0 +1,276 @@
+"""The fleet report in a real browser (Debian's headless chromium) and through ansible-playbook.
+
+Four realistic hosts (tests/unit/plugins/plugin_utils/report_fleet.py): AWS NLB + NAT gateway
+passing, Azure LB failing at 7200 s, Google Cloud NAT with a socket group without keepalive,
+Envoy + NLB with an application heartbeat warning.
+
+chromium comes from the project's scripts/setup.sh (`apt-get install -y chromium`); without it
+these tests fail and say so, they are not skipped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests" / "unit" / "plugins" / "plugin_utils"))
+
+import report_fleet  # noqa: E402  (needs the sys.path entry above)
+
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
+    _report_model as model,
+)
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
+    _report_render as render,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--window-size=1200,900",
+]  # fmt: skip
+FAIL_RED = (0xC6, 0x28, 0x28)  # header background of a failing fleet (--fail in the CSS)
+WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
+ANSIBLE_PLAYBOOK = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    doc = model.build_report(report_fleet.fleet(), generated_at=WHEN)
+    dest = tmp_path_factory.mktemp("report")
+    render.write_report(doc, str(dest), render.FORMATS)
+    return dest
+
+
+def chromium(*args):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            "%s is missing: the HTML report must be checked in a real browser; install it "
+            "with scripts/setup.sh (apt-get install -y chromium)" % CHROMIUM
+        )
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        run = subprocess.run(
+            [CHROMIUM, *CHROMIUM_FLAGS, "--user-data-dir=%s" % profile, *args],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    # stderr always carries dbus noise (see TOOLING.md): only the exit status counts.
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+class _Sections(HTMLParser):
+    """Text of each element with an id, and every tag name seen (from the rendered DOM)."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.tags, self._open = {}, [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag in ("br", "img", "meta", "link", "line", "rect", "i"):
+            return
+        self._open.append(dict(attrs).get("id"))
+
+    def handle_endtag(self, tag):
+        if tag in ("br", "img", "meta", "link", "line", "rect", "i") or not self._open:
+            return
+        self._open.pop()
+
+    def handle_data(self, data):
+        for section in filter(None, self._open):
+            self.text[section] = self.text.get(section, "") + data + " "  # cells stay apart
+
+
+def test_browser_shows_hosts_and_failing_checks(report_dir):
+    dom = chromium("--dump-dom", (report_dir / "report.html").as_uri())
+    page = _Sections()
+    page.feed(dom)
+    assert page.text["fleet-status"].strip() == "FAIL"
+    failing = " ".join(page.text["failing-checks"].split())
+    for host, check in [
+        ("azure-db-1", "middlebox_idle"), ("azure-db-1", "detection_time"),
+        ("azure-db-1", "shadowed"), ("gcp-worker-1", "socket_idle"),
+    ]:  # fmt: skip
+        assert "%s %s" % (host, check) in failing
+    assert "Failing checks (4)" in failing
+    assert "aws-web-1" not in failing  # a passing host is not listed among the failures
+    assert "application_heartbeat" in failing  # warnings follow, in their own table
+    for host in ("aws-web-1", "azure-db-1", "gcp-worker-1", "proxy-app-1"):
+        assert host in page.text["hosts"]
+        assert page.text[render.host_anchor(host)].lstrip().startswith(host)
+    assert page.tags.count("svg") == 4
+    assert page.tags.count("rect") >= 10  # bars drawn by the browser's DOM, not just text
+    assert "script" not in page.tags
+
+
+def test_browser_screenshot_is_a_real_page(report_dir, tmp_path):
+    shot = tmp_path / "report.png"
+    chromium("--screenshot=%s" % shot, (report_dir / "report.html").as_uri())
+    width, height, rows = read_png(shot.read_bytes(), max_rows=400)
+    assert (width, height) == (1200, 900)
+    assert shot.stat().st_size > 40_000, "a blank page compresses to a few kB"
+    assert rows[10][10] == FAIL_RED, "the header shows the failing fleet in red"
+    colours = {pixel for row in rows for pixel in row[::3]}
+    assert len(colours) > 100, "text, tables and badges give many colours (anti-aliasing)"
+
+
+def read_png(data, max_rows):
+    """Width, height and the first ``max_rows`` rows of RGB pixels of an 8-bit RGB(A) PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    offset, idat, header = 8, b"", None
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        offset += 12 + length
+    width, height, depth, colour_type, _, _, interlace = header
+    assert depth == 8 and colour_type in (2, 6) and interlace == 0, header
+    channels = 4 if colour_type == 6 else 3
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows, previous = [], bytearray(stride)
+    for number in range(min(height, max_rows)):
+        start = number * (stride + 1)
+        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous,
+                         channels)  # fmt: skip
+        rows.append([tuple(line[i : i + 3]) for i in range(0, stride, channels)])
+        previous = line
+    return width, height, rows
+
+
+def _unfilter(kind, line, previous, channels):
+    for i in range(len(line)):
+        left = line[i - channels] if i >= channels else 0
+        up = previous[i]
+        upper_left = previous[i - channels] if i >= channels else 0
+        if kind == 1:
+            line[i] = (line[i] + left) & 0xFF
+        elif kind == 2:
+            line[i] = (line[i] + up) & 0xFF
+        elif kind == 3:
+            line[i] = (line[i] + (left + up) // 2) & 0xFF
+        elif kind == 4:
+            guess = left + up - upper_left
+            pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - upper_left)
+            best = left if pa <= pb and pa <= pc else (up if pb <= pc else upper_left)
+            line[i] = (line[i] + best) & 0xFF
+    return line
+
+
+# --- the action plugin through a real ansible-playbook ------------------------------------
+
+
+PLAYBOOK = """
+- name: Host reports as the role would leave them, then the fleet report
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Set the host report fact (lost-1 never gets one)
+      ansible.builtin.set_fact:
+        tcp_keepalive_report: "{{ lookup('ansible.builtin.file', inventory_hostname ~ '.json')
+                                  | from_json }}"
+      when: inventory_hostname != 'lost-1'
+
+    - name: Write the fleet report
+      netstack.keepalive.keepalive_report:
+        formats: "{{ report_formats }}"
+        fail_on: "{{ report_fail_on }}"
+      run_once: true
+      register: fleet
+
+    - name: Show the result
+      ansible.builtin.copy:
+        content: "{{ fleet | to_json }}"
+        dest: "{{ playbook_dir }}/result.json"
+        mode: "0644"
+      run_once: true
+      check_mode: false
+"""
+
+
+@pytest.fixture
+def play_dir(tmp_path):
+    names = []
+    for host in report_fleet.fleet():
+        (tmp_path / ("%s.json" % host["host"])).write_text(json.dumps(host))
+        names.append(host["host"])
+    names.append("lost-1")
+    python = REPO_ROOT / ".venv" / "bin" / "python"
+    (tmp_path / "inventory.ini").write_text("".join(
+        "%s ansible_connection=local ansible_python_interpreter=%s\n" % (name, python)
+        for name in names
+    ))  # fmt: skip
+    (tmp_path / "report.yml").write_text(PLAYBOOK)
+    return tmp_path
+
+
+def run_playbook(play_dir, *args, formats=("json", "html", "junit", "prometheus"), fail_on="never"):
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_HOME=str(play_dir / ".ansible"),
+        ANSIBLE_LOCAL_TEMP=str(play_dir / ".ansible" / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    extra = json.dumps({"report_formats": list(formats), "report_fail_on": fail_on})
+    # cwd is the play folder: the default dest ./keepalive-report lands there.
+    return subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", "inventory.ini", "report.yml", "-e", extra, *args],
+        cwd=play_dir, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_playbook_writes_the_report_in_check_mode(play_dir):
+    run = run_playbook(play_dir, "--check")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = play_dir / "keepalive-report"
+    expected = ["junit.xml", "report.html", "report.json"] + [
+        "%s.prom" % name
+        for name in ("aws-web-1", "azure-db-1", "gcp-worker-1", "lost-1", "proxy-app-1")
+    ]
+    assert sorted(os.listdir(out)) == sorted(expected)
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["schema_version"] == 1
+    assert doc["totals"] == {"hosts": 5, "pass": 1, "warn": 1, "fail": 3, "changed": 2}
+    lost = next(h for h in doc["hosts"] if h["host"] == "lost-1")
+    assert [v["check"] for v in lost["verdicts"]] == ["report_present"]
+    assert len(ET.parse(out / "junit.xml").getroot().findall("testsuite")) == 5
+    result = json.loads((play_dir / "result.json").read_text())
+    assert result["changed"] is False and result["failed"] is False
+    assert result["status"] == "fail"
+    assert result["failing_hosts"] == ["azure-db-1", "gcp-worker-1", "lost-1"]
+    assert sorted(result["paths"]) == sorted(str(out / name) for name in expected)
+    assert "changed=0" in run.stdout.split("PLAY RECAP")[1]
+
+
+@pytest.mark.slow
+def test_playbook_fail_on_fails_after_writing(play_dir):
+    run = run_playbook(play_dir, formats=["json"], fail_on="fail")
+    assert run.returncode == 2, run.stdout[-3000:]
+    assert "fleet report FAIL: 5 hosts, 3 fail (azure-db-1, gcp-worker-1, lost-1)" in run.stdout
+    assert (play_dir / "keepalive-report" / "report.json").is_file()
+
+
+@pytest.mark.slow
+def test_playbook_bad_option_is_named(play_dir):
+    run = run_playbook(play_dir, formats=["json", "pdf"])
+    assert run.returncode == 2
+    assert "formats" in run.stdout and "pdf" in run.stdout, run.stdout[-3000:]
+    assert not (play_dir / "keepalive-report").exists()
