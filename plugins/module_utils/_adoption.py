@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
+import operator
 import os
 from collections import namedtuple
 
@@ -48,6 +49,8 @@ SOCKET_KEYS = (
 RECORD_FIELDS = "netns pid comm unit state keepalive idle intvl cnt source family sockid"
 NETNS, PID, COMM, UNIT, STATE, KEEPALIVE, IDLE, INTVL, CNT, SOURCE, FAMILY, SOCKID = range(12)
 Record = namedtuple("Record", RECORD_FIELDS)
+# The summary's grouping key (netns, unit, comm, state, ..., source) in one C call.
+_SUMMARY_KEY = operator.itemgetter(NETNS, UNIT, COMM, STATE, KEEPALIVE, IDLE, INTVL, CNT, SOURCE)
 # Building 100,000 records through Record.__new__ runs a Python frame each time; calling the
 # tuple constructor with the class does the same at C speed.
 _new_record = tuple.__new__
@@ -257,9 +260,11 @@ def select(records, units=None, ports=None, keepalive=None):
 def summary_rows(records):
     """Counts per namespace x unit x command x state x effective values x source."""
     counts = {}
+    group_of = _SUMMARY_KEY
+    get = counts.get
     for record in records:
-        key = (record[0], record[3], record[2]) + record[4:10]
-        counts[key] = counts.get(key, 0) + 1
+        key = group_of(record)
+        counts[key] = get(key, 0) + 1
     rows = [_summary_row(key, count) for key, count in counts.items()]
     rows.sort(key=_row_order)
     return rows

@@ -73,12 +73,12 @@ SOCKET_FIELDS = (
 
 # nlmsghdr (len, type, 10 bytes we skip) + inet_diag_msg without rqueue/wqueue.
 _MSG = struct.Struct("=IH10xBBBB48sI8xII")
-_NLMSG_HDR = struct.Struct("=IHHII")
 _REQUEST = struct.Struct("=IHHIIBBBBI48s")
 _ATTR = struct.Struct("=HH")
 _U64 = struct.Struct("=Q")
 _ERRNO = struct.Struct("=i")
-_LAST_ATTR_IS_CGROUP = _ATTR.pack(12, INET_DIAG_CGROUP_ID)
+_NLMSG_LEN_TYPE = struct.Struct("=IH")
+_CGROUP_TAIL = struct.Struct("=HHQ")  # rtattr header + u64, when it is the last attribute
 _RECV_BUFFER = 1 << 20  # one recv returns at most one 32 KiB skb; a large buffer costs nothing
 _SOCKET_RCVBUF = 8 << 20
 
@@ -107,10 +107,7 @@ def build_request(family, states_mask, seq=1):
 
 
 def _cgroup_id(view, start, end):
-    """INET_DIAG_CGROUP_ID of one message, or 0 when the kernel sent none."""
-    # Fast path: with no extensions requested the kernel puts the cgroup id last.
-    if end - start >= 12 and view[end - 12 : end - 8] == _LAST_ATTR_IS_CGROUP:
-        return _U64.unpack_from(view, end - 8)[0]
+    """INET_DIAG_CGROUP_ID among the attributes in ``view[start:end]``, or 0 if none."""
     while start + 4 <= end:
         length, kind = _ATTR.unpack_from(view, start)
         if length < 4:
@@ -130,26 +127,31 @@ def parse_messages(data, sockets):
     view = memoryview(data)
     size = len(data)
     offset = 0
+    header = _NLMSG_LEN_TYPE.unpack_from
     unpack = _MSG.unpack_from
+    tail = _CGROUP_TAIL.unpack_from
     append = sockets.append
     msg_size = _MSG.size
     while offset + 16 <= size:
-        length, kind = _NLMSG_HDR.unpack_from(view, offset)[:2]
+        length, kind = header(view, offset)
         if length < 16 or offset + length > size:
             raise KeepaliveError("netlink: truncated message (length %d at %d)" % (length, offset))
-        if kind == NLMSG_DONE:
-            return True
-        if kind == NLMSG_ERROR:
-            code = -_ERRNO.unpack_from(view, offset + 16)[0]
-            if code == 0:
-                offset += (length + 3) & ~3
-                continue
-            raise KeepaliveError(
-                "netlink inet_diag dump refused: %s (errno %d)" % (os.strerror(code), code)
-            )
         if kind == SOCK_DIAG_BY_FAMILY and length >= msg_size:
-            fields = unpack(view, offset)
-            append(fields[2:] + (_cgroup_id(view, offset + msg_size, offset + length),))
+            end = offset + length
+            # With no extensions requested the kernel puts the cgroup id last: one unpack
+            # reads it; otherwise walk the attributes.
+            attr_len, attr_kind, cgroup_id = tail(view, end - 12)
+            if attr_len != 12 or attr_kind != INET_DIAG_CGROUP_ID or length < msg_size + 12:
+                cgroup_id = _cgroup_id(view, offset + msg_size, end)
+            append(unpack(view, offset)[2:] + (cgroup_id,))
+        elif kind == NLMSG_DONE:
+            return True
+        elif kind == NLMSG_ERROR:
+            code = -_ERRNO.unpack_from(view, offset + 16)[0]
+            if code != 0:
+                raise KeepaliveError(
+                    "netlink inet_diag dump refused: %s (errno %d)" % (os.strerror(code), code)
+                )
         offset += (length + 3) & ~3
     return False
 
