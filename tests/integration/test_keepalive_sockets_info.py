@@ -4,7 +4,7 @@
 documented (sshd ``TCPKeepAlive``, redis ``tcp-keepalive``, PostgreSQL ``tcp_keepalives_*``,
 nginx ``listen ... so_keepalive=``), in a cgroup shaped like its systemd unit, with a real idle
 client. Every assertion compares the audit with what that configuration implies, exactly; the
-namespaced server is compared with its own namespace's sysctls (600/20/4, not the host's).
+namespaced servers are compared with their own namespace's sysctls (300/30/5, not the host's).
 
 Needs root, cgroup v2, iproute2 and the Debian packages openssh-server redis-server postgresql
 nginx. Where one is missing the stack fails to start and every test here errors with the reason.
@@ -36,6 +36,7 @@ SERVER_SOCKETS = [
         "nginx-plain.service",
         "plain-tcp.service",
         "netns-holder.service",
+        "redis-netns7200.service",
     )
     for state in ("listen", "established")
 ]
@@ -124,6 +125,7 @@ def test_services_report_their_own_settings(stack):
         "redis-ka60.service": "60",
         "redis-ka3600.service": "3600",
         "redis-noka.service": "0",
+        "redis-netns7200.service": "7200",
     }
     # PostgreSQL answers SHOW from getsockopt on the session's own socket.
     assert stack.services["postgresql.service"].observed == {
@@ -201,7 +203,7 @@ def test_in_process_keepalive_disabled_filter(stack, in_process):
     off = {
         (unit, state)
         for unit, state in SERVER_SOCKETS
-        if not stack.services[unit].expected[state].on and stack.services[unit].netns is None
+        if not stack.services[unit].expected[state].on
     }
     assert found == off
 
@@ -258,6 +260,7 @@ def module_cases(stack):
         {"name": "sshd-ka.service", "states": ["established"]},
         {"name": "redis-ka60.service", "states": ["established"]},
         {"name": "postgresql.service", "states": ["established"]},
+        {"name": "redis-netns7200.service", "states": ["established"]},
         "no-such-unit.service",  # no socket at all: cannot prove keepalive, must fail
     ]
     audit = {"ports": ours, "require": require, "path": ["aws_nat_gateway"]}
@@ -366,15 +369,20 @@ def test_module_netns_filter_sees_only_that_namespace(stack, via_ansible):
     holder = stack.services["netns-holder.service"]
     server_side = [r for r in rows if r["unit"] == holder.unit]
     assert sorted(r["state"] for r in server_side) == ["established", "listen"]
-    for row in server_side:  # SO_KEEPALIVE only: the namespace's 600/20/4, none set by the app
-        assert (row["keepalive"], row["idle"], row["intvl"], row["cnt"]) == (True, 600, 20, 4)
+    ns = NETNS_SYSCTLS
+    for row in server_side:  # SO_KEEPALIVE only: the namespace's sysctls, none set by the app
+        assert (row["keepalive"], row["idle"], row["intvl"], row["cnt"]) == (
+            True,
+            ns.time,
+            ns.intvl,
+            ns.probes,
+        )
         assert row["set_by_app"] == {"idle": False, "intvl": False, "cnt": False}
-    (client,) = [r for r in rows if r["unit"] != holder.unit]
-    assert (client["state"], client["keepalive"], client["pid"]) == (
-        "established",
-        False,
-        os.getpid(),
-    )
+    # Our two clients there (to the holder and to the namespaced redis) set nothing.
+    clients = [r for r in rows if r["unit"] not in stack.services]
+    assert [(r["state"], r["keepalive"], r["pid"]) for r in clients] == [
+        ("established", False, os.getpid())
+    ] * 2
 
 
 def test_require_verdicts_per_service_and_state(via_ansible):
@@ -393,6 +401,7 @@ def test_require_verdicts_per_service_and_state(via_ansible):
         "nginx-ka.service (listen)": ("pass", 2, 2),
         "netns-holder.service (established)": ("pass", 1, 1),
         "netns-holder.service (listen)": ("pass", 1, 1),
+        "redis-netns7200.service (established)": ("pass", 1, 1),
         "sshd-ka.service (established)": ("pass", 1, 1),
         "redis-ka60.service (established)": ("pass", 1, 1),
         "postgresql.service (established)": ("pass", 1, 1),
@@ -406,8 +415,9 @@ def test_require_verdicts_per_service_and_state(via_ansible):
 
 def test_path_fails_a_service_whose_own_idle_outlives_the_nat(stack, via_ansible):
     """Behind an AWS NAT gateway (350 s idle timeout): redis tcp-keepalive 3600 fails, redis 60
-    passes, sshd on the host's 7200 s sysctl default fails, nginx 30 and PostgreSQL 45 pass,
-    and a connection without SO_KEEPALIVE fails at the box's 350 s."""
+    passes, sshd on the host's 7200 s sysctl default fails, PostgreSQL 45 passes, a connection
+    without SO_KEEPALIVE fails at the box's 350 s; in the namespace whose sysctl (300 s) is
+    right, the server on the sysctl passes and redis with its own 7200 s still fails."""
     result = via_ansible["ours"]
 
     def established(unit):
@@ -425,6 +435,8 @@ def test_path_fails_a_service_whose_own_idle_outlives_the_nat(stack, via_ansible
     assert established("sshd-ka.service") == ("fail", stack.root_sysctls.time, 320)
     assert established("postgresql.service") == ("pass", 45, 320)
     assert established("redis-noka.service") == ("fail", None, 350)
+    assert established("netns-holder.service") == ("pass", NETNS_SYSCTLS.time, 320)
+    assert established("redis-netns7200.service") == ("fail", 7200, 320)
 
 
 def test_bad_argument_fails_with_the_option_and_range(via_ansible):

@@ -30,9 +30,12 @@ def _read_until(sock: socket.socket, marker: bytes, what: str) -> bytes:
     return data
 
 
-def redis_session(port: int) -> tuple[socket.socket, str]:
-    """RESP: ``CONFIG GET tcp-keepalive``; returns the socket and the server's own value."""
-    sock = _connect(port)
+def redis_session(port: int, connect=_connect) -> tuple[socket.socket, str]:
+    """RESP: ``CONFIG GET tcp-keepalive``; returns the socket and the server's own value.
+
+    ``connect(port)`` opens the connection (a namespace's own connect for a redis there).
+    """
+    sock = connect(port)
     words = [b"CONFIG", b"GET", b"tcp-keepalive"]
     request = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words)
     sock.sendall(request)

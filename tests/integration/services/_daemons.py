@@ -149,7 +149,9 @@ def redis_keepalive(seconds: int) -> Keepalive:
     return Keepalive(True, seconds, max(seconds // 3, 1), 3, True, f"tcp-keepalive {seconds}")
 
 
-def start_redis(workdir: Path, cgroup: UnitCgroup, port: int, tcp_keepalive: int) -> Service:
+def start_redis(
+    workdir: Path, cgroup: UnitCgroup, port: int, tcp_keepalive: int, netns: str | None = None
+) -> Service:
     _need(REDIS, "redis-server")
     data = workdir / cgroup.unit
     data.mkdir()
@@ -177,11 +179,14 @@ def start_redis(workdir: Path, cgroup: UnitCgroup, port: int, tcp_keepalive: int
         "",
     ]
     daemon = Daemon(cgroup, argv, workdir / f"{cgroup.unit}.log")
-    daemon.start()
-    daemon.wait_listening(port)
+    daemon.start(netns=netns)
+    if netns:
+        _wait_listening_in_netns(daemon, netns, port)
+    else:
+        daemon.wait_listening(port)
     # The listener gets nothing; every accepted client gets anetKeepAlive().
     expected = {"listen": OFF, "established": redis_keepalive(tcp_keepalive)}
-    return Service(cgroup.unit, port, daemon, expected, comm=_comm(daemon))
+    return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon))
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
