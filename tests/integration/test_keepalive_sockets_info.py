@@ -236,6 +236,24 @@ def test_in_process_summary_row(stack, in_process, unit, state):
         ), row
 
 
+@pytest.fixture(scope="module")
+def timer_only(stack):
+    """The fallback where pidfd_getfd is refused: the same audit from the kernel timer only."""
+    return _adoption.audit(exact=False)
+
+
+@pytest.mark.parametrize(("unit", "state"), SERVER_SOCKETS)
+def test_in_process_timer_fallback(stack, timer_only, unit, state):
+    """Idle established sockets are told by their keepalive timer; listeners never arm it, so
+    their keepalive is unknown (None), never guessed."""
+    records, namespaces, _degraded = timer_only
+    service = stack.services[unit]
+    for row in server_rows(_adoption.socket_rows(records, namespaces), service, state):
+        assert row["source"] == "timer"
+        want = service.expected[state].on if state == "established" else None
+        assert (row["keepalive"], row["idle"], row["set_by_app"]) == (want, None, None), row
+
+
 def test_in_process_namespaces_carry_their_own_sysctls(stack, in_process):
     _records, namespaces, _degraded = in_process
     ours = namespaces[stack.netns.name]
