@@ -284,7 +284,7 @@ def _fd_count(pid, proc):
 
 def split_pids(pids, jobs, proc="/proc"):
     """``jobs`` groups of pids with about as many fds each (largest first, greedy)."""
-    groups = [[] for _ in range(jobs)]
+    groups = [[] for _job in range(jobs)]
     loads = [0] * jobs
     for count, pid in sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True):
         lightest = loads.index(min(loads))

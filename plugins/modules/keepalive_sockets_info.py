@@ -32,7 +32,9 @@ description:
   - Optional checks, returned as RV(verdicts) - O(require) (services that must have
     keepalive on) and O(path) (each group's effective idle against the middleboxes).
 author:
-  - netstack.keepalive contributors
+  - netstack.keepalive contributors (@netstack)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   states:
     description:
