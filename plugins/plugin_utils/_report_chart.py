@@ -31,6 +31,8 @@ TICKS = (
 STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
 LABEL_MAX = 24  # characters of a bar label that fit left of the plot
 MAX_SOCKET_BARS = 6
+FLEET_TOP = 24  # room for the caption above the rows
+FLEET_PLOT_RIGHT = 700  # the fleet chart keeps room on the right for a line of text
 
 
 def human_seconds(seconds):
@@ -83,11 +85,7 @@ def host_chart(host):
         "label_rows": label_rows,
         "bars": bars,
         "timeouts": timeouts,
-        "ticks": [
-            {"x": scale.x(tick), "label": label}
-            for tick, label in TICKS
-            if scale.low <= tick <= scale.high
-        ],
+        "ticks": _ticks(scale),
     }
 
 
@@ -214,14 +212,77 @@ def _place_labels(lines, scale):
     return len(row_ends)
 
 
+def _ticks(scale, spacing=42):
+    """Axis ticks in range, skipping any that would crowd the one before it."""
+    ticks = []
+    for seconds, label in TICKS:
+        x = scale.x(seconds)
+        if scale.low <= seconds <= scale.high and (not ticks or x - ticks[-1]["x"] >= spacing):
+            ticks.append({"x": x, "label": label})
+    return ticks
+
+
 class _LogScale(object):
     """Seconds to pixels, logarithmic, with a little room on both sides."""
 
-    def __init__(self, low, high):
+    def __init__(self, low, high, right=PLOT_RIGHT):
         self.low = max(1, low / 2.0)
         self.high = high * 1.6
+        self.right = right
         self._span = math.log10(self.high) - math.log10(self.low)
 
     def x(self, seconds):
         share = (math.log10(max(seconds, self.low)) - math.log10(self.low)) / self._span
-        return round(PLOT_LEFT + share * (PLOT_RIGHT - PLOT_LEFT), 1)
+        return round(PLOT_LEFT + share * (self.right - PLOT_LEFT), 1)
+
+
+def fleet_chart(hosts):
+    """One row per host: its keepalive time against the layer-4 timeouts on its path.
+
+    The first picture of the report: a bar that reaches a red tick is a path that breaks.
+    """
+    rows = []
+    for host in hosts:
+        values = host["after"] or host["runtime"]
+        layer4 = sorted(set(_layer4_timeouts(host["path"])))
+        rows.append({
+            "host": host["host"],
+            "value": values["time"] if values else None,
+            "status": (_worst_verdict(host, ("middlebox_idle",)) or _idle_status(host))
+            if values else "info",
+            "layer4": layer4,
+        })  # fmt: skip
+    known = [row["value"] for row in rows if row["value"]]
+    known += [t for row in rows for t in row["layer4"]]
+    if not known:
+        return None
+    scale = _LogScale(min(known + [60]), max(known + [7200]), right=FLEET_PLOT_RIGHT)
+    for number, row in enumerate(rows):
+        row["y"] = FLEET_TOP + number * (BAR_HEIGHT + 8)
+        row["width"] = 0 if row["value"] is None else max(2, scale.x(row["value"]) - PLOT_LEFT)
+        row["ticks"] = [scale.x(t) for t in row["layer4"]]
+        row["text"] = _fleet_row_text(row)
+    bottom = FLEET_TOP + len(rows) * (BAR_HEIGHT + 8)
+    return {
+        "width": WIDTH,
+        "height": bottom + AXIS_HEIGHT,
+        "plot_left": PLOT_LEFT,
+        "plot_right": FLEET_PLOT_RIGHT,
+        "plot_top": FLEET_TOP - 6,
+        "plot_bottom": bottom,
+        "text_x": FLEET_PLOT_RIGHT + 12,
+        "rows": rows,
+        "ticks": _ticks(scale),
+    }
+
+
+def _fleet_row_text(row):
+    if row["value"] is None:
+        return "no keepalive values reported"
+    if not row["layer4"]:
+        return "%s; no layer-4 idle timeout known" % human_seconds(row["value"])
+    first = row["layer4"][0]
+    relation = "<" if row["value"] < first else ">="
+    return "%s %s %s (first idle timeout)" % (
+        human_seconds(row["value"]), relation, human_seconds(first)
+    )  # fmt: skip

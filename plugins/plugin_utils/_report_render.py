@@ -32,6 +32,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
     KeepaliveError,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_chart import (
+    fleet_chart,
     host_chart,
     human_seconds,
 )
@@ -334,6 +335,7 @@ def _view(doc):
     return {
         "doc": doc,
         "hosts": [_host_view(host) for host in doc["hosts"]],
+        "fleet_chart": fleet_chart(doc["hosts"]),
     }
 
 

@@ -107,11 +107,14 @@ def test_browser_shows_hosts_and_failing_checks(report_dir):
         assert "%s %s" % (host, check) in failing
     assert "Failing checks (4)" in failing
     assert "aws-web-1" not in failing  # a passing host is not listed among the failures
-    assert "application_heartbeat" in failing  # warnings follow, in their own table
+    assert "application_heartbeat" not in failing  # warnings have their own card, after
+    assert "proxy-app-1 application_heartbeat envoy" in " ".join(page.text["warnings"].split())
     for host in ("aws-web-1", "azure-db-1", "gcp-worker-1", "proxy-app-1"):
         assert host in page.text["hosts"]
         assert page.text[render.host_anchor(host)].lstrip().startswith(host)
-    assert page.tags.count("svg") == 4
+    assert page.tags.count("svg") == 5  # the fleet at a glance, then one chart per host
+    glance = " ".join(page.text["hosts"].split())
+    assert "2 h >= 240 s (first idle timeout)" in glance  # the Azure row, in words
     assert page.tags.count("rect") >= 10  # bars drawn by the browser's DOM, not just text
     assert "script" not in page.tags
 

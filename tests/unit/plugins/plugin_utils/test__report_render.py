@@ -163,7 +163,10 @@ def test_html_shows_hosts_charts_and_failing_checks_first(doc):
     assert text.index('id="failing-checks"') < text.index('id="host-aws-web-1"')
     for host in doc["hosts"]:
         assert 'id="%s"' % render.host_anchor(host["host"]) in text
-    assert text.count("<svg") == len(doc["hosts"])
+    assert text.count("<svg") == len(doc["hosts"]) + 1  # the fleet chart and one per host
+    assert (
+        text.index('id="failing-checks"') < text.index('id="hosts"') < text.index('id="warnings"')
+    )
     assert "azure_lb_standard 240 s" in text  # the timeout line of the failing path
 
 
@@ -323,3 +326,40 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize(
+    "extra, status, text",
+    [
+        ({"after": {"time": 7200, "intvl": 75, "probes": 9},
+          "path": [{"id": "az", "layer": 4, "idle_timeout": 240}]},
+         "fail", "2 h >= 240 s (first idle timeout)"),
+        ({"after": {"time": 180, "intvl": 20, "probes": 3},
+          "path": [{"id": "nat", "layer": 4, "idle_timeout": 350},
+                   {"id": "proxy", "layer": 7, "idle_timeout": 60}]},
+         "pass", "180 s < 350 s (first idle timeout)"),
+        ({"runtime": {"time": 180, "intvl": 20, "probes": 3}},
+         "info", "180 s; no layer-4 idle timeout known"),
+        ({"path": [{"id": "nat", "layer": 4, "idle_timeout": 350}]},
+         "info", "no keepalive values reported"),
+    ],
+)  # fmt: skip
+def test_fleet_chart_rows(extra, status, text):
+    drawn = chart.fleet_chart([_chart_host(**extra)])
+    (row,) = drawn["rows"]
+    assert (row["status"], row["text"]) == (status, text)
+    assert len(row["ticks"]) == len([b for b in extra.get("path", []) if b["layer"] == 4])
+
+
+def test_fleet_chart_needs_something_to_draw():
+    assert chart.fleet_chart([_chart_host()]) is None
+    assert chart.fleet_chart([]) is None
+
+
+def test_axis_ticks_do_not_crowd():
+    host = _chart_host(
+        runtime={"time": 30, "intvl": 1, "probes": 1}, path=[{"layer": 4, "idle_timeout": 86400}]
+    )
+    ticks = chart.fleet_chart([host])["ticks"]
+    gaps = [b["x"] - a["x"] for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert gaps and min(gaps) >= 42
