@@ -399,6 +399,8 @@ class Lab:
             str(self.key_path) + ".pub",
         ]
         with open(disk / "console.log", "ab") as console:
+            console.write(b"--- boot at %s\n" % time.strftime("%H:%M:%S").encode())
+            console.flush()
             self._children[host.name] = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -417,8 +419,7 @@ class Lab:
             for host in list(pending):
                 if _ssh_banner(host.address, host.port):
                     pending.remove(host)
-                elif not self._init_pids(host.name):
-                    self._reap()
+                elif not self._is_running(host.name):
                     raise LabError(
                         "host %s died while booting:\n%s" % (host.name, self._console_tail(host))
                     )
@@ -495,6 +496,14 @@ class Lab:
             for child in _children_of(pid)
             if _ns_pid_chain(child)[-1:] == [1] and _is_alive(child)
         ]
+
+    def _is_running(self, host_name):
+        """Whether the host's starter (nsenter -> unshare, which lives as long as the host's
+        PID 1) is alive. Right after the start there is no PID 1 yet: do not look for it."""
+        child = self._children.get(host_name)
+        if child is not None:
+            return child.poll() is None
+        return any(_environ(pid).get(HOST_ENV) == host_name for pid in self._lab_pids(host_name))
 
     def _kill(self, host_name=None, timeout=10.0):
         """SIGKILL the lab's (or one host's) processes and wait until none is left alive.
@@ -625,14 +634,13 @@ class Lab:
         with _signals_deferred():
             self._kill()
             pattern = re.compile(re.escape(self.prefix) + r"-h\d+")
-            for name in _link_names():
-                if pattern.fullmatch(name):
-                    _run(["ip", "link", "del", name], check=False)
-            for name in _netns_names():
-                if pattern.fullmatch(name):
-                    _run(["ip", "netns", "del", name])
-            if self.bridge in _link_names():
-                _run(["ip", "link", "del", self.bridge])
+            links = [n for n in _link_names() if pattern.fullmatch(n) or n == self.bridge]
+            # veths before their namespaces (see _delete_host_network), the bridge last; one
+            # ip process for all, going on past errors (leftovers() below has the last word).
+            commands = ["link del %s" % n for n in sorted(links, key=lambda n: n == self.bridge)]
+            commands += ["netns del %s" % n for n in _netns_names() if pattern.fullmatch(n)]
+            if commands:
+                _run(["ip", "-force", "-batch", "-"], check=False, input="\n".join(commands))
             self._unmount_leftovers()
             self._remove_files()
         left = self.leftovers()
