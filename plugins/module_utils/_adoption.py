@@ -60,8 +60,12 @@ def read_sysctls():
     """The keepalive sysctls of the calling thread's network namespace."""
     values = {}
     for name in SYSCTLS:
-        with open("/proc/sys/net/ipv4/" + name) as handle:
-            values[name] = int(handle.read())
+        path = "/proc/sys/net/ipv4/" + name
+        try:
+            with open(path) as handle:
+                values[name] = int(handle.read())
+        except (IOError, OSError, ValueError) as exc:
+            raise KeepaliveError("cannot read %s: %s" % (path, getattr(exc, "strerror", exc)))
     return values
 
 
