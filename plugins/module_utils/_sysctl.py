@@ -189,6 +189,11 @@ def _warn_or_refuse(settings, todo):
                 shadowed_by=todo["shadowed_by"],
             )
         warnings.append(text)
+    if settings["path"].startswith("/run/") and settings["persist"]:
+        warnings.append(
+            "path=%s: /run is emptied at every boot, so this file does not persist by itself "
+            "(use /etc/sysctl.d unless something recreates it at boot)" % settings["path"]
+        )
     if settings["netns"] and settings["persist"] and settings["state"] == "present":
         # A namespace made by `ip netns add` starts from kernel defaults; boot applies
         # sysctl.d only to the namespace the host boots with.

@@ -71,6 +71,7 @@ options:
         above; anything else is refused, because nothing reads it at boot.
       - Choose a name that sorts after the files that set the same keys, or
         RV(shadowed_by) will list them.
+      - C(/run/sysctl.d) is emptied at every boot; a file there gets a warning.
     type: str
     default: /etc/sysctl.d/60-netstack-keepalive.conf
   mode:

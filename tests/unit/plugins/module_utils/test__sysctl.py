@@ -322,3 +322,12 @@ def _with_netns(validate, name):
         return settings
 
     return fake
+
+
+def test_a_file_under_run_is_volatile_and_says_so(host):
+    result, warnings = run(host, path="/run/sysctl.d/60-k.conf", **WANT)
+    assert result["file_changed"] and (host / "run/sysctl.d/60-k.conf").exists()
+    assert warnings == [
+        "path=/run/sysctl.d/60-k.conf: /run is emptied at every boot, so this file does not "
+        "persist by itself (use /etc/sysctl.d unless something recreates it at boot)"
+    ]
