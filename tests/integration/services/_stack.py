@@ -13,6 +13,7 @@ from ._clients import http_session, postgres_session, raw_session, redis_session
 from ._launch import Daemon, free_port
 from ._model import Service, Sysctls
 from ._netns_site import Netns, read_sysctls
+from ._stale import NETNS_PREFIX, WORKDIR_PREFIX, process_alive, reap_stale_runs
 
 # Non-default values for our namespace (the kernel would give 7200/75/9), and right for an
 # AWS NAT gateway (350 s): a socket there that sets its own 7200 s still fails the path check.
@@ -26,14 +27,15 @@ class ServiceStack:
     def __init__(self, run_tag: str | None = None):
         self.run_tag = run_tag or f"r{os.getpid()}"
         self.slice = run_slice(self.run_tag)
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"netstack-services-{self.run_tag}-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{self.run_tag}-"))
         os.chmod(self.workdir, 0o711)  # daemons that drop to their own user must traverse it
-        self.netns = Netns(f"nstest-ka-{self.run_tag}", NETNS_SYSCTLS)
+        self.netns = Netns(f"{NETNS_PREFIX}{self.run_tag}", NETNS_SYSCTLS)
         self.root_sysctls = read_sysctls()
         self.services: dict[str, Service] = {}
         self.cgroups: list[UnitCgroup] = []
         self.client_processes: list[Daemon] = []
         self.pids_seen: set[int] = set()
+        self.reaped: list[str] = []  # leftovers of dead earlier runs removed at start
 
     def __enter__(self) -> ServiceStack:
         try:
@@ -60,6 +62,7 @@ class ServiceStack:
         return service
 
     def start(self) -> None:
+        self.reaped = reap_stale_runs()
         work, root = self.workdir, self.root_sysctls
         daemons.make_ssh_keys(work)
         clients = self.new_cgroup(CLIENT_SCOPE)
@@ -139,7 +142,9 @@ class ServiceStack:
 
     def leftovers(self) -> list[str]:
         """Everything this stack started that still exists (empty after ``close``)."""
-        found = [f"process {pid} still alive" for pid in sorted(self.pids_seen) if _alive(pid)]
+        found = [
+            f"process {pid} still alive" for pid in sorted(self.pids_seen) if process_alive(pid)
+        ]
         found += [f"cgroup {c.path} still exists" for c in self.cgroups if c.path.exists()]
         if self.slice.exists():
             found.append(f"slice {self.slice} still exists")
@@ -151,16 +156,6 @@ class ServiceStack:
             f"process {pid} mentions {self.workdir}" for pid in _pids_mentioning(self.workdir)
         ]
         return found
-
-
-def _alive(pid: int) -> bool:
-    """Running or sleeping; a zombie (state Z) is dead already, only not yet reaped."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            state = stat.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _pids_mentioning(path: Path) -> list[int]:
