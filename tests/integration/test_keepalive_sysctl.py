@@ -206,6 +206,64 @@ def test_absent_restores_runtime_and_reboot_agrees(lab, ansible_module, untouche
     clean_host(lab, host, vendor)
 
 
+# A tree where each key's boot value is decided by a different rule of the model.
+TRICKY_TREE = {
+    # masked by the /dev/null link of the same name in /etc/sysctl.d: sets nothing
+    "/usr/lib/sysctl.d/99-vendor-ka.conf": "net.ipv4.tcp_keepalive_time = 111\n",
+    # CRLF, "/" separators, sorts after ours: wins for time
+    "/usr/local/lib/sysctl.d/70-local-ka.conf": (
+        "# dos file\r\nnet/ipv4/tcp_keepalive_time = 222\r\n"
+    ),
+    # "-" prefix, then a duplicate without spaces: the later one wins for intvl
+    "/etc/sysctl.d/80-dup-ka.conf": "-net.ipv4.tcp_keepalive_intvl = 11\n"
+    "  net.ipv4.tcp_keepalive_intvl=12  \n; net.ipv4.tcp_keepalive_probes = 99\n",
+    # same name as a lower file but only comments: masks it
+    "/etc/sysctl.d/90-mask-ka.conf": "# nothing here\n",
+    "/usr/lib/sysctl.d/90-mask-ka.conf": "net.ipv4.tcp_keepalive_probes = 88\n",
+}
+TRICKY_LINKS = {
+    "/etc/sysctl.d/99-vendor-ka.conf": "/dev/null",
+    "/etc/sysctl.d/85-gone-ka.conf": "/nonexistent-ka.conf",
+}
+
+
+def test_model_agrees_with_real_sysctl_system_after_reboot(lab, ansible_module, untouched):
+    """The prediction on a tree full of masks, links, CRLF, separators, prefixes, duplicates,
+    an unreadable file and /etc/sysctl.conf, against what procps really applies at boot."""
+    host = lab.hosts[2].name
+    for path, text in TRICKY_TREE.items():
+        lab.run(
+            host,
+            ["sh", "-c", 'mkdir -p "${1%/*}" && printf "%s" "$2" > "$1"', "-", path, text],
+            check=True,
+        )
+    for path, target in TRICKY_LINKS.items():
+        lab.run(host, ["ln", "-sfn", target, path], check=True)
+    conf = lab.run(host, ["cat", "/etc/sysctl.conf"], check=True).stdout
+    lab.run(host, "echo 'net.ipv4.tcp_keepalive_probes = 7' >> /etc/sysctl.conf", check=True)
+
+    result = ansible_module(MODULE, dict(WANT, on_shadowed="ignore"), pattern=host).by_host[host]
+    assert result.changed, result.result
+    predicted = {o: v["value"] for o, v in result["boot_values"].items()}
+    assert predicted == {
+        "tcp_keepalive_time": 222,
+        "tcp_keepalive_intvl": 12,
+        "tcp_keepalive_probes": 7,
+    }
+    assert result["boot_values"]["tcp_keepalive_probes"]["source"] == "/etc/sysctl.conf:%d" % (
+        conf.count("\n") + 1
+    )
+    assert [p["file"] for p in result["boot_problems"]] == ["/etc/sysctl.d/85-gone-ka.conf"]
+    shadows = {(e["file"], e["key"]) for e in result["shadowed_by"]}
+    assert ("/usr/local/lib/sysctl.d/70-local-ka.conf", "net.ipv4.tcp_keepalive_time") in shadows
+    untouched(host)
+
+    reboot(lab, host)
+    assert runtime(lab, host) == predicted  # procps at boot did what the model said
+    lab.run(host, ["sh", "-c", 'printf "%s" "$1" > /etc/sysctl.conf', "-", conf], check=True)
+    clean_host(lab, host, *TRICKY_TREE, *TRICKY_LINKS)
+
+
 ERROR_CASES = {
     "time-0": (
         {"tcp_keepalive_time": 0},
