@@ -137,10 +137,10 @@ def _owner_info(pids):
     return info
 
 
-def _orphan_units(dumps, owners):
+def _orphan_units(dumps, found):
     ids = set()
     for _sysctls, sockets in dumps.values():
-        ids.update(s[8] for s in sockets if s[7] not in owners and s[8])
+        ids.update(s[8] for s in sockets if s[7] not in found and s[8])
     paths = _procfd.cgroup_paths(ids)
     return dict(
         (cid, _procfd.unit_from_cgroup(paths[cid]) if cid in paths else "cgroup:%d" % cid)
@@ -179,14 +179,14 @@ def audit(states=DEFAULT_STATES, netns=None, exact=True):
     except BaseException:
         _procfd.abandon_scan(handles)
         raise
-    owners, options, refused = _procfd.finish_scan(handles)
+    found, _extra, refused = _procfd.finish_scan(handles)
     if refused:
         degraded.append(
             "%d processes refused exact options (%s): their sockets use source timer"
             % (len(refused), "; ".join(sorted(set(refused.values()))[:3]))
         )
-    info = _owner_info(set(pairs[0][0] for pairs in owners.values()))
-    orphans = _orphan_units(dumps, owners)
+    info = _owner_info(set(entry[0] for entry in found.values()))
+    orphans = _orphan_units(dumps, found)
     records = []
     namespaces = {}
     for entry in selected:
@@ -197,32 +197,29 @@ def audit(states=DEFAULT_STATES, netns=None, exact=True):
             sysctls, inode=entry["inode"], names=entry["names"], current=entry["current"],
             sockets=len(sockets),
         )  # fmt: skip
-        _add_records(records, entry["id"], sockets, owners, options, info, orphans)
+        _add_records(records, entry["id"], sockets, found, info, orphans)
     return records, namespaces, degraded
 
 
-def _add_records(records, ns_id, sockets, owners, options, info, orphans):
-    """Turn one namespace's dump into records, consuming ``sockets``, ``owners`` and
-    ``options`` as it goes: at 100k sockets, holding both forms at once would add ~40 MB to
-    the peak."""
+def _add_records(records, ns_id, sockets, found, info, orphans):
+    """Turn one namespace's dump into records, consuming ``sockets`` and ``found`` as it goes:
+    at 100k sockets, holding both forms at once would add ~40 MB to the peak."""
     states = _sockdiag.TCP_STATES
     append = records.append
     pop_socket = sockets.pop
-    pop_owners = owners.pop
-    pop_options = options.pop
+    pop_found = found.pop
     start = len(records)
     while sockets:
         family, state, timer, _retrans, sockid, _expires, _uid, inode, cgroup_id = pop_socket()
-        pairs = pop_owners(inode, None)
-        if pairs:
-            pid = pairs[0][0]
-            comm, unit = info[pid]
-        else:
+        entry = pop_found(inode, None)
+        if entry is None:
             pid = comm = None
             unit = orphans.get(cgroup_id)
-        values = pop_options(inode, None)
-        if values is not None:
-            keepalive, idle, intvl, cnt = values
+        else:
+            pid = entry[0]
+            comm, unit = info[pid]
+        if entry is not None and len(entry) == 6:
+            keepalive, idle, intvl, cnt = entry[2:]
             source = SOURCE_GETSOCKOPT
         else:
             keepalive, idle, intvl, cnt = timer_keepalive(state, timer), None, None, None

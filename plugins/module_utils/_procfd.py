@@ -116,7 +116,7 @@ def _read_options(sock):
     )
 
 
-def _scan_by_duplicate(pid, pidfd, names, wanted, owners, options):
+def _scan_by_duplicate(pid, pidfd, names, wanted, found, extra):
     """Duplicate every fd of ``pid``; returns the errno when duplication is refused, else 0."""
     getfd = _libc_syscall()
     fstat = os.fstat
@@ -138,14 +138,14 @@ def _scan_by_duplicate(pid, pidfd, names, wanted, owners, options):
             inode = info.st_ino
             if not is_socket(info.st_mode) or (wanted is not None and inode not in wanted):
                 continue
-            owners.setdefault(inode, []).append((pid, fd))
-            if inode in options:
-                continue  # shared with an owner we already asked (master + workers)
+            if inode in found:  # shared with an owner already asked (master + workers)
+                _another_owner(found, extra, inode, pid, fd)
+                continue
             sock = make_socket(socket.AF_INET, socket.SOCK_STREAM, _TCP, dup)  # no syscall
             try:
-                options[inode] = _read_options(sock)
+                found[inode] = (pid, fd) + _read_options(sock)
             except OSError:
-                pass  # not TCP after all (reused fd): owners tell, the timer will
+                found[inode] = (pid, fd)  # not TCP after all (reused fd): the timer will tell
             finally:
                 sock.detach()
         finally:
@@ -153,7 +153,14 @@ def _scan_by_duplicate(pid, pidfd, names, wanted, owners, options):
     return 0
 
 
-def _scan_by_readlink(pid, dir_fd, names, wanted, owners):
+def _another_owner(found, extra, inode, pid, fd):
+    pairs = extra.get(inode)
+    if pairs is None:
+        pairs = extra[inode] = [found[inode][:2]]
+    pairs.append((pid, fd))
+
+
+def _scan_by_readlink(pid, dir_fd, names, wanted, found, extra):
     readlink = os.readlink
     for name in names:
         try:
@@ -163,18 +170,24 @@ def _scan_by_readlink(pid, dir_fd, names, wanted, owners):
         if target.startswith("socket:["):
             inode = int(target[8:-1])
             if wanted is None or inode in wanted:
-                owners.setdefault(inode, []).append((pid, int(name)))
+                if inode in found:
+                    _another_owner(found, extra, inode, pid, int(name))
+                else:
+                    found[inode] = (pid, int(name))
 
 
 def scan(wanted, exact=True, proc="/proc", pids=None):
     """Owners and exact options of the sockets whose inode is in ``wanted`` (None: all).
 
-    Returns ``(owners, options, refused)``: ``owners`` inode -> [(pid, fd), ...] ascending;
-    ``options`` inode -> (keepalive, idle, intvl, cnt) read with getsockopt; ``refused``
-    pid -> reason for processes whose sockets could not be duplicated or listed.
+    Returns ``(found, extra, refused)``, compact because a busy host has 100,000 sockets:
+    ``found`` inode -> ``(pid, fd, keepalive, idle, intvl, cnt)`` with the values read by
+    getsockopt, or just ``(pid, fd)`` where they could not be read; the pid is the lowest
+    owner's. ``extra`` inode -> every ``(pid, fd)`` ascending, only for sockets with several
+    owners. ``refused`` pid -> reason for processes whose sockets could not be duplicated
+    or listed. ``owners_of`` and ``options_of`` read them.
     """
-    owners = {}
-    options = {}
+    found = {}
+    extra = {}
     refused = {}
     for pid in pids if pids is not None else process_ids(proc):
         try:
@@ -187,17 +200,30 @@ def scan(wanted, exact=True, proc="/proc", pids=None):
             names = os.listdir(dir_fd)
             if not names:
                 continue
-            if exact and _scan_pid_exact(pid, dir_fd, names, wanted, owners, options, refused):
+            if exact and _scan_pid_exact(pid, dir_fd, names, wanted, found, extra, refused):
                 continue
-            _scan_by_readlink(pid, dir_fd, names, wanted, owners)
+            _scan_by_readlink(pid, dir_fd, names, wanted, found, extra)
         finally:
             os.close(dir_fd)
-    for pairs in owners.values():
+    for pairs in extra.values():
         pairs.sort()
-    return owners, options, refused
+    return found, extra, refused
 
 
-def _scan_pid_exact(pid, dir_fd, names, wanted, owners, options, refused):
+def owners_of(found, extra, inode):
+    """Every ``(pid, fd)`` holding ``inode``, ascending ([] when none is visible)."""
+    if inode in extra:
+        return extra[inode]
+    entry = found.get(inode)
+    return [entry[:2]] if entry else []
+
+
+def options_of(entry):
+    """``(keepalive, idle, intvl, cnt)`` of a ``found`` entry, None when not read."""
+    return entry[2:] if entry is not None and len(entry) == 6 else None
+
+
+def _scan_pid_exact(pid, dir_fd, names, wanted, found, extra, refused):
     """True when the pid was fully scanned by duplication."""
     try:
         pidfd = _pidfd_open(pid)
@@ -206,7 +232,7 @@ def _scan_pid_exact(pid, dir_fd, names, wanted, owners, options, refused):
             refused[pid] = "pidfd_open: %s" % exc.strerror
         return exc.errno == errno.ESRCH
     try:
-        err = _scan_by_duplicate(pid, pidfd, names, wanted, owners, options)
+        err = _scan_by_duplicate(pid, pidfd, names, wanted, found, extra)
         if err:
             refused[pid] = "pidfd_getfd: %s" % os.strerror(err)
         return not err
@@ -348,23 +374,30 @@ def _receive(child, read_end):
 
 def finish_scan(handles):
     """Merge the children's results; same shape as ``scan`` (every socket found)."""
-    owners, options, refused = {}, {}, {}
+    found, extra, refused = {}, {}, {}
     for child, handle, group, exact, proc in handles:
         if child is None:
-            part_owners, part_options, part_refused = handle
+            part, part_extra, part_refused = handle
         else:
             try:
-                part_owners, part_options, part_refused = _receive(child, handle)
+                part, part_extra, part_refused = _receive(child, handle)
             except (OSError, EOFError, ValueError, TypeError):
                 # The child died (OOM killer, a signal): do its share here, slower but whole.
-                part_owners, part_options, part_refused = scan(None, exact, proc, group)
+                part, part_extra, part_refused = scan(None, exact, proc, group)
         # A socket shared by processes of two groups (master + worker) is rare: merge those
         # few by hand, the rest with dict.update at C speed.
-        shared = part_owners.keys() & owners.keys()
-        for inode in shared:
-            owners[inode] = sorted(owners[inode] + part_owners.pop(inode))
-        owners.update(part_owners)
-        part_options.update(options)
-        options = part_options
+        for inode in part.keys() & found.keys():
+            _merge_shared(found, extra, part, part_extra, inode)
+        found.update(part)
+        extra.update(part_extra)
         refused.update(part_refused)
-    return owners, options, refused
+    return found, extra, refused
+
+
+def _merge_shared(found, extra, part, part_extra, inode):
+    pairs = sorted(owners_of(found, extra, inode) + owners_of(part, part_extra, inode))
+    mine, theirs = found[inode], part.pop(inode)
+    values = options_of(mine) or options_of(theirs)
+    found[inode] = pairs[0] + (values or ())
+    extra[inode] = pairs
+    part_extra.pop(inode, None)

@@ -83,26 +83,27 @@ def _sysctl(name):
 )
 def test_exact_options_through_pidfd_getfd(holder, name, expected):
     pid, inodes = holder
-    owners, options, refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    found, extra, refused = _procfd.scan(set(inodes.values()), pids=[pid])
     want = tuple(_sysctl(v) if isinstance(v, str) else v for v in expected)
-    assert options[inodes[name]] == want
-    assert owners[inodes[name]][0][0] == pid
-    assert refused == {}
+    assert _procfd.options_of(found[inodes[name]]) == want
+    assert [p for p, _fd in _procfd.owners_of(found, extra, inodes[name])] == [pid]
+    assert refused == {} and extra == {}
 
 
 def test_scan_of_all_processes_finds_the_holder_and_only_wanted_inodes(holder):
     pid, inodes = holder
     wanted = {inodes["app"], inodes["listener"]}
-    owners, options, _refused = _procfd.scan(wanted)
-    assert set(owners) == wanted == set(options)
-    assert [p for p, _fd in owners[inodes["app"]]] == [pid]
+    found, extra, _refused = _procfd.scan(wanted)
+    assert set(found) == wanted
+    assert [p for p, _fd in _procfd.owners_of(found, extra, inodes["app"])] == [pid]
 
 
 def test_readlink_fallback_without_exact_gives_owners_but_no_options(holder):
     pid, inodes = holder
-    owners, options, refused = _procfd.scan(set(inodes.values()), exact=False, pids=[pid])
-    assert set(owners) == set(inodes.values())
-    assert options == {} and refused == {}
+    found, _extra, refused = _procfd.scan(set(inodes.values()), exact=False, pids=[pid])
+    assert set(found) == set(inodes.values())
+    assert {_procfd.options_of(entry) for entry in found.values()} == {None}
+    assert refused == {}
 
 
 def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch):
@@ -113,10 +114,10 @@ def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch):
         return -1
 
     monkeypatch.setattr(_procfd, "_libc_syscall", lambda: refuse)
-    owners, options, refused = _procfd.scan(set(inodes.values()), pids=[pid])
-    assert options == {}
+    found, _extra, refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    assert {_procfd.options_of(entry) for entry in found.values()} == {None}
     assert refused == {pid: "pidfd_getfd: Operation not permitted"}
-    assert set(owners) == set(inodes.values())  # ownership still known
+    assert set(found) == set(inodes.values())  # ownership still known
 
 
 def test_shared_socket_lists_every_owner_and_asks_once():
@@ -131,9 +132,11 @@ def test_shared_socket_lists_every_owner_and_asks_once():
         pass_fds=(listener.fileno(),),
     )
     try:
-        owners, options, _ = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
-        assert [p for p, _fd in owners[inode]] == sorted([os.getpid(), child.pid])
-        assert options[inode][0] is True
+        found, extra, _ = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
+        pids = [p for p, _fd in _procfd.owners_of(found, extra, inode)]
+        assert pids == sorted([os.getpid(), child.pid])
+        assert found[inode][0] == pids[0]  # the lowest pid is the one reported
+        assert _procfd.options_of(found[inode])[0] is True
     finally:
         child.kill()
         child.wait()
@@ -193,11 +196,10 @@ def test_cgroup_paths_maps_ids_to_directories(tmp_path):
 
 def test_forked_scan_finds_what_the_inline_scan_finds(holder):
     pid, inodes = holder
-    owners, options, _refused = _procfd.finish_scan(_procfd.start_scan(exact=True, jobs=2))
-    inline_owners, inline_options, _ = _procfd.scan(set(inodes.values()), pids=[pid])
+    found, _extra, _refused = _procfd.finish_scan(_procfd.start_scan(exact=True, jobs=2))
+    inline, _, _ = _procfd.scan(set(inodes.values()), pids=[pid])
     for inode in inodes.values():
-        assert owners[inode] == inline_owners[inode]
-        assert options[inode] == inline_options[inode]
+        assert found[inode] == inline[inode]
 
 
 def test_a_dead_scan_child_is_redone_in_process(holder):
@@ -205,9 +207,9 @@ def test_a_dead_scan_child_is_redone_in_process(holder):
     handles = _procfd.start_scan(exact=True, jobs=1)
     for child, *_rest in handles:
         os.kill(child, 9)
-    owners, options, _refused = _procfd.finish_scan(handles)
-    assert options[inodes["app"]] == (True, 600, 30, 4)
-    assert owners[inodes["app"]] == [(pid, owners[inodes["app"]][0][1])]
+    found, _extra, _refused = _procfd.finish_scan(handles)
+    assert found[inodes["app"]][0] == pid
+    assert _procfd.options_of(found[inodes["app"]]) == (True, 600, 30, 4)
 
 
 @pytest.mark.parametrize(
@@ -222,3 +224,30 @@ def test_split_pids_balances_fd_counts(monkeypatch, counts, jobs, expected):
     monkeypatch.setattr(_procfd, "_fd_count", lambda pid, proc: counts[pid])
     groups = _procfd.split_pids(sorted(counts), jobs)
     assert sorted(sorted(g) for g in groups) == sorted(sorted(g) for g in expected)
+
+
+def test_shared_socket_across_two_scan_groups_merges_owners():
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    inode = os.fstat(listener.fileno()).st_ino
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        pass_fds=(listener.fileno(),),
+    )
+    try:
+        mine = _procfd.scan({inode}, pids=[os.getpid()])
+        theirs = _procfd.scan({inode}, exact=False, pids=[child.pid])
+        found, extra, _ = _procfd.finish_scan([(None, theirs, [], True, "/proc"),
+                                               (None, mine, [], True, "/proc")])  # fmt: skip
+        pids = [p for p, _fd in _procfd.owners_of(found, extra, inode)]
+        assert pids == sorted([os.getpid(), child.pid])
+        assert found[inode][0] == pids[0]
+        assert _procfd.options_of(found[inode])[0] is True  # from the group that could read it
+    finally:
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        listener.close()
