@@ -79,6 +79,7 @@ _U64 = struct.Struct("=Q")
 _ERRNO = struct.Struct("=i")
 _NLMSG_LEN_TYPE = struct.Struct("=IH")
 _CGROUP_TAIL = struct.Struct("=HHQ")  # rtattr header + u64, when it is the last attribute
+_CGROUP_THEN_SOCKOPT = struct.Struct("=HHQH2x")  # ... followed by one short attribute
 _RECV_BUFFER = 1 << 20  # one recv returns at most one 32 KiB skb; a large buffer costs nothing
 _SOCKET_RCVBUF = 8 << 20
 
@@ -130,6 +131,7 @@ def parse_messages(data, sockets):
     header = _NLMSG_LEN_TYPE.unpack_from
     unpack = _MSG.unpack_from
     tail = _CGROUP_TAIL.unpack_from
+    tail_with_sockopt = _CGROUP_THEN_SOCKOPT.unpack_from
     append = sockets.append
     msg_size = _MSG.size
     while offset + 16 <= size:
@@ -138,10 +140,19 @@ def parse_messages(data, sockets):
             raise KeepaliveError("netlink: truncated message (length %d at %d)" % (length, offset))
         if kind == SOCK_DIAG_BY_FAMILY and length >= msg_size:
             end = offset + length
-            # With no extensions requested the kernel puts the cgroup id last: one unpack
-            # reads it; otherwise walk the attributes.
-            attr_len, attr_kind, cgroup_id = tail(view, end - 12)
-            if attr_len != 12 or attr_kind != INET_DIAG_CGROUP_ID or length < msg_size + 12:
+            # With no extensions requested the kernel sends the cgroup id last but for
+            # INET_DIAG_SOCKOPT (Linux >= 5.10: 8 bytes) or last (5.7-5.9): one unpack finds
+            # it in the usual layouts; otherwise walk the attributes.
+            cgroup_id = None
+            if length >= msg_size + 20:
+                attr_len, attr_kind, value, next_len = tail_with_sockopt(view, end - 20)
+                if attr_len == 12 and attr_kind == INET_DIAG_CGROUP_ID and 4 <= next_len <= 8:
+                    cgroup_id = value
+            if cgroup_id is None and length >= msg_size + 12:
+                attr_len, attr_kind, value = tail(view, end - 12)
+                if attr_len == 12 and attr_kind == INET_DIAG_CGROUP_ID:
+                    cgroup_id = value
+            if cgroup_id is None:
                 cgroup_id = _cgroup_id(view, offset + msg_size, end)
             append(unpack(view, offset)[2:] + (cgroup_id,))
         elif kind == NLMSG_DONE:

@@ -44,6 +44,9 @@ V4 = sockid(socket.AF_INET, 6379, 40000, "127.0.0.1", "127.0.0.2")
 V6 = sockid(socket.AF_INET6, 22, 0, "::1", "::")
 SHUTDOWN = attr(8, b"\0")  # INET_DIAG_SHUTDOWN, u8
 CGROUP = attr(sd.INET_DIAG_CGROUP_ID, struct.pack("=Q", 4242))
+CLASS_ID = attr(15, struct.pack("=I", 0))
+SOCKOPT = attr(22, b"\0\0")  # INET_DIAG_SOCKOPT, u16: what Linux >= 5.10 sends last
+MARK_AND_MORE = attr(15, b"\0" * 8)  # a longer attribute after the cgroup id: walk
 
 
 @pytest.mark.parametrize(
@@ -60,6 +63,18 @@ CGROUP = attr(sd.INET_DIAG_CGROUP_ID, struct.pack("=Q", 4242))
             [(10, 10, 0, 0, V6, 0, 105, 222, 4242)],
             False,
             id="v6-listen-cgroup-not-last",
+        ),
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 5, 0, 444, SHUTDOWN + CLASS_ID + CGROUP + SOCKOPT),
+            [(2, 1, 2, 0, V4, 5, 0, 444, 4242)],
+            False,
+            id="linux-6-layout-cgroup-then-sockopt",
+        ),
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 5, 0, 555, SHUTDOWN + CGROUP + MARK_AND_MORE),
+            [(2, 1, 2, 0, V4, 5, 0, 555, 4242)],
+            False,
+            id="unknown-layout-walks-attributes",
         ),
         pytest.param(
             diag_message(2, 1, 1, 3, V4, 200, 0, 333, SHUTDOWN),
