@@ -50,13 +50,13 @@ def run(root, check_mode=False, want_diff=False, **params):
 
 def test_four_runs_check_real_idempotent(host):
     pristine = snapshot(host)
-    r_check, _ = run(host, check_mode=True, **WANT)
+    r_check, _warnings = run(host, check_mode=True, **WANT)
     assert snapshot(host) == pristine
     assert r_check["changed"] and r_check["after"] == WANT
-    r_real, _ = run(host, **WANT)
+    r_real, _warnings = run(host, **WANT)
     assert r_real["changed"] and runtime(host) == WANT
-    r_idem_check, _ = run(host, check_mode=True, **WANT)
-    r_idem, _ = run(host, **WANT)
+    r_idem_check, _warnings = run(host, check_mode=True, **WANT)
+    r_idem, _warnings = run(host, **WANT)
     assert not r_idem_check["changed"] and not r_idem["changed"]
     assert r_real["before"] == DEFAULTS and r_real["after"] == WANT
     assert r_check["boot_values"] == r_real["boot_values"] == r_idem["boot_values"]
@@ -84,7 +84,7 @@ def test_our_file_content_mode_and_boot_values(host):
 
 def test_subset_keeps_other_keys_already_in_our_file(host):
     run(host, **WANT)
-    result, _ = run(host, tcp_keepalive_time=300)
+    result, _warnings = run(host, tcp_keepalive_time=300)
     text = (host / OURS.lstrip("/")).read_text()
     assert "tcp_keepalive_time = 300" in text and "tcp_keepalive_probes = 6" in text
     assert {o: v["value"] for o, v in result["boot_values"].items()} == dict(
@@ -103,21 +103,21 @@ def test_foreign_lines_in_our_file_are_dropped(host):
 
 def test_mode_only_change_is_a_change(host):
     run(host, **WANT)
-    result, _ = run(host, mode="0600", **WANT)
+    result, _warnings = run(host, mode="0600", **WANT)
     assert result["changed"] and result["file_changed"] and not result["runtime_changed"]
     assert (host / OURS.lstrip("/")).stat().st_mode & 0o7777 == 0o600
 
 
 def test_persist_false_touches_no_file(host):
     pristine_files = {p: v for p, v in snapshot(host).items() if "/proc/" not in p}
-    result, _ = run(host, persist=False, tcp_keepalive_time=600)
+    result, _warnings = run(host, persist=False, tcp_keepalive_time=600)
     assert {p: v for p, v in snapshot(host).items() if "/proc/" not in p} == pristine_files
     assert runtime(host)["tcp_keepalive_time"] == 600
     assert result["boot_values"]["tcp_keepalive_time"]["value"] == 7200  # lost at reboot
 
 
 def test_apply_false_touches_no_runtime(host):
-    result, _ = run(host, apply=False, **WANT)
+    result, _warnings = run(host, apply=False, **WANT)
     assert runtime(host) == DEFAULTS and result["after"] == DEFAULTS
     assert result["file_changed"] and not result["runtime_changed"]
 
@@ -183,26 +183,26 @@ def test_boot_problems_become_warnings(host):
 def test_absent_removes_file_and_restores_runtime(host):
     (host / "usr/lib/sysctl.d/50-vendor.conf").write_text("net.ipv4.tcp_keepalive_time = 900\n")
     run(host, **WANT)
-    r_check, _ = run(host, check_mode=True, state="absent", restore_runtime=True)
+    r_check, _warnings = run(host, check_mode=True, state="absent", restore_runtime=True)
     assert r_check["changed"] and (host / OURS.lstrip("/")).exists()
-    result, _ = run(host, state="absent", restore_runtime=True)
+    result, _warnings = run(host, state="absent", restore_runtime=True)
     assert result["changed"] and not (host / OURS.lstrip("/")).exists()
     assert runtime(host) == dict(DEFAULTS, tcp_keepalive_time=900)
     assert result["boot_values"]["tcp_keepalive_time"]["source"] == (
         "/usr/lib/sysctl.d/50-vendor.conf:1"
     )
-    again, _ = run(host, state="absent", restore_runtime=True)
+    again, _warnings = run(host, state="absent", restore_runtime=True)
     assert not again["changed"]
 
 
 def test_absent_without_restore_keeps_runtime(host):
     run(host, **WANT)
-    result, _ = run(host, state="absent")
+    result, _warnings = run(host, state="absent")
     assert result["file_changed"] and not result["runtime_changed"] and runtime(host) == WANT
 
 
 def test_diff_shows_file_and_runtime(host):
-    result, _ = run(host, want_diff=True, check_mode=True, tcp_keepalive_time=120)
+    result, _warnings = run(host, want_diff=True, check_mode=True, tcp_keepalive_time=120)
     file_diff, runtime_diff = result["diff"]
     assert file_diff["before"] == "" and "tcp_keepalive_time = 120" in file_diff["after"]
     assert (file_diff["before_header"], file_diff["after_header"]) == (
@@ -257,7 +257,7 @@ def test_read_only_proc_fails_before_any_write(host, monkeypatch):
     assert "/proc/sys/net/ipv4 is read-only here" in str(err.value)
     assert snapshot(host) == pristine
     # nothing to write at runtime: persisting alone still works on a read-only /proc
-    result, _ = run(host, apply=False, **WANT)
+    result, _warnings = run(host, apply=False, **WANT)
     assert result["file_changed"]
 
 
