@@ -41,7 +41,10 @@ description:
   - A play host without the fact O(hostvars_key) (unreachable, or failed before the role
     built its report) appears in the report as failing, with the check C(report_present).
 author:
-  - netstack.keepalive contributors
+  - netstack.keepalive contributors (@netstack)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 options:
   hosts:
     description:
@@ -93,6 +96,9 @@ attributes:
     details: Runs on the controller only.
   async:
     support: none
+  bypass_host_loop:
+    support: none
+    details: Runs once per host like any task; use C(run_once=true) to write one report.
   check_mode:
     support: full
     details: Writes the report in check mode as well; it changes no managed host.

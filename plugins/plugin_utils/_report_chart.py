@@ -55,22 +55,24 @@ def host_chart(host):
     timeouts = _timeout_lines(host["path"])
     if not bars and not timeouts:
         return None
-    values = [bar["value"] for bar in bars if bar["value"]] + [line["value"] for line in timeouts]
+    values = [shape["value"] for shape in bars if shape["value"]] + [
+        line["value"] for line in timeouts
+    ]
     scale = _LogScale(min(values + [60]), max(values + [7200]))
     label_rows = _place_labels(timeouts, scale)
     top = LABEL_ROW * (max([line["row"] for line in timeouts], default=-1) + 2)
-    for number, bar in enumerate(bars):
-        bar["y"] = top + number * (BAR_HEIGHT + BAR_GAP)
+    for number, shape in enumerate(bars):
+        shape["y"] = top + number * (BAR_HEIGHT + BAR_GAP)
         # No value (keepalive off): the bar runs to the edge, the connection is never probed.
-        end = PLOT_RIGHT if bar["value"] is None else scale.x(bar["value"])
-        bar["width"] = max(2, end - PLOT_LEFT)
-        bar["end"] = PLOT_LEFT + bar["width"]
-        if bar["limit"]:
-            bar["limit_x"] = scale.x(bar["limit"])
+        end = PLOT_RIGHT if shape["value"] is None else scale.x(shape["value"])
+        shape["width"] = max(2, end - PLOT_LEFT)
+        shape["end"] = PLOT_LEFT + shape["width"]
+        if shape["limit"]:
+            shape["limit_x"] = scale.x(shape["limit"])
         # The figure goes right of the bar and of its limit mark, or inside a long bar.
-        bar["inside"] = bar["end"] > PLOT_RIGHT - 90
-        bar["text_x"] = (
-            bar["end"] - 6 if bar["inside"] else max(bar["end"], bar["limit_x"] or 0) + 6
+        shape["inside"] = shape["end"] > PLOT_RIGHT - 90
+        shape["text_x"] = (
+            shape["end"] - 6 if shape["inside"] else max(shape["end"], shape["limit_x"] or 0) + 6
         )
     bottom = top + len(bars) * (BAR_HEIGHT + BAR_GAP)
     for line in timeouts:
@@ -132,14 +134,14 @@ def _socket_bars(host):
     ]:
         label = "sockets: %s" % name
         if idle is None:
-            bar = _bar(label, None, "fail" if layer4 else "info")
-            bar["text"] = "keepalive off (%d)" % count
+            shape = _bar(label, None, "fail" if layer4 else "info")
+            shape["text"] = "keepalive off (%d)" % count
         else:
             status = "fail" if layer4 and idle >= min(layer4) else "pass"
-            bar = _bar(label, idle, status)
-            bar["text"] = "%s (%d)" % (human_seconds(idle), count)
-        bar["title"] = "%s: %d established sockets" % (name, count)
-        bars.append(bar)
+            shape = _bar(label, idle, status)
+            shape["text"] = "%s (%d)" % (human_seconds(idle), count)
+        shape["title"] = "%s: %d established sockets" % (name, count)
+        bars.append(shape)
     return bars
 
 

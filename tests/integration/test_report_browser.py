@@ -142,7 +142,7 @@ def read_png(data, max_rows):
         elif kind == b"IDAT":
             idat += body
         offset += 12 + length
-    width, height, depth, colour_type, _, _, interlace = header
+    width, height, depth, colour_type, _compression, _filter_method, interlace = header
     assert depth == 8 and colour_type in (2, 6) and interlace == 0, header
     channels = 4 if colour_type == 6 else 3
     raw = zlib.decompress(idat)
@@ -223,7 +223,8 @@ def play_dir(tmp_path):
     return tmp_path
 
 
-def run_playbook(play_dir, *args, formats=("json", "html", "junit", "prometheus"), fail_on="never"):
+def run_playbook(play_dir, *args, formats=("json", "html", "junit", "prometheus"), fail_on="never",
+                 playbook="report.yml"):  # fmt: skip
     env = dict(os.environ)
     env.update(
         ANSIBLE_HOME=str(play_dir / ".ansible"),
@@ -234,7 +235,7 @@ def run_playbook(play_dir, *args, formats=("json", "html", "junit", "prometheus"
     extra = json.dumps({"report_formats": list(formats), "report_fail_on": fail_on})
     # cwd is the play folder: the default dest ./keepalive-report lands there.
     return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "inventory.ini", "report.yml", "-e", extra, *args],
+        [str(ANSIBLE_PLAYBOOK), "-i", "inventory.ini", playbook, "-e", extra, *args],
         cwd=play_dir, env=env, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
 
@@ -271,9 +272,53 @@ def test_playbook_fail_on_fails_after_writing(play_dir):
     assert (play_dir / "keepalive-report" / "report.json").is_file()
 
 
+ERRORS_PLAYBOOK = """
+- name: Every way the report task refuses its input, each named in the message
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Unknown format
+      netstack.keepalive.keepalive_report:
+        hosts: [{host: a}]
+        formats: [json, pdf]
+      register: bad_format
+      ignore_errors: true
+    - name: A play host that is not in the inventory
+      netstack.keepalive.keepalive_report:
+        play_hosts: [nope]
+      register: bad_host
+      ignore_errors: true
+    - name: A host report that is not one
+      netstack.keepalive.keepalive_report:
+        hosts: [{host: web-1, verdicts: all good}]
+      register: bad_report
+      ignore_errors: true
+    - name: A folder that cannot be made
+      netstack.keepalive.keepalive_report:
+        hosts: [{host: a}]
+        dest: "{{ playbook_dir }}/inventory.ini/sub"
+      register: bad_dest
+      ignore_errors: true
+    - name: Record the results
+      ansible.builtin.copy:
+        content: "{{ {'format': bad_format, 'host': bad_host, 'report': bad_report,
+                      'dest': bad_dest} | to_json }}"
+        dest: "{{ playbook_dir }}/errors.json"
+        mode: "0644"
+"""
+
+
 @pytest.mark.slow
-def test_playbook_bad_option_is_named(play_dir):
-    run = run_playbook(play_dir, formats=["json", "pdf"])
-    assert run.returncode == 2
-    assert "formats" in run.stdout and "pdf" in run.stdout, run.stdout[-3000:]
+def test_playbook_errors_are_named(play_dir):
+    (play_dir / "errors.yml").write_text(ERRORS_PLAYBOOK)
+    run = run_playbook(play_dir, playbook="errors.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    results = json.loads((play_dir / "errors.json").read_text())
+    assert all(result["failed"] for result in results.values())
+    assert "formats" in results["format"]["msg"] and "pdf" in results["format"]["msg"]
+    assert results["host"]["msg"] == "play_hosts: nope is not in the inventory"
+    assert results["report"]["msg"].startswith("host web-1: 'verdicts' must be a list of dicts")
+    assert results["dest"]["msg"].startswith(
+        "dest=%s: cannot create the folder" % (play_dir / "inventory.ini" / "sub")
+    )
     assert not (play_dir / "keepalive-report").exists()

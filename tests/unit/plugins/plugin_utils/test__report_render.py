@@ -97,7 +97,7 @@ def test_junit_escapes_hostile_text_and_covers_hosts_without_verdicts():
 def test_prometheus_file_of_each_host_parses(doc):
     for host in doc["hosts"]:
         samples = parse_prom(render.render_prometheus(host, doc["generated_at"]))
-        assert {dict(labels)["host"] for _, labels in samples} == {host["host"]}
+        assert {dict(labels)["host"] for _name, labels in samples} == {host["host"]}
         assert series(samples, "netstack_keepalive_status") == [
             {"pass": 0, "warn": 1, "fail": 2}[host["status"]]
         ]
