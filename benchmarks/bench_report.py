@@ -1,0 +1,93 @@
+"""Benchmark the fleet report: build + write every format for 4 to 1000 hosts.
+
+Run from the repository root with the dev venv:
+
+    .venv/bin/python benchmarks/bench_report.py [--hosts 4 20 200 1000] [--repeat 3]
+
+The hosts are copies of the four realistic host reports of the unit tests (AWS NLB + NAT
+gateway, Azure LB at 7200 s, Google Cloud NAT with a socket group without keepalive, Envoy +
+NLB), renamed. For each size it prints the median seconds to build the document, to render
+each format in memory, and to write them all (temp file + fsync + rename), and the sizes of
+report.json and report.html. Nothing leaves the temporary folder it writes into.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "unit" / "plugins" / "plugin_utils"))
+
+import conftest  # noqa: E402,F401  (makes the collection importable)
+import report_fleet  # noqa: E402
+
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
+    _report_model as model,
+)
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
+    _report_render as render,
+)
+
+
+def hosts(count):
+    base = report_fleet.fleet()
+    result = []
+    for number in range(count):
+        host = copy.deepcopy(base[number % len(base)])
+        host["host"] = "%s-%04d" % (host["host"], number)
+        result.append(host)
+    return result
+
+
+def median_seconds(func, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, nargs="+", default=[4, 20, 200, 1000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print("%6s %8s %8s %8s %8s %8s %8s %10s %10s" % (
+        "hosts", "build", "json", "md", "html", "junit", "prom", "write all", "html KiB",
+    ))  # fmt: skip
+    for count in args.hosts:
+        figures, write, html_kib = measure(count, args.repeat)
+        print("%6d %s %10.3f %10.0f" % (
+            count, " ".join("%8.3f" % f for f in figures), write, html_kib,
+        ))  # fmt: skip
+
+
+def measure(count, repeat):
+    """Median seconds of build and of each renderer, of writing everything; HTML size."""
+    data = hosts(count)
+    build, doc = median_seconds(lambda: model.build_report(data), repeat)
+    figures = [build]
+    for renderer in (render.render_json, render.render_markdown, render.render_html,
+                     render.render_junit):  # fmt: skip
+        figures.append(median_seconds(lambda r=renderer: r(doc), repeat)[0])
+    figures.append(median_seconds(
+        lambda: [render.render_prometheus(h, doc["generated_at"]) for h in doc["hosts"]], repeat,
+    )[0])  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as folder:
+        write, _paths = median_seconds(
+            lambda: render.write_report(doc, folder, render.FORMATS), repeat
+        )
+        html_kib = (Path(folder) / "report.html").stat().st_size / 1024.0
+    return figures, write, html_kib
+
+
+if __name__ == "__main__":
+    main()
