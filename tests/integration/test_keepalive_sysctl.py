@@ -55,22 +55,10 @@ def state_of(lab):
     return {h.name: (runtime(lab, h.name), sysctl_files(lab, h.name)) for h in lab.hosts}
 
 
-def reboot(lab, host):
-    """``lab.reboot`` with one retry: Lab._wait_for_ssh can look for the host's PID 1 before
-    ``unshare`` has forked it and report "died while booting" (a race in tests/lab, reported
-    to its owner). A second reboot of the same host is harmless."""
-    try:
-        lab.reboot(host)
-    except Exception as exc:  # lab.LabError; tests/lab is not importable as a package here
-        if "died while booting" not in str(exc):
-            raise
-        lab.reboot(host)
-
-
 def clean_host(lab, host, *extra):
     """Back to a fresh host: our file and ``extra`` files gone, reboot (kernel defaults)."""
     lab.run(host, ["rm", "-f", OURS, *extra], check=True)
-    reboot(lab, host)
+    lab.reboot(host)
     assert runtime(lab, host) == DEFAULTS
 
 
@@ -135,7 +123,7 @@ def test_four_runs_then_reboot_gives_the_predicted_values(lab, ansible_playbook,
     assert r_real["shadowed_by"] == [] and r_real["detection_seconds"] == 300
     untouched(host)
 
-    reboot(lab, host)
+    lab.reboot(host)
     assert runtime(lab, host) == predicted
     clean_host(lab, host)
 
@@ -173,7 +161,7 @@ def test_shadowing_fails_then_warns_and_reboot_agrees(
     assert predicted == dict(WANT, tcp_keepalive_time=4000)
     untouched(host)
 
-    reboot(lab, host)
+    lab.reboot(host)
     assert runtime(lab, host) == predicted  # the module told the truth about the reboot
     if original:
         lab.run(host, ["sh", "-c", 'printf "%s" "$1" > ' + shadow_file, "-", original], check=True)
@@ -201,7 +189,7 @@ def test_absent_restores_runtime_and_reboot_agrees(lab, ansible_module, untouche
     assert OURS not in sysctl_files(lab, host)
     untouched(host)
 
-    reboot(lab, host)
+    lab.reboot(host)
     assert runtime(lab, host) == expected
     clean_host(lab, host, vendor)
 
@@ -258,7 +246,7 @@ def test_model_agrees_with_real_sysctl_system_after_reboot(lab, ansible_module, 
     assert ("/usr/local/lib/sysctl.d/70-local-ka.conf", "net.ipv4.tcp_keepalive_time") in shadows
     untouched(host)
 
-    reboot(lab, host)
+    lab.reboot(host)
     assert runtime(lab, host) == predicted  # procps at boot did what the model said
     lab.run(host, ["sh", "-c", 'printf "%s" "$1" > /etc/sysctl.conf', "-", conf], check=True)
     clean_host(lab, host, *TRICKY_TREE, *TRICKY_LINKS)
