@@ -55,8 +55,11 @@ started = time.perf_counter()
 records, namespaces, degraded = _adoption.audit()
 summary = _adoption.summary_rows(records)
 elapsed = time.perf_counter() - started
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so it would report the
+# benchmark's own peak (it holds ss output) instead of this process's.
+with open("/proc/self/status") as status:
+    own_mb = [int(l.split()[1]) for l in status if l.startswith("VmHWM:")][0] / 1024.0
 # The audit forks one scanning child per CPU: count their CPU time and memory too.
-own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 exact = sum(1 for r in records if r.source == "getsockopt")
 print(json.dumps({"elapsed": elapsed, "sockets": len(records), "exact": exact,
