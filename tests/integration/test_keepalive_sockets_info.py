@@ -56,6 +56,20 @@ def in_process(stack):
     return _adoption.audit()
 
 
+def on_our_ports(stack, audit):
+    """(records, socket rows) of the sockets on our services' ports: the rows are built once,
+    not per test, since the host may hold 100,000 other sockets."""
+    records, namespaces, _degraded = audit
+    ports = [service.port for service in stack.services.values()]
+    chosen = _adoption.select(records, ports=ports)
+    return chosen, _adoption.socket_rows(chosen, namespaces)
+
+
+@pytest.fixture(scope="module")
+def ours_exact(stack, in_process):
+    return on_our_ports(stack, in_process)
+
+
 def sysctls_of(namespace: dict) -> Sysctls:
     """The three sysctls of a ``namespaces`` entry, comparable with the harness's values."""
     return Sysctls(
@@ -138,22 +152,21 @@ def test_services_report_their_own_settings(stack):
 # --- module_utils in-process -------------------------------------------------------------
 
 
-def test_in_process_audit_is_exact_for_every_service_socket(stack, in_process):
-    records, namespaces, degraded = in_process
+def test_in_process_audit_is_exact_for_every_service_socket(stack, in_process, ours_exact):
+    _records, _namespaces, degraded = in_process
     # Only processes outside the stack may refuse pidfd_getfd (this machine's PID 1 does);
     # exact options as such, root, and every namespace must be available.
     assert [m for m in degraded if "refused exact options" not in m] == []
-    ours = [r for r in _adoption.socket_rows(records, namespaces) if r["unit"] in stack.services]
+    ours = [r for r in ours_exact[1] if r["unit"] in stack.services]
     assert len(ours) >= len(SERVER_SOCKETS)
     assert {r["source"] for r in ours} == {"getsockopt"}
 
 
 @pytest.mark.parametrize(("unit", "state"), SERVER_SOCKETS)
-def test_in_process_socket_values(stack, in_process, unit, state):
-    records, namespaces, _degraded = in_process
+def test_in_process_socket_values(stack, in_process, ours_exact, unit, state):
+    _records, namespaces, _degraded = in_process
     service = stack.services[unit]
-    rows = _adoption.socket_rows(records, namespaces)
-    for row in server_rows(rows, service, state):
+    for row in server_rows(ours_exact[1], service, state):
         netns = row["netns"]
         assert namespaces[netns]["current"] is (service.netns is None)
         if service.netns:
@@ -162,13 +175,13 @@ def test_in_process_socket_values(stack, in_process, unit, state):
         assert_socket_matches(row, service.expected[state], namespaces[netns])
 
 
-def test_in_process_ssh_clients_keep_alive_on_the_host_defaults(stack, in_process):
+def test_in_process_ssh_clients_keep_alive_on_the_host_defaults(stack, in_process, ours_exact):
     """The ssh client sets SO_KEEPALIVE too (client TCPKeepAlive defaults to yes)."""
-    records, namespaces, _degraded = in_process
+    _records, namespaces, _degraded = in_process
     sshd_ports = {stack.services[u].port for u in ("sshd-ka.service", "sshd-noka.service")}
     rows = [
         row
-        for row in _adoption.socket_rows(records, namespaces)
+        for row in ours_exact[1]
         if row["unit"] == CLIENT_SCOPE and _port(row["remote"]) in sshd_ports
     ]
     assert sorted(_port(row["remote"]) for row in rows) == sorted(sshd_ports)
@@ -193,10 +206,9 @@ def test_in_process_units_filter(stack, in_process):
     assert {r["unit"] for r in rows} <= {"redis-ka60.service", "redis-ka3600.service"}
 
 
-def test_in_process_keepalive_disabled_filter(stack, in_process):
-    records, namespaces, _degraded = in_process
-    ports = [service.port for service in stack.services.values()]
-    chosen = _adoption.select(records, ports=ports, keepalive="disabled")
+def test_in_process_keepalive_disabled_filter(stack, in_process, ours_exact):
+    _records, namespaces, _degraded = in_process
+    chosen = _adoption.select(ours_exact[0], keepalive="disabled")
     rows = _adoption.socket_rows(chosen, namespaces)
     assert {r["keepalive"] for r in rows} == {False}
     found = {(r["unit"], r["state"]) for r in rows if r["unit"] in stack.services}
@@ -209,12 +221,11 @@ def test_in_process_keepalive_disabled_filter(stack, in_process):
 
 
 @pytest.mark.parametrize(("unit", "state"), SERVER_SOCKETS)
-def test_in_process_summary_row(stack, in_process, unit, state):
+def test_in_process_summary_row(stack, ours_exact, unit, state):
     """Summary of the sockets on the service's port: one row per side, ours counted once per
     listening endpoint (nginx-ka listens on IPv4 and IPv6)."""
-    records, namespaces, _degraded = in_process
     service = stack.services[unit]
-    on_port = _adoption.select(records, ports=[service.port])
+    on_port = _adoption.select(ours_exact[0], ports=[service.port])
     rows = [
         row
         for row in _adoption.summary_rows(on_port)
@@ -239,16 +250,15 @@ def test_in_process_summary_row(stack, in_process, unit, state):
 @pytest.fixture(scope="module")
 def timer_only(stack):
     """The fallback where pidfd_getfd is refused: the same audit from the kernel timer only."""
-    return _adoption.audit(exact=False)
+    return on_our_ports(stack, _adoption.audit(exact=False))
 
 
 @pytest.mark.parametrize(("unit", "state"), SERVER_SOCKETS)
 def test_in_process_timer_fallback(stack, timer_only, unit, state):
     """Idle established sockets are told by their keepalive timer; listeners never arm it, so
     their keepalive is unknown (None), never guessed."""
-    records, namespaces, _degraded = timer_only
     service = stack.services[unit]
-    for row in server_rows(_adoption.socket_rows(records, namespaces), service, state):
+    for row in server_rows(timer_only[1], service, state):
         assert row["source"] == "timer"
         want = service.expected[state].on if state == "established" else None
         assert (row["keepalive"], row["idle"], row["set_by_app"]) == (want, None, None), row
@@ -344,15 +354,35 @@ def _rows_of(result, unit, key="summary"):
 
 def test_module_check_mode_reports_the_same(stack, via_ansible):
     # Only our services' rows: the port filter also matches unrelated sockets whose ephemeral
-    # port happens to equal one of ours, and those come and go between the two runs.
+    # port happens to equal one of ours, and those come and go between the two runs. The pid
+    # is left out: which holder of a shared socket is named is checked on its own below.
     def ours(result):
-        rows = [r for r in result["sockets"] if r["unit"] in stack.services]
+        rows = [
+            {k: v for k, v in r.items() if k != "pid"}
+            for r in result["sockets"]
+            if r["unit"] in stack.services
+        ]
         verdicts = [v for v in result["verdicts"] if v["subject"].split(" ")[0] in stack.services]
         return sorted(map(repr, rows)), sorted(map(repr, verdicts))
 
     rows, verdicts = ours(via_ansible["ours_check"])
     assert len(rows) >= len(SERVER_SOCKETS) and verdicts
     assert (rows, verdicts) == ours(via_ansible["ours"])
+
+
+@pytest.mark.xfail(
+    reason="module bug (reported): a socket held by several processes (nginx master and "
+    "worker) is attributed to whichever holder the parallel /proc scan returns first, not to "
+    "the lowest pid as RETURN documents; the pid changes from run to run",
+    strict=False,
+)
+@pytest.mark.parametrize("case", ["ours", "ours_check"])
+def test_module_names_the_lowest_pid_of_a_shared_socket(stack, via_ansible, case):
+    """nginx's listeners are held by master and worker: RETURN says pid is the lowest."""
+    nginx = stack.services["nginx-ka.service"]
+    master = nginx.daemon.proc.pid  # forked the worker, so the lower pid
+    rows = server_rows(via_ansible[case]["sockets"], nginx, "listen")
+    assert [row["pid"] for row in rows] == [master] * len(rows)
 
 
 def test_module_namespaces(stack, via_ansible):
