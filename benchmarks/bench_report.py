@@ -23,10 +23,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests"))
-sys.path.insert(0, str(REPO_ROOT / "tests" / "unit" / "plugins" / "plugin_utils"))
 
-import conftest  # noqa: E402,F401  (makes the collection importable)
-import report_fleet  # noqa: E402
+import conftest  # noqa: E402  (makes the collection importable)
 
 from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
     _report_model as model,
@@ -34,6 +32,11 @@ from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noq
 from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
     _report_render as render,
 )
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import (  # noqa: E402
+    report_fleet,
+)
+
+assert conftest.REPO_ROOT == REPO_ROOT  # the import above is for its side effect
 
 
 def hosts(count):
@@ -48,7 +51,7 @@ def hosts(count):
 
 def median_seconds(func, repeat):
     times = []
-    for _ in range(repeat):
+    for _round in range(repeat):
         start = time.perf_counter()
         value = func()
         times.append(time.perf_counter() - start)

@@ -15,7 +15,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 import zlib
@@ -24,17 +23,15 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests" / "unit" / "plugins" / "plugin_utils"))
-
-import report_fleet  # noqa: E402  (needs the sys.path entry above)
-
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import (
     _report_model as model,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
+from ansible_collections.netstack.keepalive.plugins.plugin_utils import (
     _report_render as render,
 )
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import report_fleet
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

@@ -6,10 +6,10 @@ import datetime
 import json
 
 import pytest
-import report_fleet
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_model as model
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import report_fleet
 
 WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
 
