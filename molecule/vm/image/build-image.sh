@@ -1,0 +1,125 @@
+#!/bin/bash
+# Build (or reuse) the Debian bookworm test image for the molecule "vm" scenario.
+#
+# usage: build-image.sh [CACHE_DIR]        (default: <repo>/.cache/vm)
+# prints: the image folder (base.raw, vmlinuz, initrd.img, id_ed25519) on stdout.
+#
+# The image is keyed by a hash of this script, so editing the recipe rebuilds it and nothing
+# else does. Builds are serialised with flock(1) on the cache folder itself: the kernel drops
+# the lock when the holder dies, so no lock file can be left behind. Everything is built in a
+# temporary folder and renamed into place only when complete.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../../.." && pwd)
+CACHE=${1:-$REPO/.cache/vm}
+MIRROR=${NETSTACK_VM_MIRROR:-http://deb.debian.org/debian}
+RECIPE_HASH=$(sha256sum "$HERE/build-image.sh" | cut -c1-16)
+IMAGE="$CACHE/bookworm-$RECIPE_HASH"
+PACKAGES=systemd-sysv,udev,dbus,openssh-server,python3,linux-image-amd64,iproute2,procps,kmod
+
+log() { echo "build-image: $*" >&2; }
+
+mkdir -p "$CACHE"
+exec 9<"$CACHE"
+if ! flock --nonblock 9; then
+    log "another build holds $CACHE, waiting"
+    flock --timeout 900 9
+fi
+
+if [ -f "$IMAGE/complete" ]; then
+    echo "$IMAGE"
+    exit 0
+fi
+
+remove_build_dir() {
+    # debootstrap may leave proc/sys mounted inside the rootfs when it fails half way.
+    for mnt in proc sys dev/pts dev; do
+        umount -l "$1/rootfs/$mnt" 2>/dev/null || true
+    done
+    # Never follow a mount that survived into the machine's own /dev or /proc.
+    rm -rf --one-file-system "$1"
+}
+# We hold the lock, so any other build folder belongs to a build that was killed.
+for stale in "$CACHE"/.build.*; do
+    [ -e "$stale" ] && remove_build_dir "$stale"
+done
+
+WORK=$(mktemp -d "$CACHE/.build.XXXXXX")
+trap 'remove_build_dir "$WORK"' EXIT
+
+started=$(date +%s)
+log "debootstrap bookworm from $MIRROR (recipe $RECIPE_HASH)"
+debootstrap --variant=minbase --include="$PACKAGES" bookworm "$WORK/rootfs" "$MIRROR" \
+    >"$WORK/debootstrap.log" 2>&1 || {
+    tail -n 30 "$WORK/debootstrap.log" >&2
+    exit 1
+}
+ROOTFS=$WORK/rootfs
+
+# Root logs in with a key made for this image only; no passwords anywhere.
+ssh-keygen -q -t ed25519 -N '' -C netstack-molecule-vm -f "$WORK/id_ed25519"
+install -d -m 0700 "$ROOTFS/root/.ssh"
+install -m 0600 "$WORK/id_ed25519.pub" "$ROOTFS/root/.ssh/authorized_keys"
+cat >"$ROOTFS/etc/ssh/sshd_config.d/netstack-test.conf" <<'EOF'
+PasswordAuthentication no
+UseDNS no
+EOF
+
+cat >"$ROOTFS/etc/fstab" <<'EOF'
+/dev/vda / ext4 rw,errors=remount-ro 0 1
+EOF
+echo netstack-vm >"$ROOTFS/etc/hostname"
+
+# qemu user networking hands out an address by DHCP on eth0 (net.ifnames=0 on the cmdline).
+cat >"$ROOTFS/etc/systemd/network/10-eth0.network" <<'EOF'
+[Match]
+Name=eth0
+
+[Network]
+DHCP=ipv4
+EOF
+chroot "$ROOTFS" systemctl enable systemd-networkd.service >/dev/null 2>&1
+
+# Each VM boots its overlay for the first time with an empty machine-id; systemd-firstboot
+# would then wait for answers on the console, and apt timers would compete for the 2 cores.
+: >"$ROOTFS/etc/machine-id"
+for unit in systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer \
+    e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
+    ln -sf /dev/null "$ROOTFS/etc/systemd/system/$unit"
+done
+
+# Test image only: systemd-sysctl logs every key it sets at debug level. The verifier reads
+# that from the journal to prove that systemd-sysctl itself applied our file at boot.
+install -d "$ROOTFS/etc/systemd/system/systemd-sysctl.service.d"
+cat >"$ROOTFS/etc/systemd/system/systemd-sysctl.service.d/netstack-test-debug.conf" <<'EOF'
+[Service]
+Environment=SYSTEMD_LOG_LEVEL=debug
+EOF
+
+# Booting under software emulation is slow, so the guest does as little as it can: an initrd
+# with just the virtio disk and ext4 (not every driver Debian ships: ~9 s less to unpack), and
+# no autoloaded drivers for hardware a test VM never has.
+echo MODULES=list >"$ROOTFS/etc/initramfs-tools/conf.d/netstack-test.conf"
+printf '%s\n' virtio_pci virtio_blk ext4 >>"$ROOTFS/etc/initramfs-tools/modules"
+printf 'blacklist %s\n' floppy pcspkr cfg80211 kvm kvm_amd kvm_intel joydev psmouse \
+    >"$ROOTFS/etc/modprobe.d/netstack-test.conf"
+chroot "$ROOTFS" update-initramfs -u -k all >&2
+
+cp -L "$ROOTFS/vmlinuz" "$WORK/vmlinuz"
+cp -L "$ROOTFS/initrd.img" "$WORK/initrd.img"
+rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
+
+mkfs.ext4 -q -L netstack-root -d "$ROOTFS" "$WORK/base.raw" 2G >&2
+rm -rf "$ROOTFS" "$WORK/debootstrap.log"
+date -u +%FT%TZ >"$WORK/complete"
+
+# Publish atomically, then drop images built from older recipes.
+for old in "$CACHE"/bookworm-*; do
+    [ -e "$old" ] && [ "$old" != "$IMAGE" ] && rm -rf "$old"
+done
+rm -rf "$IMAGE"
+mv "$WORK" "$IMAGE"
+trap - EXIT
+log "image ready in $(($(date +%s) - started)) s: $IMAGE"
+echo "$IMAGE"
