@@ -332,11 +332,12 @@ def _environment(autoescape):
 
 
 def _view(doc):
-    return {
-        "doc": doc,
-        "hosts": [_host_view(host) for host in doc["hosts"]],
-        "fleet_chart": fleet_chart(doc["hosts"]),
-    }
+    glance = fleet_chart(doc["hosts"])
+    hosts = [_host_view(host) for host in doc["hosts"]]
+    texts = {row["host"]: row["text"] for row in (glance or {}).get("rows", [])}
+    for host in hosts:
+        host["glance"] = texts.get(host["data"]["host"], "–")
+    return {"doc": doc, "hosts": hosts, "fleet_chart": glance}
 
 
 def _host_view(host):

@@ -155,6 +155,7 @@ def test_markdown_shows_every_host_and_problem(doc):
         header_cells = header_cells or cells
         assert cells == header_cells, line
     assert text.index("## Problems") < text.index("## Hosts")
+    assert "| audit | 2 h >= 240 s (first idle timeout) | 2.2 h |" in text  # the Azure path
 
 
 def test_html_shows_hosts_charts_and_failing_checks_first(doc):
