@@ -205,8 +205,10 @@ def scan(wanted, exact=True, proc="/proc", pids=None):
             _scan_by_readlink(pid, dir_fd, names, wanted, found, extra)
         finally:
             os.close(dir_fd)
-    for pairs in extra.values():
+    for inode, pairs in extra.items():
         pairs.sort()
+        # the lowest pid represents the socket, whatever order the pids were scanned in
+        found[inode] = pairs[0] + (options_of(found[inode]) or ())
     return found, extra, refused
 
 
@@ -316,7 +318,7 @@ def split_pids(pids, jobs, proc="/proc"):
         lightest = loads.index(min(loads))
         groups[lightest].append(pid)
         loads[lightest] += count + 1
-    return [group for group in groups if group]
+    return [sorted(group) for group in groups if group]
 
 
 def start_scan(exact=True, jobs=2, proc="/proc"):

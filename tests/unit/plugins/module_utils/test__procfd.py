@@ -215,7 +215,7 @@ def test_a_dead_scan_child_is_redone_in_process(holder):
 @pytest.mark.parametrize(
     "counts, jobs, expected",
     [
-        ({1: 100, 2: 10, 3: 10, 4: 80}, 2, [[1], [4, 2, 3]]),
+        ({1: 100, 2: 10, 3: 10, 4: 80}, 2, [[1], [2, 3, 4]]),
         ({1: 5, 2: 5}, 4, [[1], [2]]),  # fewer pids than jobs: no empty groups
         ({1: 0, 2: 0, 3: 0}, 1, [[1, 2, 3]]),
     ],
@@ -223,7 +223,7 @@ def test_a_dead_scan_child_is_redone_in_process(holder):
 def test_split_pids_balances_fd_counts(monkeypatch, counts, jobs, expected):
     monkeypatch.setattr(_procfd, "_fd_count", lambda pid, proc: counts[pid])
     groups = _procfd.split_pids(sorted(counts), jobs)
-    assert sorted(sorted(g) for g in groups) == sorted(sorted(g) for g in expected)
+    assert sorted(groups) == sorted(expected)  # each group ascending: lowest pid scanned first
 
 
 def test_shared_socket_across_two_scan_groups_merges_owners():
@@ -246,6 +246,30 @@ def test_shared_socket_across_two_scan_groups_merges_owners():
         assert pids == sorted([os.getpid(), child.pid])
         assert found[inode][0] == pids[0]
         assert _procfd.options_of(found[inode])[0] is True  # from the group that could read it
+    finally:
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        listener.close()
+
+
+def test_shared_socket_is_represented_by_its_lowest_pid_whatever_the_scan_order():
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    inode = os.fstat(listener.fileno()).st_ino
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        pass_fds=(listener.fileno(),),
+    )
+    try:
+        pids = sorted([os.getpid(), child.pid])
+        found, extra, _ = _procfd.scan({inode}, pids=pids[::-1])  # highest pid first
+        assert found[inode][0] == pids[0]
+        assert _procfd.options_of(found[inode])[0] is True
+        assert [p for p, _fd in extra[inode]] == pids
     finally:
         child.kill()
         child.wait()
