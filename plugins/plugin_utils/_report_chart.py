@@ -32,7 +32,8 @@ STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
 LABEL_MAX = 24  # characters of a bar label that fit left of the plot
 MAX_SOCKET_BARS = 6
 FLEET_TOP = 24  # room for the caption above the rows
-FLEET_PLOT_RIGHT = 700  # the fleet chart keeps room on the right for a line of text
+FLEET_WIDTH = 1080  # the card is about that wide at a 1200 px window
+FLEET_PLOT_RIGHT = 640  # the fleet chart keeps room on the right for a line of text
 
 
 def human_seconds(seconds):
@@ -253,6 +254,7 @@ def fleet_chart(hosts):
             "status": (_worst_verdict(host, ("middlebox_idle",)) or _idle_status(host))
             if values else "info",
             "layer4": layer4,
+            "off": _sockets_off(host),
         })  # fmt: skip
     known = [row["value"] for row in rows if row["value"]]
     known += [t for row in rows for t in row["layer4"]]
@@ -264,9 +266,11 @@ def fleet_chart(hosts):
         row["width"] = 0 if row["value"] is None else max(2, scale.x(row["value"]) - PLOT_LEFT)
         row["ticks"] = [scale.x(t) for t in row["layer4"]]
         row["text"] = _fleet_row_text(row)
+        # Sockets without keepalive break the path whatever the sysctls say: say so in red.
+        row["text_status"] = "fail" if row["off"] and row["layer4"] else row["status"]
     bottom = FLEET_TOP + len(rows) * (BAR_HEIGHT + 8)
     return {
-        "width": WIDTH,
+        "width": FLEET_WIDTH,
         "height": bottom + AXIS_HEIGHT,
         "plot_left": PLOT_LEFT,
         "plot_right": FLEET_PLOT_RIGHT,
@@ -280,11 +284,25 @@ def fleet_chart(hosts):
 
 def _fleet_row_text(row):
     if row["value"] is None:
-        return "no keepalive values reported"
-    if not row["layer4"]:
-        return "%s; no layer-4 idle timeout known" % human_seconds(row["value"])
-    first = row["layer4"][0]
-    relation = "<" if row["value"] < first else ">="
-    return "%s %s %s (first idle timeout)" % (
-        human_seconds(row["value"]), relation, human_seconds(first)
-    )  # fmt: skip
+        text = "no keepalive values reported"
+    elif not row["layer4"]:
+        text = "%s; no layer-4 idle timeout known" % human_seconds(row["value"])
+    else:
+        first = row["layer4"][0]
+        relation = "<" if row["value"] < first else ">="
+        text = "%s %s %s idle timeout" % (
+            human_seconds(row["value"]), relation, human_seconds(first)
+        )  # fmt: skip
+    if row["off"]:
+        text += " · %d sockets keepalive off" % row["off"]
+    return text
+
+
+def _sockets_off(host):
+    """Established sockets that have SO_KEEPALIVE off (never probed, whatever the sysctls)."""
+    rows = ((host["adoption"] or {}).get("summary")) or []
+    return sum(
+        row.get("count") or 0
+        for row in rows
+        if row.get("keepalive") is False and row.get("state") in (None, "established")
+    )
