@@ -215,7 +215,13 @@ def _adoption(value, where):
     result["summary"] = _entries(
         value.get("summary") or [], where, "adoption.summary", SOCKET_ROW_KEYS
     )
-    result["namespaces"] = _list_of_dicts(value.get("namespaces") or [], where, "namespaces")
+    # keepalive_sockets_info gives {"net:[inode]": {sysctls, names, sockets}}; kept as given.
+    namespaces = value.get("namespaces") or {}
+    if not isinstance(namespaces, (dict, list)):
+        raise KeepaliveError(
+            "%s: 'adoption.namespaces' must be a dict or a list, got %r" % (where, namespaces)
+        )
+    result["namespaces"] = namespaces
     result["degraded"] = list(value.get("degraded") or [])
     return result
 

@@ -62,7 +62,17 @@ def _row(unit, comm, state, keepalive, idle, count, netns="host"):
 def _sockets(rows, path, require=()):
     return {
         "summary": rows,
-        "namespaces": [{"netns": "host", "time": 180, "intvl": 20, "probes": 3}],
+        "namespaces": {  # as keepalive_sockets_info returns them
+            "net:[4026531840]": {
+                "tcp_keepalive_time": 180,
+                "tcp_keepalive_intvl": 20,
+                "tcp_keepalive_probes": 3,
+                "inode": 4026531840,
+                "names": [],
+                "current": True,
+                "sockets": 52,
+            },
+        },
         "verdicts": path_verdicts(rows, path) + require_verdicts(rows, require, ["established"]),
     }
 

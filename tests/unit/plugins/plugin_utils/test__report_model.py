@@ -98,7 +98,9 @@ def test_status_and_counts_follow_the_verdicts(verdicts, status, counts):
            "origin": None, "source": None}]),
         ({"host": "h", "adoption": {"summary": [{"unit": "u", "count": 2}]}}, "adoption",
          {"summary": [dict(dict.fromkeys(model.SOCKET_ROW_KEYS), unit="u", count=2)],
-          "namespaces": [], "degraded": []}),
+          "namespaces": {}, "degraded": []}),
+        ({"host": "h", "adoption": {"namespaces": {"net:[1]": {"sockets": 2}}}}, "adoption",
+         {"summary": [], "namespaces": {"net:[1]": {"sockets": 2}}, "degraded": []}),
         ({"host": "h", "mode": None}, "mode", None),
     ],
 )  # fmt: skip
@@ -124,6 +126,8 @@ def test_missing_optional_keys_are_filled(item, key, expected):
          "host h: 'runtime' must be {time, intvl, probes}"),
         ([{"host": "h", "boot_values": [240]}], "host h: 'boot_values' must be a dict"),
         ([{"host": "h", "adoption": "off"}], "host h: 'adoption' must be a dict or null"),
+        ([{"host": "h", "adoption": {"namespaces": "x"}}],
+         "host h: 'adoption.namespaces' must be a dict or a list"),
         ([{"host": "h"}, {"host": "h"}], "host h: reported twice"),
     ],
 )  # fmt: skip
