@@ -12,7 +12,8 @@ It runs on the controller only (Jinja2 comes with ansible-core there).
   inline CSS and SVG, no script, nothing fetched.
 - ``junit.xml``: one testcase per host x verdict (check and subject), built with ElementTree
   so that any message is escaped correctly.
-- ``<host>.prom``: node_exporter textfile collector format, one file per host.
+- ``<host>.prom``: node_exporter textfile collector format, one file per host
+  (``_report_prom.py``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,6 +37,11 @@ from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_chart i
     host_chart,
     human_seconds,
 )
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_prom import (
+    label_text,
+    prom_file_name,
+    render_prometheus,
+)
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_templates")
 FORMATS = ("json", "markdown", "html", "junit", "prometheus")
@@ -46,8 +52,6 @@ FILE_NAMES = {
     "html": "report.html",
     "junit": "junit.xml",
 }
-PROM_PREFIX = "netstack_keepalive_"
-STATUS_CODE = {"pass": 0, "warn": 1, "fail": 2}
 
 
 def write_report(doc, dest, formats=DEFAULT_FORMATS):
@@ -153,7 +157,7 @@ def _no_verdicts(host):
 def _properties(suite, host):
     props = ET.SubElement(suite, "properties")
     for name in ("profile", "mode", "check_mode", "status", "detection_seconds"):
-        ET.SubElement(props, "property", name=name, value=_text(host[name]))
+        ET.SubElement(props, "property", name=name, value=label_text(host[name]))
 
 
 def _testcase(suite, host, verdict):
@@ -162,7 +166,7 @@ def _testcase(suite, host, verdict):
         name = "%s [%s]" % (name, verdict["subject"])
     case = ET.SubElement(suite, "testcase", classname=host, name=name, time="0")
     detail = "%s (value %s, limit %s)" % (
-        verdict["message"], _text(verdict["value"]), _text(verdict["limit"]),
+        verdict["message"], label_text(verdict["value"]), label_text(verdict["limit"]),
     )  # fmt: skip
     if verdict["status"] == "fail":
         failure = ET.SubElement(case, "failure", message=verdict["message"], type="fail")
@@ -171,143 +175,6 @@ def _testcase(suite, host, verdict):
         props = ET.SubElement(case, "properties")
         ET.SubElement(props, "property", name="status", value=verdict["status"])
         ET.SubElement(case, "system-out").text = "%s: %s" % (verdict["status"].upper(), detail)
-
-
-def _text(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "..".join(str(v) for v in value) if len(value) == 2 else str(list(value))
-    return str(value)
-
-
-def prom_file_name(host):
-    """``<host>.prom`` with anything but letters, digits, dot, dash and underscore as _."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", host) + ".prom"
-
-
-def render_prometheus(host, generated_at=None):
-    """The node_exporter textfile of one host: values, socket counts, verdict counts."""
-    metrics = _PromFile(host["host"])
-    seconds = {"time": "time_seconds", "intvl": "intvl_seconds", "probes": "probes"}
-    helps = {
-        "time": "Idle seconds before the first keepalive probe (net.ipv4.tcp_keepalive_time).",
-        "intvl": "Seconds between keepalive probes (net.ipv4.tcp_keepalive_intvl).",
-        "probes": "Unanswered probes before the connection is dropped "
-        "(net.ipv4.tcp_keepalive_probes).",
-    }
-    for name in ("time", "intvl", "probes"):
-        metric = metrics.family(seconds[name], "gauge", helps[name] + " kind: runtime, "
-                                "after, boot, intended.")  # fmt: skip
-        for kind in ("runtime", "after", "intended"):
-            if host[kind]:
-                metric.add({"kind": kind}, host[kind][name])
-        boot = (host["boot_values"] or {}).get(name) or {}
-        if isinstance(boot.get("value"), int):
-            metric.add({"kind": "boot"}, boot["value"])
-    _prom_boot_sources(metrics, host)
-    detection = metrics.family(
-        "detection_seconds", "gauge",
-        "Worst-case seconds to notice a dead idle peer: time + intvl x probes after this run.",
-    )  # fmt: skip
-    if host["detection_seconds"] is not None:
-        detection.add({}, host["detection_seconds"])
-    _prom_sockets(metrics, host)
-    verdicts = metrics.family("verdicts", "gauge", "Verdicts of the last run by status.")
-    for status in ("pass", "warn", "fail"):
-        verdicts.add({"status": status}, host["counts"][status])
-    metrics.family("status", "gauge", "Worst verdict of the last run: 0 pass, 1 warn, 2 fail.").add(
-        {}, STATUS_CODE[host["status"]]
-    )
-    metrics.family("shadowed_entries", "gauge", "sysctl entries that override ours at boot.").add(
-        {}, len(host["shadowed_by"])
-    )
-    if generated_at:
-        metrics.family(
-            "report_timestamp_seconds", "gauge", "When the report was generated (Unix time)."
-        ).add({}, _unix_time(generated_at))
-    return metrics.text()
-
-
-def _prom_boot_sources(metrics, host):
-    """Where each boot value comes from, as an info metric (one series per value)."""
-    info = metrics.family(
-        "boot_source_info", "gauge",
-        "The file:line that gives each keepalive sysctl its value at boot (always 1).",
-    )  # fmt: skip
-    for name, boot in sorted((host["boot_values"] or {}).items()):
-        if boot.get("source"):
-            info.add({"param": name, "source": boot["source"]}, 1)
-
-
-def _prom_sockets(metrics, host):
-    sockets = metrics.family(
-        "sockets", "gauge",
-        "TCP sockets by namespace, unit, command, state and keepalive (true, false, unknown).",
-    )  # fmt: skip
-    totals = {}
-    for row in (host["adoption"] or {}).get("summary") or []:
-        keepalive = {True: "true", False: "false"}.get(row.get("keepalive"), "unknown")
-        labels = (
-            ("netns", _text(row.get("netns"))),
-            ("unit", _text(row.get("unit"))),
-            ("comm", _text(row.get("comm"))),
-            ("state", _text(row.get("state"))),
-            ("keepalive", keepalive),
-        )
-        totals[labels] = totals.get(labels, 0) + (row.get("count") or 0)
-    for labels, count in sorted(totals.items()):
-        sockets.add(dict(labels), count)
-
-
-def _unix_time(stamp):
-    import calendar
-    import time
-
-    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
-
-
-class _PromFile(object):
-    """Metric families in the text exposition format, each with HELP and TYPE once."""
-
-    def __init__(self, host):
-        self.host = host
-        self.families = []
-
-    def family(self, name, kind, help_text):
-        family = _PromFamily(PROM_PREFIX + name, kind, help_text, self.host)
-        self.families.append(family)
-        return family
-
-    def text(self):
-        return "".join(family.text() for family in self.families if family.samples)
-
-
-class _PromFamily(object):
-    def __init__(self, name, kind, help_text, host):
-        self.name, self.kind, self.help, self.host = name, kind, help_text, host
-        self.samples = []
-
-    def add(self, labels, value):
-        self.samples.append((dict(labels, host=self.host), value))
-
-    def text(self):
-        lines = [
-            "# HELP %s %s" % (self.name, self.help.replace("\\", "\\\\").replace("\n", "\\n")),
-            "# TYPE %s %s" % (self.name, self.kind),
-        ]
-        for labels, value in self.samples:
-            pairs = ",".join(
-                '%s="%s"' % (key, _prom_label(val)) for key, val in sorted(labels.items())
-            )
-            lines.append("%s{%s} %s" % (self.name, pairs, value))
-        return "\n".join(lines) + "\n"
-
-
-def _prom_label(value):
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 # --- the view the templates read -------------------------------------------------------------
@@ -325,7 +192,7 @@ def _environment(autoescape):
     )
     env.filters["human"] = human_seconds
     env.filters["md"] = _md_cell
-    env.filters["text"] = _text
+    env.filters["text"] = label_text
     env.filters["values"] = _values_text
     env.filters["anchor"] = host_anchor
     return env
@@ -377,4 +244,4 @@ def _values_text(values):
 
 def _md_cell(value):
     """A Markdown table cell: pipes escaped, one line."""
-    return _text(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return label_text(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
