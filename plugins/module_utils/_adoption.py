@@ -258,6 +258,19 @@ def select(records, units=None, ports=None, keepalive=None):
     return result
 
 
+def crossing_the_path(records):
+    """Established connections to another host: the sockets a middlebox can cut.
+
+    Listeners carry no traffic (what they pass on to accepted connections shows in those),
+    and a connection to a loopback address never leaves the host.
+    """
+    loopback = _sockdiag.loopback_peer
+    return [
+        record for record in records
+        if record[STATE] == "established" and not loopback(record[FAMILY], record[SOCKID])
+    ]  # fmt: skip
+
+
 def summary_rows(records):
     """Counts per namespace x unit x command x state x effective values x source."""
     counts = {}

@@ -113,6 +113,9 @@ def _require_verdict(subject, name, state, rows):
 def path_verdicts(rows, path, profile=None, profiles=None):
     """Each group's effective idle against the layer-4 boxes of ``path``.
 
+    ``rows`` are the summary of the sockets that cross the path (established, remote peer):
+    the caller leaves out listeners and loopback connections.
+
     A socket behind a box that forgets idle connections needs keepalive on and its first probe
     before the box's timeout: an application that sets its own 7200 s behind a 350 s NAT
     fails even when the sysctl is right.

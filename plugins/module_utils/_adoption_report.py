@@ -99,7 +99,8 @@ def report(params):
         rows = _adoption.summary_rows(records) if chosen is not records else summary
         checks += require_verdicts(rows, params["require"], params["states"])
     if params.get("path"):
-        checks += path_verdicts(summary, params["path"], params.get("profile"),
+        crossing = _adoption.summary_rows(_adoption.crossing_the_path(chosen))
+        checks += path_verdicts(crossing, params["path"], params.get("profile"),
                                 params.get("profiles"))  # fmt: skip
     if checks:
         result["verdicts"] = checks

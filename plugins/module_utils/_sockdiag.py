@@ -222,6 +222,21 @@ def endpoints(family, sockid):
     return "[%s]:%d" % (src, sport), "[%s]:%d" % (dst, dport)
 
 
+_V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
+_V6_LOOPBACK = b"\x00" * 15 + b"\x01"
+
+
+def loopback_peer(family, sockid):
+    """Whether the remote end is a loopback address (127/8, ::1, ::ffff:127/104).
+
+    Such a connection never leaves the host, so no middlebox on the path can forget it.
+    """
+    if family == socket.AF_INET:
+        return sockid[20] == 127
+    remote = sockid[20:36]
+    return remote == _V6_LOOPBACK or (remote[:12] == _V4_MAPPED and remote[12] == 127)
+
+
 def ports(sockid):
     """``(local_port, remote_port)`` from a raw inet_diag_sockid."""
     return struct.unpack_from("!HH", sockid, 0)

@@ -99,6 +99,9 @@ options:
         ids (C(aws_nat_gateway)), C({id, idle_timeout}) overrides or custom boxes
         C({name, idle_timeout, layer}). Each group's effective idle is checked against
         every layer-4 box; keepalive off behind such a box fails.
+      - Only established connections to a remote peer are checked - listeners carry no
+        traffic (their accepted connections are checked instead), and a connection to a
+        loopback address never crosses a middlebox.
     type: list
     elements: raw
     default: []

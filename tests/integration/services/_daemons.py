@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ._cgroup import UnitCgroup
-from ._launch import Daemon, ServiceError, as_user
+from ._launch import NETNS_ADDRESS, Daemon, ServiceError, as_user
 from ._model import OFF, Keepalive, Service, Sysctls
 
 SSHD = "/usr/sbin/sshd"
@@ -149,6 +149,15 @@ def redis_keepalive(seconds: int) -> Keepalive:
     return Keepalive(True, seconds, max(seconds // 3, 1), 3, True, f"tcp-keepalive {seconds}")
 
 
+# In our own namespace a server listens on NETNS_ADDRESS, so its clients there are not
+# loopback connections (the path checks judge only connections that can cross a middlebox).
+BIND_ADDRESSES = {False: ("127.0.0.1",), True: (NETNS_ADDRESS,)}
+
+
+def _endpoints(port: int, netns: str | None) -> list[str]:
+    return ["%s:%d" % (BIND_ADDRESSES[netns is not None][0], port)]
+
+
 def start_redis(
     workdir: Path, cgroup: UnitCgroup, port: int, tcp_keepalive: int, netns: str | None = None
 ) -> Service:
@@ -160,7 +169,7 @@ def start_redis(
         "--port",
         str(port),
         "--bind",
-        "127.0.0.1",
+        *BIND_ADDRESSES[netns is not None],
         "--tcp-keepalive",
         str(tcp_keepalive),
         "--dir",
@@ -186,7 +195,8 @@ def start_redis(
         daemon.wait_listening(port)
     # The listener gets nothing; every accepted client gets anetKeepAlive().
     expected = {"listen": OFF, "established": redis_keepalive(tcp_keepalive)}
-    return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon))
+    return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon),
+                   listen=_endpoints(port, netns))  # fmt: skip
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -328,6 +338,7 @@ def start_tcp_holder(
     ns_sysctls: Sysctls | None = None,
 ) -> Service:
     argv = [sys.executable, str(TCP_HOLDER), str(port)] + (["--keepalive"] if keepalive else [])
+    argv += ["--address", NETNS_ADDRESS] if netns else []
     daemon = Daemon(cgroup, argv, workdir / f"{cgroup.unit}.log")
     daemon.start(netns=netns)
     if netns:
@@ -339,7 +350,8 @@ def start_tcp_holder(
         expected = {"listen": on, "established": on}
     else:
         expected = {"listen": OFF, "established": OFF}
-    return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon))
+    return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon),
+                   listen=_endpoints(port, netns))  # fmt: skip
 
 
 def _wait_listening_in_netns(daemon: Daemon, netns: str, port: int, timeout: float = 10) -> None:

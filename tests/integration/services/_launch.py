@@ -13,6 +13,8 @@ from pathlib import Path
 from ._cgroup import UnitCgroup
 
 LOOPBACK = "127.0.0.1"
+# TEST-NET-1 address put on lo inside the test's own network namespace (never routed out).
+NETNS_ADDRESS = "192.0.2.1"
 
 
 class ServiceError(RuntimeError):

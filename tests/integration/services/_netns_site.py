@@ -15,7 +15,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
     run_in_netns,
 )
 
-from ._launch import LOOPBACK, ServiceError
+from ._launch import NETNS_ADDRESS, ServiceError
 from ._model import Sysctls
 
 SYSCTL_DIR = "/proc/sys/net/ipv4"
@@ -45,6 +45,7 @@ class Netns:
     def create(self) -> None:
         _ip("netns", "add", self.name)
         _ip("-n", self.name, "link", "set", "lo", "up")
+        _ip("-n", self.name, "addr", "add", NETNS_ADDRESS + "/32", "dev", "lo")
 
         def write() -> None:
             for key, value in zip(KEYS, self._values(), strict=True):
@@ -65,8 +66,9 @@ class Netns:
         return netns_inode(self.path)
 
     def connect(self, port: int) -> socket.socket:
-        """A client socket created inside the namespace, connected to ``port`` there."""
-        return run_in_netns(self.path, socket.create_connection, (LOOPBACK, port), 10)
+        """A client socket created inside the namespace, connected to ``port`` there through
+        NETNS_ADDRESS: not a loopback peer, so the module's path checks judge it."""
+        return run_in_netns(self.path, socket.create_connection, (NETNS_ADDRESS, port), 10)
 
     def exists(self) -> bool:
         return os.path.exists(self.path)

@@ -12,12 +12,12 @@ import argparse
 import socket
 
 
-def serve(port: int, keepalive: bool) -> None:
+def serve(port: int, keepalive: bool, address: str) -> None:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if keepalive:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    listener.bind(("127.0.0.1", port))
+    listener.bind((address, port))
     listener.listen(16)
     held = []  # accepted sockets stay referenced, so they stay open
     while True:
@@ -29,8 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("port", type=int)
     parser.add_argument("--keepalive", action="store_true")
+    parser.add_argument("--address", default="127.0.0.1")
     args = parser.parse_args()
-    serve(args.port, args.keepalive)
+    serve(args.port, args.keepalive, args.address)
 
 
 if __name__ == "__main__":

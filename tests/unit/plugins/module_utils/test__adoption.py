@@ -219,11 +219,12 @@ def test_not_linux_is_a_clear_error():
 
 # ---------------------------------------------------------------- live, in real namespaces
 
+HOLDER_ADDRESS = "192.0.2.1"  # TEST-NET-1, on lo inside the test's own namespace
 HOLDER = r"""
 import json, os, socket, sys
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-listener.bind(("127.0.0.1", 0))
+listener.bind((sys.argv[1], 0))
 listener.listen()
 plain = socket.socket()
 plain.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -241,12 +242,18 @@ sys.stdin.read()
 
 @pytest.fixture(scope="module")
 def namespaced_holder():
-    """A process in a fresh namespace whose sysctls are 600/20/4 (not the host's)."""
+    """A process in a fresh namespace whose sysctls are 600/20/4 (not the host's).
+
+    Its connections go to a non-loopback address (on lo inside that namespace), not to 127/8:
+    the path checks leave loopback connections out (they never cross a middlebox).
+    """
     name = "ut-ad-%s" % uuid.uuid4().hex[:8]
     subprocess.run(["ip", "netns", "add", name], check=True)
     proc = None
     try:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", name, "addr", "add", HOLDER_ADDRESS + "/32", "dev", "lo"],
+                       check=True)  # fmt: skip
         for key, value in (("time", 600), ("intvl", 20), ("probes", 4)):
             subprocess.run(
                 ["ip", "netns", "exec", name, "sysctl", "-qw",
@@ -254,7 +261,7 @@ def namespaced_holder():
                 check=True,
             )  # fmt: skip
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", name, sys.executable, "-c", HOLDER],
+            ["ip", "netns", "exec", name, sys.executable, "-c", HOLDER, HOLDER_ADDRESS],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         ports = json.loads(proc.stdout.readline())

@@ -242,3 +242,28 @@ def test_live_dump_inside_a_namespace_sees_only_its_sockets(netns):
     finally:
         for sock in (listener, client, accepted):
             sock.close()
+
+
+def _sockid(family, remote):
+    """A raw inet_diag_sockid with ``remote`` as the peer address (local is irrelevant)."""
+    packed = socket.inet_pton(family, remote)
+    return struct.pack("!HH16s16sI8s", 40000, 443, b"\0" * 16, packed.ljust(16, b"\0"), 0,
+                       b"\0" * 8)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "family, remote, expected",
+    [
+        (socket.AF_INET, "127.0.0.1", True),
+        (socket.AF_INET, "127.200.3.4", True),
+        (socket.AF_INET, "10.0.0.1", False),
+        (socket.AF_INET, "192.0.2.1", False),
+        (socket.AF_INET6, "::1", True),
+        (socket.AF_INET6, "::ffff:127.0.0.1", True),
+        (socket.AF_INET6, "::ffff:10.0.0.1", False),
+        (socket.AF_INET6, "2001:db8::1", False),
+        (socket.AF_INET6, "::2", False),
+    ],
+)
+def test_loopback_peer_never_crosses_a_middlebox(family, remote, expected):
+    assert sd.loopback_peer(family, _sockid(family, remote)) is expected
