@@ -5,7 +5,7 @@ Run as root from the repository root with the dev venv:
     .venv/bin/python benchmarks/bench_keepalive_sysctl.py [--hosts 10] [--repeat 5]
 
 Both sides converge the same three values (net.ipv4.tcp_keepalive_time/intvl/probes) into the
-same file, /etc/sysctl.d/60-netstack-keepalive.conf, on the same lab hosts (tests/lab: one
+same file, /etc/sysctl.d/90-netstack-keepalive.conf, on the same lab hosts (tests/lab: one
 network namespace, private /etc and sshd per host), with the same Ansible settings (forks =
 hosts, pipelining, ssh ControlPersist, no fact gathering):
 
@@ -51,7 +51,7 @@ CACHE = REPO / ".cache"
 BENCH_COLLECTIONS = CACHE / "bench-collections"
 POSIX_DIR = BENCH_COLLECTIONS / "ansible_collections" / "ansible" / "posix"
 VENV_BIN = Path(sys.executable).parent
-OURS = "/etc/sysctl.d/60-netstack-keepalive.conf"
+OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
 VALUES = {"tcp_keepalive_time": 120, "tcp_keepalive_intvl": 30, "tcp_keepalive_probes": 6}
 DEFAULTS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
 

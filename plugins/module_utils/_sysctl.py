@@ -105,8 +105,9 @@ def plan(settings, root="/"):
     new_content, new_mode = _desired_file(settings, old_content, old_mode)
     overrides = {path: new_content} if new_content != old_content else {}
     model = boot_assignments(root, overrides, keys=ALL_KEYS)
-    boot = boot_values(model, dict((sysctl_key(o), kernel_default(o)) for o in OPTION_ORDER))
-    boot = dict((option, boot[sysctl_key(option)]) for option in OPTION_ORDER)
+    boot = _boot_by_option(model)
+    # An audit (check mode) wants the boot values the disk gives now, not after the task.
+    boot_now = _boot_by_option(boot_assignments(root, {}, keys=ALL_KEYS)) if overrides else boot
     shadowed = []
     if settings["state"] == "present" and settings["persist"]:
         shadowed = shadowing(model, path, ALL_KEYS)
@@ -122,9 +123,15 @@ def plan(settings, root="/"):
         "file_changed": new_content != old_content
         or (new_content is not None and new_mode != old_mode),
         "boot_values": boot,
+        "boot_values_before": boot_now,
         "shadowed_by": shadowed,
         "problems": model["problems"],
     }
+
+
+def _boot_by_option(model):
+    boot = boot_values(model, dict((sysctl_key(o), kernel_default(o)) for o in OPTION_ORDER))
+    return dict((option, boot[sysctl_key(option)]) for option in OPTION_ORDER)
 
 
 def _desired_file(settings, old_content, old_mode):
@@ -162,6 +169,7 @@ def converge(params, check_mode=False, want_diff=False, root="/"):
         "before": todo["before"],
         "after": after,
         "boot_values": todo["boot_values"],
+        "boot_values_before": todo["boot_values_before"],
         "shadowed_by": todo["shadowed_by"],
         "boot_problems": todo["problems"],
         "file": settings["path"],

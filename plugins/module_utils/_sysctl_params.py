@@ -36,7 +36,9 @@ KEEPALIVE_OPTIONS = {
     "tcp_keepalive_probes": ("net.ipv4.tcp_keepalive_probes", 1, 127, 9, "probes"),
 }
 OPTION_ORDER = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
-DEFAULT_PATH = "/etc/sysctl.d/60-netstack-keepalive.conf"
+# Files apply in lexical order and the last one wins: 90- comes after the vendor and distro
+# files (10- to 60-) that a package may drop in, yet before 99-sysctl.conf (the admin's own).
+DEFAULT_PATH = "/etc/sysctl.d/90-netstack-keepalive.conf"
 DEFAULT_MODE = "0644"
 _DECIMAL = re.compile(r"^[0-9]+$")
 _OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")

@@ -73,7 +73,7 @@ options:
         RV(shadowed_by) will list them.
       - C(/run/sysctl.d) is emptied at every boot; a file there gets a warning.
     type: str
-    default: /etc/sysctl.d/60-netstack-keepalive.conf
+    default: /etc/sysctl.d/90-netstack-keepalive.conf
   mode:
     description:
       - Permissions of our file, as an octal string (quote it in YAML).
@@ -184,9 +184,20 @@ boot_values:
   sample:
     tcp_keepalive_time:
       value: 120
-      source: /etc/sysctl.d/60-netstack-keepalive.conf:3
-      file: /etc/sysctl.d/60-netstack-keepalive.conf
+      source: /etc/sysctl.d/90-netstack-keepalive.conf:3
+      file: /etc/sysctl.d/90-netstack-keepalive.conf
       line: 3
+    tcp_keepalive_intvl: {value: 75, source: kernel default, file: null, line: null}
+    tcp_keepalive_probes: {value: 9, source: kernel default, file: null, line: null}
+boot_values_before:
+  description:
+    - The same as RV(boot_values), for the files as they are before the task - what a reboot
+      would give now. Equal to RV(boot_values) when our file does not change; an audit in
+      check mode reports these.
+  returned: always
+  type: dict
+  sample:
+    tcp_keepalive_time: {value: 7200, source: kernel default, file: null, line: null}
     tcp_keepalive_intvl: {value: 75, source: kernel default, file: null, line: null}
     tcp_keepalive_probes: {value: 9, source: kernel default, file: null, line: null}
 shadowed_by:
@@ -203,7 +214,7 @@ shadowed_by:
       line: 2
       key: net.ipv4.tcp_keepalive_time
       value: 7200
-      reason: applied after /etc/sysctl.d/60-netstack-keepalive.conf
+      reason: applied after /etc/sysctl.d/90-netstack-keepalive.conf
 boot_problems:
   description: Files or lines the boot model could not use (unreadable files, invalid lines,
     non-numeric values for our keys); each also produces a warning.
@@ -216,7 +227,7 @@ file:
   description: Path of our file.
   returned: always
   type: str
-  sample: /etc/sysctl.d/60-netstack-keepalive.conf
+  sample: /etc/sysctl.d/90-netstack-keepalive.conf
 file_changed:
   description: Whether our file was (or in check mode would be) written, re-moded or removed.
   returned: always

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 MODULE = "netstack.keepalive.keepalive_sysctl"
-OURS = "/etc/sysctl.d/60-netstack-keepalive.conf"
+OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
 OPTIONS = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
 DEFAULTS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
 WANT = {"tcp_keepalive_time": 120, "tcp_keepalive_intvl": 30, "tcp_keepalive_probes": 6}

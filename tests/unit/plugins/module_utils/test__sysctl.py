@@ -10,7 +10,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl
 from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_runtime as rt
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
-OURS = "/etc/sysctl.d/60-netstack-keepalive.conf"
+OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
 WANT = {"tcp_keepalive_time": 120, "tcp_keepalive_intvl": 30, "tcp_keepalive_probes": 6}
 DEFAULTS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
 

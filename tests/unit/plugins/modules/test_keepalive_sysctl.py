@@ -10,7 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netstack.keepalive.plugins.modules import keepalive_sysctl
 
-OURS = "/etc/sysctl.d/60-netstack-keepalive.conf"
+OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
 DEFAULTS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
 
 
