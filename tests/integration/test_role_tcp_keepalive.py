@@ -159,7 +159,13 @@ def test_audit_mode_changes_nothing_even_without_check(fleet, ansible_playbook):
     [
         ({"tcp_keepalive_mode": "enforcee"}, "tcp_keepalive_mode"),
         ({"tcp_keepalive_on_shadowed": "explode"}, "tcp_keepalive_on_shadowed"),
-        ({"tcp_keepalive_path": "aws_nlb"}, "tcp_keepalive_path"),
+        ({"tcp_keepalive_fail_on": "sometimes"}, "tcp_keepalive_fail_on"),
+        (
+            {"tcp_keepalive_path": [{"id": "aws_nlb", "idle_timeout": 30}]},
+            "idle_timeout=30 is out of range: allowed 60..6000 s",
+        ),
+        ({"tcp_keepalive_path": ["aws_nlbb"]}, "did you mean: aws_nlb"),
+        ({"tcp_keepalive_profile": "no_such_profile"}, "no_such_profile"),
     ],
 )
 def test_role_argument_spec_rejects_bad_variables(fleet, ansible_playbook, variables, message):
