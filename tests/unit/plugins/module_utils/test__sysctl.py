@@ -331,3 +331,24 @@ def test_a_file_under_run_is_volatile_and_says_so(host):
         "path=/run/sysctl.d/60-k.conf: /run is emptied at every boot, so this file does not "
         "persist by itself (use /etc/sysctl.d unless something recreates it at boot)"
     ]
+
+
+@pytest.mark.parametrize(
+    "existing, before_time, after_time",
+    [
+        (None, (7200, "kernel default"), (120, OURS + ":3")),
+        ("net.ipv4.tcp_keepalive_time = 300\n", (300, OURS + ":1"), (120, OURS + ":3")),
+        ("# managed\nnet.ipv4.tcp_keepalive_time = 120\nnet.ipv4.tcp_keepalive_intvl = 30\n"
+         "net.ipv4.tcp_keepalive_probes = 6\n", (120, OURS + ":2"), (120, OURS + ":3")),
+    ],
+)  # fmt: skip
+def test_boot_values_before_are_what_a_reboot_gives_now(host, existing, before_time, after_time):
+    if existing is not None:
+        (host / OURS.lstrip("/")).write_text(existing)
+    pristine = snapshot(host)
+    result, _warnings = run(host, check_mode=True, **WANT)
+    assert snapshot(host) == pristine
+    now = result["boot_values_before"]["tcp_keepalive_time"]
+    later = result["boot_values"]["tcp_keepalive_time"]
+    assert (now["value"], now["source"]) == before_time
+    assert (later["value"], later["source"]) == after_time
