@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Snapshot the real machine's own sysctls, to prove a molecule run left them untouched.
 
 usage: machine_sysctls.py save FILE      (create.yml, before any host exists)

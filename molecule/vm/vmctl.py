@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Start and stop the qemu VMs of the molecule "vm" scenario (see TEST-HOSTS.md section 2).
 
 usage:
@@ -71,7 +70,9 @@ def probe_kvm(kernel: Path) -> tuple[str, str]:
     cmd += ["-no-reboot", "-serial", "stdio", "-kernel", str(kernel)]
     cmd += ["-append", "console=ttyS0 panic=-1"]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=KVM_PROBE_SECONDS)
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=KVM_PROBE_SECONDS, check=False
+        )
     except subprocess.TimeoutExpired:
         return "tcg", f"a KVM guest did not reach its first panic in {KVM_PROBE_SECONDS} s"
     if "Kernel panic" in out.stdout:
@@ -119,7 +120,10 @@ def start_vm(state_dir: Path, image: Path, name: str, accel: str) -> dict:
     for _attempt in range(3):
         port = free_port()
         run = subprocess.run(
-            qemu_command(vm_dir, image, name, port, accel), capture_output=True, text=True
+            qemu_command(vm_dir, image, name, port, accel),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if run.returncode == 0:
             (vm_dir / "port").write_text(f"{port}\n")
@@ -148,7 +152,7 @@ def wait_for_ssh(vms: list[dict], key: Path, state_dir: Path) -> None:
                 tail = serial_tail(state_dir, name)
                 raise RuntimeError(f"{name}: qemu exited during boot\n{tail}")
             probe = subprocess.run(
-                ssh_command(vm["port"], key, "true"), capture_output=True, timeout=30
+                ssh_command(vm["port"], key, "true"), capture_output=True, timeout=30, check=False
             )
             if probe.returncode == 0:
                 log(f"{name}: ssh answers after {time.monotonic() - started:.0f} s")

@@ -55,6 +55,7 @@ def run_scenario(scenario: str, ansible_home: Path, timeout: float) -> MoleculeR
         stderr=subprocess.STDOUT,
         text=True,
         timeout=timeout,
+        check=False,
     )
     seconds = time.monotonic() - started
     # Outside pytest's tmp folders, which other test sessions rotate away.

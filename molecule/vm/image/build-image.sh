@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build (or reuse) the Debian bookworm test image for the molecule "vm" scenario.
 #
 # usage: build-image.sh [CACHE_DIR]        (default: <repo>/.cache/vm)
