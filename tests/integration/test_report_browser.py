@@ -319,3 +319,41 @@ def test_playbook_errors_are_named(play_dir):
         "dest=%s: cannot create the folder" % (play_dir / "inventory.ini" / "sub")
     )
     assert not (play_dir / "keepalive-report").exists()
+
+
+INSTALLED_PLAYBOOK = """
+- name: The report from a collection installed with ansible-galaxy (templates as package data)
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write the report
+      netstack.keepalive.keepalive_report:
+        hosts: [{host: web-1, verdicts: [{check: middlebox_idle, status: fail, message: boom}]}]
+        dest: "{{ playbook_dir }}/out"
+"""
+
+
+@pytest.mark.slow
+def test_installed_collection_finds_its_templates(tmp_path):
+    galaxy = str(REPO_ROOT / ".venv" / "bin" / "ansible-galaxy")
+    # Only the installed copy: with the working tree on the path, galaxy would see it as
+    # installed already and install nothing.
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "cols"),
+               ANSIBLE_HOME=str(tmp_path / ".ansible"))  # fmt: skip
+    subprocess.run([galaxy, "collection", "build", "--output-path", str(tmp_path), str(REPO_ROOT)],
+                   check=True, capture_output=True, timeout=120, env=env)  # fmt: skip
+    (tarball,) = tmp_path.glob("netstack-keepalive-*.tar.gz")
+    subprocess.run([galaxy, "collection", "install", "-p", str(tmp_path / "cols"), str(tarball)],
+                   check=True, capture_output=True, timeout=120, env=env)  # fmt: skip
+    installed = tmp_path / "cols" / "ansible_collections" / "netstack" / "keepalive"
+    assert (
+        installed / "plugins" / "plugin_utils" / "report_templates" / "report.html.j2"
+    ).is_file()
+    (tmp_path / "installed.yml").write_text(INSTALLED_PLAYBOOK)
+    run = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "installed.yml"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "web-1" in html and "Failing checks (1)" in html
