@@ -166,3 +166,26 @@ def test_missing_host_is_a_failing_host():
 )
 def test_detection_seconds(values, seconds):
     assert model.detection_seconds(values) == seconds
+
+
+# The documented schema (docs/report.md). Changing or removing one of these keys means a new
+# schema_version; adding one does not.
+TOP_KEYS = {"schema_version", "generated_at", "status", "totals", "verdict_totals", "checks",
+            "problems", "hosts"}  # fmt: skip
+HOST_KEYS = {
+    "schema", "host", "mode", "check_mode", "profile", "path", "intended", "provenance",
+    "derivation_error", "runtime", "after", "boot_values", "shadowed_by", "file", "changed",
+    "adoption", "verdicts", "detection_seconds", "status", "counts",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("hosts", [[{"host": "minimal"}], report_fleet.fleet()])
+def test_schema_1_keys_are_all_there(hosts):
+    doc = model.build_report(hosts, generated_at=WHEN)
+    assert set(doc) == TOP_KEYS
+    for item in doc["hosts"]:
+        assert set(item) >= HOST_KEYS
+        for verdict in item["verdicts"]:
+            assert set(verdict) == set(model.VERDICT_KEYS)
+    for problem in doc["problems"]:
+        assert set(problem) == set(model.VERDICT_KEYS) | {"host"}
