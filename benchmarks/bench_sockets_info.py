@@ -93,7 +93,7 @@ def worker(index, connections):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, APP_INTVL)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, APP_CNT)
         client.connect(listener.getsockname())
-        accepted, _ = listener.accept()
+        accepted, _peer = listener.accept()
         held.append((client, accepted))
     sys.stdout.write("ready %d\n" % len(held))
     sys.stdout.flush()
@@ -201,7 +201,7 @@ def time_ss(flags):
 
 
 def median_of(repeat, func):
-    results = [func() for _ in range(repeat)]
+    results = [func() for _round in range(repeat)]
     return results, statistics.median(
         r[0] if isinstance(r, tuple) else r["elapsed"] for r in results
     )
@@ -219,7 +219,7 @@ def bench(sockets, repeat):
         )
         # Audit and ss alternate so that both see the same load on a shared machine.
         audits, ss_runs = [], []
-        for _ in range(repeat):
+        for _round in range(repeat):
             audits.append(run_audit_child())
             ss_runs.append(time_ss("-tanoep"))
         audit_s = statistics.median(a["elapsed"] for a in audits)
@@ -248,9 +248,9 @@ def bench(sockets, repeat):
             "ratio ss -tanoep / module logic: %.1fx wall, %.1fx CPU"
             % (ss_s / audit_s, ss_cpu / cpu_s)
         )
-        ss_plain_s = statistics.median(time_ss("-tanoe")[0] for _ in range(repeat))
+        ss_plain_s = statistics.median(time_ss("-tanoe")[0] for _round in range(repeat))
         print("ss -tanoe + parsing (no process attribution): %.3f s" % ss_plain_s)
-        _, ping_s = median_of(repeat, lambda: time_ansible("ping"))
+        _output, ping_s = median_of(repeat, lambda: time_ansible("ping"))
         runs, module_s = median_of(
             repeat, lambda: time_ansible("netstack.keepalive.keepalive_sockets_info")
         )
@@ -279,7 +279,7 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(int(sys.argv[2]), int(sys.argv[3]))
         return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--sockets", type=int, nargs="+", default=[10000, 100000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()

@@ -36,14 +36,14 @@ def legacy_server(port):
     server = socket.create_server(("127.0.0.1", port))
     held = []
     while True:
-        conn, _ = server.accept()
+        conn, _peer = server.accept()
         held.append(conn)  # accepted, no SO_KEEPALIVE: idle forever as far as the kernel knows
 
 
 def client(targets):
     held = []
     for port in targets:
-        for _ in range(2):
+        for _copy in range(2):
             for _attempt in range(100):
                 try:
                     held.append(socket.create_connection(("127.0.0.1", port), timeout=2))

@@ -164,20 +164,25 @@ def test_cli_up_status_down_leaves_nothing(unique_lab_params):
     params = unique_lab_params()
     the_lab = lab_module.Lab(**params)
     try:
-        up = subprocess.run(cli(params, "up", "2"), capture_output=True, text=True, timeout=60)
+        up = subprocess.run(
+            cli(params, "up", "2"), capture_output=True, text=True, timeout=60, check=False
+        )
         assert up.returncode == 0, up.stderr
-        status = subprocess.run(cli(params, "status"), capture_output=True, text=True)
+        status = subprocess.run(cli(params, "status"), capture_output=True, text=True, check=False)
         assert status.stdout.count("ssh=True") == 2, status.stdout
         ssh = subprocess.run(
             cli(params, "ssh", params["prefix"] + "-h2", "hostname"),
             capture_output=True,
             text=True,
             timeout=30,
+            check=False,
         )
         assert ssh.stdout.strip() == params["prefix"] + "-h2", ssh.stderr
         assert the_lab.leftovers()  # sanity: the check below can see a running lab
 
-        down = subprocess.run(cli(params, "down"), capture_output=True, text=True, timeout=60)
+        down = subprocess.run(
+            cli(params, "down"), capture_output=True, text=True, timeout=60, check=False
+        )
 
         assert down.returncode == 0, down.stderr
         assert the_lab.leftovers() == {}
@@ -201,7 +206,7 @@ def test_cli_interrupted_up_leaves_nothing(unique_lab_params, sig):
             assert time.monotonic() < deadline, "up never created a host"
             time.sleep(0.005)
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
 
         assert proc.returncode == 130, err
         assert "interrupted" in err

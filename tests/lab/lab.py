@@ -69,7 +69,7 @@ class LabHost:
 
 
 def _run(argv, check=True, **kwargs):
-    result = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    result = subprocess.run(argv, capture_output=True, text=True, **kwargs, check=False)
     if check and result.returncode != 0:
         raise LabError(
             "%s failed (rc=%d): %s" % (shlex.join(argv), result.returncode, result.stderr.strip())
@@ -106,7 +106,7 @@ def _environ(pid):
     except OSError:
         return {}
     pairs = (entry.decode("utf-8", "replace").partition("=") for entry in entries if entry)
-    return {key: value for key, _, value in pairs}
+    return {key: value for key, _sep, value in pairs}
 
 
 def _netns_inode_of_pid(pid):
@@ -445,7 +445,7 @@ class Lab:
             for h in hosts
         }
         for name, proc in logins.items():
-            _, err = proc.communicate(timeout=timeout)
+            _out, err = proc.communicate(timeout=timeout)
             if proc.returncode != 0:
                 raise LabError(
                     "ssh root@%s true failed (rc=%d): %s" % (name, proc.returncode, err.strip())
@@ -695,7 +695,7 @@ class Lab:
 
 
 def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--state-dir", help="default: <repo>/.cache/lab/<prefix>")
     parser.add_argument("--bridge", help="default: <prefix>br0")
     parser.add_argument(

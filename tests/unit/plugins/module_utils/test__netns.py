@@ -52,7 +52,7 @@ def test_list_namespaces_finds_a_process_only_namespace():
     # unshare --net without a name: only /proc/PID/ns/net leads to it
     proc = subprocess.Popen(["unshare", "--net", "sleep", "30"])
     try:
-        for _ in range(100):
+        for _try in range(100):
             inode = os.stat("/proc/%d/ns/net" % proc.pid).st_ino
             if inode != netns_inode():
                 break
@@ -78,6 +78,6 @@ def test_run_in_each_netns_reads_each_namespace_and_returns_errors(named_netns):
     outcomes = run_in_each_netns([None, "/run/netns/" + named_netns, "/nonexistent"], _read_time)
     assert outcomes[0] == (True, _read_time())
     assert outcomes[1] == (True, 321)
-    ok, error = outcomes[2]
+    ok, error = outcomes[2][0], outcomes[2][1]
     assert ok is False and isinstance(error, KeepaliveError)
     assert "cannot open it" in str(error)

@@ -132,7 +132,7 @@ def test_shared_socket_lists_every_owner_and_asks_once():
         pass_fds=(listener.fileno(),),
     )
     try:
-        found, extra, _ = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
+        found, extra, _refused = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
         pids = [p for p, _fd in _procfd.owners_of(found, extra, inode)]
         assert pids == sorted([os.getpid(), child.pid])
         assert found[inode][0] == pids[0]  # the lowest pid is the one reported
@@ -197,7 +197,7 @@ def test_cgroup_paths_maps_ids_to_directories(tmp_path):
 def test_forked_scan_finds_what_the_inline_scan_finds(holder):
     pid, inodes = holder
     found, _extra, _refused = _procfd.finish_scan(_procfd.start_scan(exact=True, jobs=2))
-    inline, _, _ = _procfd.scan(set(inodes.values()), pids=[pid])
+    inline, _extra, _refused = _procfd.scan(set(inodes.values()), pids=[pid])
     for inode in inodes.values():
         assert found[inode] == inline[inode]
 
@@ -240,7 +240,7 @@ def test_shared_socket_across_two_scan_groups_merges_owners():
     try:
         mine = _procfd.scan({inode}, pids=[os.getpid()])
         theirs = _procfd.scan({inode}, exact=False, pids=[child.pid])
-        found, extra, _ = _procfd.finish_scan([(None, theirs, [], True, "/proc"),
+        found, extra, _refused = _procfd.finish_scan([(None, theirs, [], True, "/proc"),
                                                (None, mine, [], True, "/proc")])  # fmt: skip
         pids = [p for p, _fd in _procfd.owners_of(found, extra, inode)]
         assert pids == sorted([os.getpid(), child.pid])
@@ -266,7 +266,7 @@ def test_shared_socket_is_represented_by_its_lowest_pid_whatever_the_scan_order(
     )
     try:
         pids = sorted([os.getpid(), child.pid])
-        found, extra, _ = _procfd.scan({inode}, pids=pids[::-1])  # highest pid first
+        found, extra, _refused = _procfd.scan({inode}, pids=pids[::-1])  # highest pid first
         assert found[inode][0] == pids[0]
         assert _procfd.options_of(found[inode])[0] is True
         assert [p for p, _fd in extra[inode]] == pids

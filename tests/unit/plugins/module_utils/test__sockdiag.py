@@ -175,7 +175,7 @@ def _pair(family=socket.AF_INET, host="127.0.0.1", idle=None):
     if idle:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
     client.connect(listener.getsockname()[:2])
-    accepted, _ = listener.accept()
+    accepted, _peer = listener.accept()
     return listener, client, accepted
 
 
