@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,23 +48,49 @@ def run_scenario(scenario: str, ansible_home: Path, timeout: float) -> MoleculeR
         PY_COLORS="0",
     )
     started = time.monotonic()
-    proc = subprocess.run(
+    lines = []
+    # Stream molecule's output and stamp each line with the seconds since the start, so the
+    # log shows how long each step took (molecule prints no times of its own).
+    with subprocess.Popen(
         [str(VENV_BIN / "molecule"), "test", "--scenario-name", scenario],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
+    ) as proc:
+        # A hung step prints nothing: a timer, not the read loop, enforces the time limit.
+        # Killed this way, molecule's destroy does not run: the leftover checks will say so.
+        watchdog = threading.Timer(timeout, proc.kill)
+        watchdog.start()
+        try:
+            for line in proc.stdout:
+                lines.append(f"{time.monotonic() - started:7.1f} {line}")
+            returncode = proc.wait()
+        finally:
+            watchdog.cancel()
+            proc.kill()
     seconds = time.monotonic() - started
+    if seconds >= timeout:
+        lines.append(f"killed: molecule test -s {scenario} ran longer than {timeout:.0f} s\n")
+    output = "".join(lines)
     # Outside pytest's tmp folders, which other test sessions rotate away.
     log = REPO_ROOT / ".cache" / "molecule-logs" / f"{scenario}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(proc.stdout)
-    print(f"molecule test -s {scenario}: rc={proc.returncode} in {seconds:.0f} s (log: {log})")
-    return MoleculeRun(scenario, proc.returncode, proc.stdout, seconds)
+    log.write_text(output)
+    print(f"molecule test -s {scenario}: rc={returncode} in {seconds:.0f} s (log: {log})")
+    for step, at in step_times(output).items():
+        print(f"  {step:<12} done at {at:6.0f} s")
+    return MoleculeRun(scenario, returncode, output, seconds)
+
+
+def step_times(output: str) -> dict[str, float]:
+    """Step -> seconds since the start when molecule reported it executed (first report)."""
+    times: dict[str, float] = {}
+    for match in re.finditer(r"^\s*([\d.]+) INFO\s+\[\w+ > (\w+)\] Executed", output, re.M):
+        step = match.group(2)
+        times[step if step not in times else f"{step} (2)"] = float(match.group(1))
+    return times
 
 
 def lab_leftovers(ansible_home: Path, scenario: str, prefix: str, bridge: str, subnet: str):
