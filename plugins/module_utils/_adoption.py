@@ -19,7 +19,7 @@ __metaclass__ = type
 import fnmatch
 import operator
 import os
-from collections import namedtuple
+from collections import Counter, namedtuple
 
 from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd, _sockdiag
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
@@ -54,6 +54,7 @@ _SUMMARY_KEY = operator.itemgetter(NETNS, UNIT, COMM, STATE, KEEPALIVE, IDLE, IN
 # Building 100,000 records through Record.__new__ runs a Python frame each time; calling the
 # tuple constructor with the class does the same at C speed.
 _new_record = tuple.__new__
+_FIRST = operator.itemgetter(0)  # the pid of a _procfd.scan entry
 
 
 def read_sysctls():
@@ -137,15 +138,14 @@ def _owner_info(pids):
     return info
 
 
-def _orphan_units(dumps, found):
-    ids = set()
-    for _sysctls, sockets in dumps.values():
-        ids.update(s[8] for s in sockets if s[7] not in found and s[8])
-    paths = _procfd.cgroup_paths(ids)
-    return dict(
-        (cid, _procfd.unit_from_cgroup(paths[cid]) if cid in paths else "cgroup:%d" % cid)
-        for cid in ids
-    )
+def _name_orphans(records, orphans):
+    """Give the records with no visible owner (``orphans``: their indexes) the unit of the
+    socket's cgroup id (stored in their unit field meanwhile), or ``cgroup:ID``."""
+    paths = _procfd.cgroup_paths(set(records[index][UNIT] for index in orphans))
+    for index in orphans:
+        cid = records[index][UNIT]
+        unit = _procfd.unit_from_cgroup(paths[cid]) if cid in paths else "cgroup:%d" % cid
+        records[index] = records[index]._replace(unit=unit if cid else None)
 
 
 def _scan_jobs():
@@ -185,9 +185,9 @@ def audit(states=DEFAULT_STATES, netns=None, exact=True):
             "%d processes refused exact options (%s): their sockets use source timer"
             % (len(refused), "; ".join(sorted(set(refused.values()))[:3]))
         )
-    info = _owner_info(set(entry[0] for entry in found.values()))
-    orphans = _orphan_units(dumps, found)
+    info = _owner_info(set(map(_FIRST, found.values())))
     records = []
+    orphans = []
     namespaces = {}
     for entry in selected:
         if entry["id"] not in dumps:
@@ -198,37 +198,45 @@ def audit(states=DEFAULT_STATES, netns=None, exact=True):
             sockets=len(sockets),
         )  # fmt: skip
         _add_records(records, entry["id"], sockets, found, info, orphans)
+    _name_orphans(records, orphans)
     return records, namespaces, degraded
 
 
 def _add_records(records, ns_id, sockets, found, info, orphans):
     """Turn one namespace's dump into records, consuming ``sockets`` and ``found`` as it goes:
-    at 100k sockets, holding both forms at once would add ~40 MB to the peak."""
+    at 100k sockets, holding both forms at once would add ~40 MB to the peak. Records with no
+    visible owner carry their cgroup id as unit; their indexes are added to ``orphans``."""
     states = _sockdiag.TCP_STATES
     append = records.append
     pop_socket = sockets.pop
     pop_found = found.pop
     start = len(records)
+    ownerless = []
     while sockets:
         family, state, timer, _retrans, sockid, _expires, _uid, inode, cgroup_id = pop_socket()
         entry = pop_found(inode, None)
+        if entry is not None and len(entry) == 6:  # the usual case, kept to the fewest steps
+            pid, _fd, keepalive, idle, intvl, cnt = entry
+            comm, unit = info[pid]
+            append(_new_record(Record, (
+                ns_id, pid, comm, unit, states[state], keepalive, idle, intvl, cnt,
+                SOURCE_GETSOCKOPT, family, sockid,
+            )))  # fmt: skip
+            continue
         if entry is None:
             pid = comm = None
-            unit = orphans.get(cgroup_id)
+            unit = cgroup_id
+            ownerless.append(len(records))
         else:
             pid = entry[0]
             comm, unit = info[pid]
-        if entry is not None and len(entry) == 6:
-            keepalive, idle, intvl, cnt = entry[2:]
-            source = SOURCE_GETSOCKOPT
-        else:
-            keepalive, idle, intvl, cnt = timer_keepalive(state, timer), None, None, None
-            source = SOURCE_TIMER
         append(_new_record(Record, (
-            ns_id, pid, comm, unit, states[state], keepalive, idle, intvl, cnt, source, family,
-            sockid,
+            ns_id, pid, comm, unit, states[state], timer_keepalive(state, timer), None, None,
+            None, SOURCE_TIMER, family, sockid,
         )))  # fmt: skip
     records[start:] = records[start:][::-1]  # popped from the end: back to the kernel's order
+    last = len(records) - 1
+    orphans.extend(start + last - index for index in ownerless)
 
 
 def _matches(record, patterns):
@@ -273,12 +281,7 @@ def crossing_the_path(records):
 
 def summary_rows(records):
     """Counts per namespace x unit x command x state x effective values x source."""
-    counts = {}
-    group_of = _SUMMARY_KEY
-    get = counts.get
-    for record in records:
-        key = group_of(record)
-        counts[key] = get(key, 0) + 1
+    counts = Counter(map(_SUMMARY_KEY, records))  # counted in C
     rows = [_summary_row(key, count) for key, count in counts.items()]
     rows.sort(key=_row_order)
     return rows

@@ -104,52 +104,55 @@ def process_ids(proc="/proc", skip=()):
     )
 
 
-def _read_options(sock):
-    """(keepalive, idle, intvl, cnt) of a socket object; idle..cnt None when keepalive is off."""
-    if not sock.getsockopt(_SOL_SOCKET, _SO_KEEPALIVE):
-        return (False, None, None, None)
-    return (
-        True,
-        sock.getsockopt(_TCP, _KEEPIDLE),
-        sock.getsockopt(_TCP, _KEEPINTVL),
-        sock.getsockopt(_TCP, _KEEPCNT),
-    )
-
-
 def _scan_by_duplicate(pid, pidfd, names, wanted, found, extra):
     """Duplicate every fd of ``pid``; returns the errno when duplication is refused, else 0."""
     getfd = _libc_syscall()
     fstat = os.fstat
     close = os.close
     is_socket = stat.S_ISSOCK
-    make_socket = _raw_socket
+    # pidfd_getfd returns the lowest free fd and each duplicate is closed before the next, so
+    # the duplicates mostly get one number: one socket object wraps that number and is reused.
+    # This saves the getsockname(2) the socket constructor does, and an object, per socket.
+    sock = sock_fd = None
     duplicated = False
-    for name in names:
-        fd = int(name)
-        dup = getfd(SYS_PIDFD_GETFD, pidfd, fd, 0)
-        if dup < 0:
-            err = ctypes.get_errno()
-            if err in (errno.EPERM, errno.EACCES, errno.ENOSYS) and not duplicated:
-                return err
-            continue  # EBADF: closed meanwhile
-        duplicated = True
-        try:
-            info = fstat(dup)
-            inode = info.st_ino
-            if not is_socket(info.st_mode) or (wanted is not None and inode not in wanted):
-                continue
-            if inode in found:  # shared with an owner already asked (master + workers)
-                _another_owner(found, extra, inode, pid, fd)
-                continue
-            sock = make_socket(socket.AF_INET, socket.SOCK_STREAM, _TCP, dup)  # no syscall
+    try:
+        for name in names:
+            fd = int(name)
+            dup = getfd(SYS_PIDFD_GETFD, pidfd, fd, 0)
+            if dup < 0:
+                err = ctypes.get_errno()
+                if err in (errno.EPERM, errno.EACCES, errno.ENOSYS) and not duplicated:
+                    return err
+                continue  # EBADF: closed meanwhile
+            duplicated = True
             try:
-                found[inode] = (pid, fd) + _read_options(sock)
-            except OSError:
-                found[inode] = (pid, fd)  # not TCP after all (reused fd): the timer will tell
+                info = fstat(dup)
+                inode = info.st_ino
+                if not is_socket(info.st_mode) or (wanted is not None and inode not in wanted):
+                    continue
+                if inode in found:  # shared with an owner already asked (master + workers)
+                    _another_owner(found, extra, inode, pid, fd)
+                    continue
+                if dup != sock_fd:
+                    if sock is not None:
+                        sock.detach()
+                    sock = _raw_socket(socket.AF_INET, socket.SOCK_STREAM, _TCP, dup)
+                    sock_fd = dup
+                try:
+                    if sock.getsockopt(_SOL_SOCKET, _SO_KEEPALIVE):
+                        found[inode] = (
+                            pid, fd, True, sock.getsockopt(_TCP, _KEEPIDLE),
+                            sock.getsockopt(_TCP, _KEEPINTVL), sock.getsockopt(_TCP, _KEEPCNT),
+                        )  # fmt: skip
+                    else:  # idle..cnt have no effect while keepalive is off
+                        found[inode] = (pid, fd, False, None, None, None)
+                except OSError:
+                    found[inode] = (pid, fd)  # not TCP after all (reused fd): the timer will tell
             finally:
-                sock.detach()
-        finally:
-            close(dup)
+                close(dup)
+    finally:
+        if sock is not None:
+            sock.detach()  # the number is closed already; the object must not close it again
     return 0
 
 
