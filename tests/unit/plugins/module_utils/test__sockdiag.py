@@ -47,6 +47,7 @@ CGROUP = attr(sd.INET_DIAG_CGROUP_ID, struct.pack("=Q", 4242))
 CLASS_ID = attr(15, struct.pack("=I", 0))
 SOCKOPT = attr(22, b"\0\0")  # INET_DIAG_SOCKOPT, u16: what Linux >= 5.10 sends last
 MARK_AND_MORE = attr(15, b"\0" * 8)  # a longer attribute after the cgroup id: walk
+LINUX_6 = SHUTDOWN + CLASS_ID + CGROUP + SOCKOPT
 
 
 @pytest.mark.parametrize(
@@ -91,6 +92,37 @@ MARK_AND_MORE = attr(15, b"\0" * 8)  # a longer attribute after the cgroup id: w
             id="two-messages-then-done",
         ),
         pytest.param(error_message(0) + done_message(), [], True, id="ack-then-done"),
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 5, 0, 1, LINUX_6)
+            + diag_message(10, 10, 0, 0, V6, 0, 105, 2, LINUX_6)
+            + diag_message(2, 1, 0, 0, V4, 0, 7, 3, LINUX_6),
+            [
+                (2, 1, 2, 0, V4, 5, 0, 1, 4242),
+                (10, 10, 0, 0, V6, 0, 105, 2, 4242),
+                (2, 1, 0, 0, V4, 0, 7, 3, 4242),
+            ],
+            False,
+            id="uniform-chunk-read-in-one-iter-unpack",
+        ),
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 5, 0, 1, SHUTDOWN + CGROUP + SOCKOPT)
+            + diag_message(2, 1, 2, 0, V4, 5, 0, 2, SHUTDOWN + SOCKOPT + CGROUP),
+            [(2, 1, 2, 0, V4, 5, 0, 1, 4242), (2, 1, 2, 0, V4, 5, 0, 2, 4242)],
+            False,
+            id="same-lengths-other-layout-in-one-message-walks",
+        ),
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 5, 0, 1, SHUTDOWN + CLASS_ID + MARK_AND_MORE) * 2,
+            [(2, 1, 2, 0, V4, 5, 0, 1, 0)] * 2,
+            False,
+            id="same-lengths-without-cgroup-id-walks",
+        ),
+        pytest.param(
+            diag_message(2, 1, 2, 0, V4, 5, 0, 1, LINUX_6) + done_message(),
+            [(2, 1, 2, 0, V4, 5, 0, 1, 4242)],
+            True,
+            id="last-chunk-with-done",
+        ),
     ],
 )
 def test_parse_messages(data, expected, finished):
