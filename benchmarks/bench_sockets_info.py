@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark the keepalive adoption audit against ``ss -tanoep`` at 10k and 100k sockets.
 
 Run as root from the repository root with the dev venv:

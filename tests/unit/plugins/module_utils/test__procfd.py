@@ -240,8 +240,8 @@ def test_shared_socket_across_two_scan_groups_merges_owners():
     try:
         mine = _procfd.scan({inode}, pids=[os.getpid()])
         theirs = _procfd.scan({inode}, exact=False, pids=[child.pid])
-        found, extra, _refused = _procfd.finish_scan([(None, theirs, [], True, "/proc"),
-                                               (None, mine, [], True, "/proc")])  # fmt: skip
+        handles = [(None, theirs, [], True, "/proc"), (None, mine, [], True, "/proc")]
+        found, extra, _refused = _procfd.finish_scan(handles)
         pids = [p for p, _fd in _procfd.owners_of(found, extra, inode)]
         assert pids == sorted([os.getpid(), child.pid])
         assert found[inode][0] == pids[0]
