@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark the audit playbook on a lab fleet: wall time and seconds per host.
 
 Run as root from the repository root with the dev venv:

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Services for `make demo`, started inside a lab host (standard library only).
 
 --redis PORT:IDLE  a real redis-server on 127.0.0.1:PORT with `tcp-keepalive IDLE`, which sets

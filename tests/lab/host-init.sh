@@ -62,7 +62,8 @@ if [ ! -e /etc/netstack-lab-host ]; then
         cp "/usr/share/base-files/dot.$dotfile" "/root/.$dotfile" 2>/dev/null ||
             cp "/etc/skel/.$dotfile" "/root/.$dotfile"
     done
-    mkdir -p -m 0700 /root/.ssh
+    mkdir -p /root/.ssh
+    chmod 0700 /root/.ssh
     echo "$AUTHORIZED_KEY" > /root/.ssh/authorized_keys
     chmod 0600 /root/.ssh/authorized_keys
     echo "$NAME" > /etc/hostname
