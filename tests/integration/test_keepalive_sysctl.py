@@ -199,19 +199,19 @@ TRICKY_TREE = {
     # masked by the /dev/null link of the same name in /etc/sysctl.d: sets nothing
     "/usr/lib/sysctl.d/99-vendor-ka.conf": "net.ipv4.tcp_keepalive_time = 111\n",
     # CRLF, "/" separators, sorts after ours: wins for time
-    "/usr/local/lib/sysctl.d/70-local-ka.conf": (
+    "/usr/local/lib/sysctl.d/95-local-ka.conf": (
         "# dos file\r\nnet/ipv4/tcp_keepalive_time = 222\r\n"
     ),
     # "-" prefix, then a duplicate without spaces: the later one wins for intvl
-    "/etc/sysctl.d/80-dup-ka.conf": "-net.ipv4.tcp_keepalive_intvl = 11\n"
+    "/etc/sysctl.d/96-dup-ka.conf": "-net.ipv4.tcp_keepalive_intvl = 11\n"
     "  net.ipv4.tcp_keepalive_intvl=12  \n; net.ipv4.tcp_keepalive_probes = 99\n",
     # same name as a lower file but only comments: masks it
-    "/etc/sysctl.d/90-mask-ka.conf": "# nothing here\n",
-    "/usr/lib/sysctl.d/90-mask-ka.conf": "net.ipv4.tcp_keepalive_probes = 88\n",
+    "/etc/sysctl.d/97-mask-ka.conf": "# nothing here\n",
+    "/usr/lib/sysctl.d/97-mask-ka.conf": "net.ipv4.tcp_keepalive_probes = 88\n",
 }
 TRICKY_LINKS = {
     "/etc/sysctl.d/99-vendor-ka.conf": "/dev/null",
-    "/etc/sysctl.d/85-gone-ka.conf": "/nonexistent-ka.conf",
+    "/etc/sysctl.d/96-gone-ka.conf": "/nonexistent-ka.conf",
 }
 
 
@@ -241,9 +241,9 @@ def test_model_agrees_with_real_sysctl_system_after_reboot(lab, ansible_module, 
     assert result["boot_values"]["tcp_keepalive_probes"]["source"] == "/etc/sysctl.conf:%d" % (
         conf.count("\n") + 1
     )
-    assert [p["file"] for p in result["boot_problems"]] == ["/etc/sysctl.d/85-gone-ka.conf"]
+    assert [p["file"] for p in result["boot_problems"]] == ["/etc/sysctl.d/96-gone-ka.conf"]
     shadows = {(e["file"], e["key"]) for e in result["shadowed_by"]}
-    assert ("/usr/local/lib/sysctl.d/70-local-ka.conf", "net.ipv4.tcp_keepalive_time") in shadows
+    assert ("/usr/local/lib/sysctl.d/95-local-ka.conf", "net.ipv4.tcp_keepalive_time") in shadows
     untouched(host)
 
     lab.reboot(host)
@@ -291,22 +291,18 @@ def test_errors_change_nothing_anywhere(lab, ansible_playbook, untouched):
     untouched()
 
 
-def test_read_only_proc_sys_net_changes_nothing(lab, untouched):
-    """A container-like host: /proc/sys/net read-only. The module runs inside the host with
-    the repo's venv (the host's root is an overlay of this machine's)."""
+def test_read_only_proc_sys_net_changes_nothing(lab, ansible_module, untouched):
+    """A container-like host: /proc/sys/net read-only (remounted so inside the host, whose
+    sshd and so the module see it), then writable again."""
     host = lab.hosts[0].name
-    venv = os.path.dirname(sys.executable)
-    collections = os.environ["ANSIBLE_COLLECTIONS_PATH"]
-    script = (
-        "mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,ro /proc/sys/net && "
-        "ANSIBLE_COLLECTIONS_PATH=%s ANSIBLE_HOME=/tmp/ah ANSIBLE_LOCAL_TEMP=/tmp/ah/tmp "
-        "%s/ansible localhost -c local -e ansible_python_interpreter=/usr/bin/python3 "
-        "-m %s -a tcp_keepalive_time=120 -o" % (collections, venv, MODULE)
-    )
-    done = lab.run(host, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
-    assert done.returncode != 0, done.stdout + done.stderr
-    assert "/proc/sys/net/ipv4 is read-only here" in done.stdout, done.stdout + done.stderr
-    assert "nothing was changed" in done.stdout
+    lab.run(host, "mount -o remount,bind,ro /proc/sys/net", check=True)
+    try:
+        result = ansible_module(MODULE, {"tcp_keepalive_time": 120}, pattern=host).by_host[host]
+    finally:
+        lab.run(host, "mount -o remount,bind,rw /proc/sys/net", check=True)
+    assert result.failed, result.result
+    assert "/proc/sys/net/ipv4 is read-only here" in result.msg, result.msg
+    assert "nothing was changed" in result.msg
     untouched()
 
 

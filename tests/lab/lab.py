@@ -727,7 +727,10 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    # SIGINT too: a shell that starts us in the background (CI runners do) ignores SIGINT,
+    # and Python then installs no KeyboardInterrupt handler of its own.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         lab = Lab(
             state_dir=args.state_dir, bridge=args.bridge, subnet=args.subnet, prefix=args.prefix
