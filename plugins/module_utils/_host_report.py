@@ -104,7 +104,7 @@ def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None
     found = []
     found += _plan_verdicts(plan_result)
     if sysctl_error:
-        found.append(_verdict("apply", host, policy.FAIL, None, None, sysctl_error))
+        found.append(policy.make_verdict("apply", host, policy.FAIL, None, None, sysctl_error))
     if after is not None:
         found += _value_verdicts(plan_result, after)
         found += _drift_verdicts(plan_result["intended"], after, boot, audit, persist)
@@ -137,22 +137,11 @@ def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None
     }
 
 
-def _verdict(check, subject, status, value, limit, message):
-    return {
-        "check": check,
-        "subject": subject,
-        "status": status,
-        "value": value,
-        "limit": limit,
-        "message": message,
-    }
-
-
 def _plan_verdicts(plan_result):
     if plan_result["error"] is None:
         return []
     return [
-        _verdict("profile_feasible", plan_result["profile"], policy.FAIL, None, None,
+        policy.make_verdict("profile_feasible", plan_result["profile"], policy.FAIL, None, None,
                  plan_result["error"])
     ]  # fmt: skip
 
@@ -178,7 +167,7 @@ def _drift_verdicts(intended, after, boot, audit, persist):
     for name in policy.VALUE_NAMES:
         sysctl = policy.SYSCTL_NAMES[name]
         if after[name] != intended[name]:
-            found.append(_verdict(
+            found.append(policy.make_verdict(
                 "runtime_value", sysctl, policy.WARN, after[name], intended[name],
                 "runtime %s=%s, the profile wants %s (%s)" % (
                     sysctl, after[name], intended[name],
@@ -187,7 +176,7 @@ def _drift_verdicts(intended, after, boot, audit, persist):
         if name not in boot or boot[name]["value"] == intended[name]:
             continue
         status = policy.FAIL if persist and not audit else policy.WARN
-        found.append(_verdict(
+        found.append(policy.make_verdict(
             "boot_value", sysctl, status, boot[name]["value"], intended[name],
             "after a reboot %s=%s (from %s), the profile wants %s"
             % (sysctl, boot[name]["value"], boot[name]["source"], intended[name]),
@@ -198,7 +187,7 @@ def _drift_verdicts(intended, after, boot, audit, persist):
 def _shadow_verdicts(shadowed_by, on_shadowed):
     status = SHADOW_STATUS.get(on_shadowed, policy.FAIL)
     return [
-        _verdict(
+        policy.make_verdict(
             "shadowed", "%s:%s" % (entry.get("file"), entry.get("line")), status,
             entry.get("value"), None,
             "%s sets %s=%s and is applied after our file at boot"
