@@ -140,10 +140,10 @@ def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None
 def _plan_verdicts(plan_result):
     if plan_result["error"] is None:
         return []
-    return [
-        policy.make_verdict("profile_feasible", plan_result["profile"], policy.FAIL, None, None,
-                 plan_result["error"])
-    ]  # fmt: skip
+    verdict = policy.make_verdict(
+        "profile_feasible", plan_result["profile"], policy.FAIL, None, None, plan_result["error"]
+    )
+    return [verdict]
 
 
 def _value_verdicts(plan_result, values):
