@@ -40,20 +40,28 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 from conftest import collections_path  # noqa: E402
 
+# The module as the role calls it (a path to check) and with a row per socket.
+VARIANTS = (
+    ("path (as the role calls it)", {"path": ["aws_nat_gateway"]}),
+    ("details: true (a row per socket)", {"details": True}),
+)
 SOCKETS_PER_WORKER = 16000  # both ends of 8000 connections: below the fd hard limit here
 APP_IDLE, APP_INTVL, APP_CNT = 600, 30, 4
 
 AUDIT_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
+from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption_report
 def cpu(who):
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
+# The module's own logic: report() is the whole module minus AnsibleModule, run with the
+# module's defaults plus the options given (the role adds a path).
+params = {name: spec.get("default") for name, spec in _adoption_report.ARGUMENT_SPEC.items()}
+params.update(json.loads(sys.argv[2]))
 before = cpu(resource.RUSAGE_SELF)
 started = time.perf_counter()
-records, namespaces, degraded = _adoption.audit()
-summary = _adoption.summary_rows(records)
+result = _adoption_report.report(params)
 elapsed = time.perf_counter() - started
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so it would report the
 # benchmark's own peak (it holds ss output) instead of this process's.
@@ -61,11 +69,12 @@ with open("/proc/self/status") as status:
     own_mb = [int(l.split()[1]) for l in status if l.startswith("VmHWM:")][0] / 1024.0
 # The audit forks one scanning child per CPU: count their CPU time and memory too.
 child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-exact = sum(1 for r in records if r.source == "getsockopt")
-print(json.dumps({"elapsed": elapsed, "sockets": len(records), "exact": exact,
+summary = result["summary"]
+exact = sum(row["count"] for row in summary if row["source"] == "getsockopt")
+print(json.dumps({"elapsed": elapsed, "sockets": result["socket_count"], "exact": exact,
                   "cpu": cpu(resource.RUSAGE_SELF) - before + cpu(resource.RUSAGE_CHILDREN),
-                  "rows": len(summary), "degraded": degraded, "maxrss_mb": own_mb,
-                  "child_maxrss_mb": child_mb}))
+                  "rows": len(summary), "degraded": result["degraded"], "maxrss_mb": own_mb,
+                  "child_maxrss_mb": child_mb, "verdicts": len(result.get("verdicts", []))}))
 """
 
 
@@ -135,9 +144,9 @@ class Workers:
                 stream.close()
 
 
-def run_audit_child():
+def run_audit_child(params=None):
     out = subprocess.run(
-        [sys.executable, "-c", AUDIT_CHILD, str(collections_path())],
+        [sys.executable, "-c", AUDIT_CHILD, str(collections_path()), json.dumps(params or {})],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout)
@@ -248,6 +257,14 @@ def bench(sockets, repeat):
             "ratio ss -tanoep / module logic: %.1fx wall, %.1fx CPU"
             % (ss_s / audit_s, ss_cpu / cpu_s)
         )
+        variants = {}
+        for label, params in VARIANTS:
+            runs = [run_audit_child(params) for _round in range(repeat)]
+            variants[label] = statistics.median(a["elapsed"] for a in runs)
+            print(
+                "module logic with %s: %.3f s wall (%d verdicts)"
+                % (label, variants[label], runs[-1]["verdicts"])
+            )
         ss_plain_s = statistics.median(time_ss("-tanoe")[0] for _round in range(repeat))
         print("ss -tanoe + parsing (no process attribution): %.3f s" % ss_plain_s)
         _output, ping_s = median_of(repeat, lambda: time_ansible("ping"))
@@ -270,6 +287,7 @@ def bench(sockets, repeat):
             "ss_tanoep_s": round(ss_s, 3), "ss_tanoe_s": round(ss_plain_s, 3),
             "ss_tanoep_cpu_s": round(ss_cpu, 3), "ratio_vs_ss_tanoep": round(ss_s / audit_s, 1),
             "cpu_ratio_vs_ss_tanoep": round(ss_cpu / cpu_s, 1), "loadavg_1m": os.getloadavg()[0],
+            "module_logic_variants_s": {k: round(v, 3) for k, v in variants.items()},
         }  # fmt: skip
     finally:
         workers.stop()

@@ -138,14 +138,22 @@ def _owner_info(pids):
     return info
 
 
+def _cgroup_units(cgroup_ids):
+    """Unit (or ``cgroup:ID``) of each cgroup id, for sockets with no visible owner."""
+    paths = _procfd.cgroup_paths(set(cgroup_ids) - {0})
+    units = {0: None}
+    for cid in cgroup_ids:
+        if cid:
+            units[cid] = _procfd.unit_from_cgroup(paths[cid]) if cid in paths else "cgroup:%d" % cid
+    return units
+
+
 def _name_orphans(records, orphans):
     """Give the records with no visible owner (``orphans``: their indexes) the unit of the
     socket's cgroup id (stored in their unit field meanwhile), or ``cgroup:ID``."""
-    paths = _procfd.cgroup_paths(set(records[index][UNIT] for index in orphans))
+    units = _cgroup_units([records[index][UNIT] for index in orphans])
     for index in orphans:
-        cid = records[index][UNIT]
-        unit = _procfd.unit_from_cgroup(paths[cid]) if cid in paths else "cgroup:%d" % cid
-        records[index] = records[index]._replace(unit=unit if cid else None)
+        records[index] = records[index]._replace(unit=units[records[index][UNIT]])
 
 
 def _scan_jobs():
@@ -156,11 +164,86 @@ def _scan_jobs():
         return 2
 
 
-def audit(states=DEFAULT_STATES, netns=None, exact=True):
-    """Gather every socket in ``states``; returns ``(records, namespaces, degraded)``.
+# Fields of a _sockdiag socket tuple the grouping reads.
+_GROUP_FIELDS = operator.itemgetter(1, 2, 8)  # state, timer, cgroup id
+_INODE = operator.itemgetter(7)
 
-    ``namespaces`` maps each audited namespace id to its sysctls and identity.
+
+def _crosses(sock):
+    """An established connection to another host (what a middlebox on the path can cut)."""
+    return sock[1] == 1 and not _sockdiag.loopback_peer(sock[0], sock[4])
+
+
+class Gathered(object):
+    """What one audit found, before it is shaped: the namespaces' dumps and the owners.
+
+    ``summaries`` counts the sockets without a per-socket Python step (a host may hold
+    100,000); ``records`` builds one ``Record`` per socket, for filters and socket rows, and
+    consumes the dumps: call it last.
     """
+
+    def __init__(self, dumps, found, namespaces, degraded):
+        self.namespaces = namespaces
+        self.degraded = degraded
+        self._dumps = dumps  # [(ns id, socket tuples)] in namespace order
+        self._found = found
+        self._info = _owner_info(set(map(_FIRST, found.values())))
+
+    def summaries(self, crossing=False):
+        """``(summary rows, summary rows of the sockets crossing the path)``, the second
+        None unless ``crossing`` (see ``summary_rows`` and ``crossing_the_path``).
+
+        One pass counts (state, timer, cgroup id, scan entry[, crosses]) over the dumps at C
+        speed; the few distinct groups are then named in Python.
+        """
+        found_get = self._found.get
+        raw = []
+        for ns_id, sockets in self._dumps:
+            columns = [map(_GROUP_FIELDS, sockets), map(found_get, map(_INODE, sockets))]
+            if crossing:
+                columns.append(map(_crosses, sockets))
+            groups = Counter(zip(*columns))  # noqa: B905 - hosts may run Python < 3.10
+            raw.extend((ns_id, key, count) for key, count in groups.items())
+        units = _cgroup_units([key[0][2] for _ns, key, _n in raw if key[1] is None])
+        counts = Counter()
+        crossing_counts = Counter()
+        for ns_id, key, count in raw:
+            summary_key = self._summary_key(ns_id, key, units)
+            counts[summary_key] += count
+            if crossing and key[2]:
+                crossing_counts[summary_key] += count
+        return _rows_of(counts), _rows_of(crossing_counts) if crossing else None
+
+    def _summary_key(self, ns_id, key, units):
+        (state, timer, cgroup_id), entry = key[:2]
+        if entry is not None and len(entry) == 5:
+            pid, keepalive, idle, intvl, cnt = entry
+            comm, unit = self._info[pid]
+            return (ns_id, unit, comm, _STATE_NAMES[state], keepalive, idle, intvl, cnt,
+                    SOURCE_GETSOCKOPT)  # fmt: skip
+        if entry is None:
+            comm, unit = None, units[cgroup_id]
+        else:
+            comm, unit = self._info[entry[0]]
+        return (ns_id, unit, comm, _STATE_NAMES[state], timer_keepalive(state, timer), None,
+                None, None, SOURCE_TIMER)  # fmt: skip
+
+    def records(self):
+        """One ``Record`` per socket, in namespace then kernel order (consumes the dumps)."""
+        records = []
+        orphans = []
+        for ns_id, sockets in self._dumps:
+            _add_records(records, ns_id, sockets, self._found, self._info, orphans)
+        self._dumps = []
+        _name_orphans(records, orphans)
+        return records
+
+
+_STATE_NAMES = _sockdiag.TCP_STATES
+
+
+def gather(states=DEFAULT_STATES, netns=None, exact=True):
+    """Dump every socket in ``states`` and find its owner and exact options: a ``Gathered``."""
     degraded = []
     if exact:
         reason = _procfd.exact_options_support()
@@ -179,16 +262,14 @@ def audit(states=DEFAULT_STATES, netns=None, exact=True):
     except BaseException:
         _procfd.abandon_scan(handles)
         raise
-    found, _extra, refused = _procfd.finish_scan(handles)
+    found, refused = _procfd.finish_scan(handles)
     if refused:
         degraded.append(
             "%d processes refused exact options (%s): their sockets use source timer"
             % (len(refused), "; ".join(sorted(set(refused.values()))[:3]))
         )
-    info = _owner_info(set(map(_FIRST, found.values())))
-    records = []
-    orphans = []
     namespaces = {}
+    ordered = []
     for entry in selected:
         if entry["id"] not in dumps:
             continue
@@ -197,9 +278,17 @@ def audit(states=DEFAULT_STATES, netns=None, exact=True):
             sysctls, inode=entry["inode"], names=entry["names"], current=entry["current"],
             sockets=len(sockets),
         )  # fmt: skip
-        _add_records(records, entry["id"], sockets, found, info, orphans)
-    _name_orphans(records, orphans)
-    return records, namespaces, degraded
+        ordered.append((entry["id"], sockets))
+    return Gathered(ordered, found, namespaces, degraded)
+
+
+def audit(states=DEFAULT_STATES, netns=None, exact=True):
+    """Gather every socket in ``states``; returns ``(records, namespaces, degraded)``.
+
+    ``namespaces`` maps each audited namespace id to its sysctls and identity.
+    """
+    gathered = gather(states, netns, exact)
+    return gathered.records(), gathered.namespaces, gathered.degraded
 
 
 def _add_records(records, ns_id, sockets, found, info, orphans):
@@ -215,8 +304,8 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
     while sockets:
         family, state, timer, _retrans, sockid, _expires, _uid, inode, cgroup_id = pop_socket()
         entry = pop_found(inode, None)
-        if entry is not None and len(entry) == 6:  # the usual case, kept to the fewest steps
-            pid, _fd, keepalive, idle, intvl, cnt = entry
+        if entry is not None and len(entry) == 5:  # the usual case, kept to the fewest steps
+            pid, keepalive, idle, intvl, cnt = entry
             comm, unit = info[pid]
             append(_new_record(Record, (
                 ns_id, pid, comm, unit, states[state], keepalive, idle, intvl, cnt,
@@ -281,7 +370,10 @@ def crossing_the_path(records):
 
 def summary_rows(records):
     """Counts per namespace x unit x command x state x effective values x source."""
-    counts = Counter(map(_SUMMARY_KEY, records))  # counted in C
+    return _rows_of(Counter(map(_SUMMARY_KEY, records)))  # counted in C
+
+
+def _rows_of(counts):
     rows = [_summary_row(key, count) for key, count in counts.items()]
     rows.sort(key=_row_order)
     return rows

@@ -73,33 +73,45 @@ def _check_params(params):
         )
 
 
+def _shape(gathered, params):
+    """``(summary, unfiltered summary, summary of the sockets crossing the path, socket
+    fields)``: the summaries require and path checks read, and the socket rows when asked."""
+    want_path = bool(params.get("path"))
+    if not (params.get("details") or any(params.get(name) is not None for name in FILTERS)):
+        # The summary alone is counted without building a record per socket.
+        summary, crossing = gathered.summaries(crossing=want_path)
+        return summary, summary, crossing, {}
+    records = gathered.records()
+    chosen = _adoption.select(
+        records, params.get("units"), params.get("ports"), params.get("keepalive")
+    )
+    summary = _adoption.summary_rows(chosen)
+    unfiltered = _adoption.summary_rows(records) if chosen is not records else summary
+    crossing = _adoption.summary_rows(_adoption.crossing_the_path(chosen)) if want_path else None
+    rows = _adoption.socket_rows(chosen, gathered.namespaces, params.get("limit"))
+    return summary, unfiltered, crossing, {"sockets": rows, "truncated": len(rows) < len(chosen)}
+
+
 def report(params):
     """The module result (without ``changed``) for validated ``params``."""
     check_platform()
     _check_params(params)
     started = time.time()
-    records, namespaces, degraded = _adoption.audit(
+    gathered = _adoption.gather(
         params["states"], params.get("netns") or None, exact=params.get("exact", True)
     )
-    chosen = _adoption.select(
-        records, params.get("units"), params.get("ports"), params.get("keepalive")
-    )
-    summary = _adoption.summary_rows(chosen)
+    summary, unfiltered, crossing, socket_fields = _shape(gathered, params)
     result = {
         "summary": summary,
-        "namespaces": namespaces,
-        "degraded": degraded,
-        "socket_count": len(chosen),
+        "namespaces": gathered.namespaces,
+        "degraded": gathered.degraded,
+        "socket_count": sum(row["count"] for row in summary),
     }
-    if params.get("details") or any(params.get(name) is not None for name in FILTERS):
-        result["sockets"] = _adoption.socket_rows(chosen, namespaces, params.get("limit"))
-        result["truncated"] = len(result["sockets"]) < len(chosen)
+    result.update(socket_fields)
     checks = []
     if params.get("require"):
-        rows = _adoption.summary_rows(records) if chosen is not records else summary
-        checks += require_verdicts(rows, params["require"], params["states"])
+        checks += require_verdicts(unfiltered, params["require"], params["states"])
     if params.get("path"):
-        crossing = _adoption.summary_rows(_adoption.crossing_the_path(chosen))
         checks += path_verdicts(crossing, params["path"], params.get("profile"),
                                 params.get("profiles"))  # fmt: skip
     if checks:

@@ -104,20 +104,20 @@ def process_ids(proc="/proc", skip=()):
     )
 
 
-def _scan_by_duplicate(pid, pidfd, names, wanted, found, extra):
-    """Duplicate every fd of ``pid``; returns the errno when duplication is refused, else 0."""
+def _scan_by_duplicate(pid, pidfd, fds, wanted, found, shared):
+    """Duplicate each of ``fds`` of ``pid``; returns the errno when duplication is refused."""
     getfd = _libc_syscall()
     fstat = os.fstat
     close = os.close
     is_socket = stat.S_ISSOCK
+    intern = shared.setdefault
     # pidfd_getfd returns the lowest free fd and each duplicate is closed before the next, so
     # the duplicates mostly get one number: one socket object wraps that number and is reused.
     # This saves the getsockname(2) the socket constructor does, and an object, per socket.
     sock = sock_fd = None
     duplicated = False
     try:
-        for name in names:
-            fd = int(name)
+        for fd in fds:
             dup = getfd(SYS_PIDFD_GETFD, pidfd, fd, 0)
             if dup < 0:
                 err = ctypes.get_errno()
@@ -131,7 +131,7 @@ def _scan_by_duplicate(pid, pidfd, names, wanted, found, extra):
                 if not is_socket(info.st_mode) or (wanted is not None and inode not in wanted):
                     continue
                 if inode in found:  # shared with an owner already asked (master + workers)
-                    _another_owner(found, extra, inode, pid, fd)
+                    _lower_owner(found, inode, pid)
                     continue
                 if dup != sock_fd:
                     if sock is not None:
@@ -140,14 +140,17 @@ def _scan_by_duplicate(pid, pidfd, names, wanted, found, extra):
                     sock_fd = dup
                 try:
                     if sock.getsockopt(_SOL_SOCKET, _SO_KEEPALIVE):
-                        found[inode] = (
-                            pid, fd, True, sock.getsockopt(_TCP, _KEEPIDLE),
+                        entry = (
+                            pid, True, sock.getsockopt(_TCP, _KEEPIDLE),
                             sock.getsockopt(_TCP, _KEEPINTVL), sock.getsockopt(_TCP, _KEEPCNT),
                         )  # fmt: skip
                     else:  # idle..cnt have no effect while keepalive is off
-                        found[inode] = (pid, fd, False, None, None, None)
+                        entry = (pid, False, None, None, None)
                 except OSError:
-                    found[inode] = (pid, fd)  # not TCP after all (reused fd): the timer will tell
+                    entry = (pid,)  # not TCP after all (reused fd): the timer will tell
+                # A host's sockets share a handful of (pid, values): one tuple each keeps the
+                # scan's memory and the marshalled answer small.
+                found[inode] = intern(entry, entry)
             finally:
                 close(dup)
     finally:
@@ -156,43 +159,45 @@ def _scan_by_duplicate(pid, pidfd, names, wanted, found, extra):
     return 0
 
 
-def _another_owner(found, extra, inode, pid, fd):
-    pairs = extra.get(inode)
-    if pairs is None:
-        pairs = extra[inode] = [found[inode][:2]]
-    pairs.append((pid, fd))
+def _lower_owner(found, key, pid):
+    """A socket held by several processes is reported under its lowest pid."""
+    entry = found[key]
+    if pid < entry[0]:
+        found[key] = (pid,) + entry[1:]
 
 
-def _scan_by_readlink(pid, dir_fd, names, wanted, found, extra):
+def _scan_by_readlink(pid, dir_fd, fds, wanted, found):
     readlink = os.readlink
-    for name in names:
+    for fd in fds:
         try:
-            target = readlink(name, dir_fd=dir_fd)
+            target = readlink(str(fd), dir_fd=dir_fd)
         except OSError:
             continue
         if target.startswith("socket:["):
             inode = int(target[8:-1])
             if wanted is None or inode in wanted:
                 if inode in found:
-                    _another_owner(found, extra, inode, pid, int(name))
+                    _lower_owner(found, inode, pid)
                 else:
-                    found[inode] = (pid, int(name))
+                    found[inode] = (pid,)
 
 
 def scan(wanted, exact=True, proc="/proc", pids=None):
     """Owners and exact options of the sockets whose inode is in ``wanted`` (None: all).
 
-    Returns ``(found, extra, refused)``, compact because a busy host has 100,000 sockets:
-    ``found`` inode -> ``(pid, fd, keepalive, idle, intvl, cnt)`` with the values read by
-    getsockopt, or just ``(pid, fd)`` where they could not be read; the pid is the lowest
-    owner's. ``extra`` inode -> every ``(pid, fd)`` ascending, only for sockets with several
-    owners. ``refused`` pid -> reason for processes whose sockets could not be duplicated
-    or listed. ``owners_of`` and ``options_of`` read them.
+    ``pids`` are pids, or ``(pid, part, parts, probe_below)`` items (``split_work``) for the
+    share of a process's fds with ``fd % parts == part``, listed from /proc or, when
+    ``probe_below`` is set, tried by number below it; None scans every process. Returns
+    ``(found, refused)``, compact because a busy host has 100,000 sockets: ``found`` inode ->
+    ``(pid, keepalive, idle, intvl, cnt)`` with the values read by getsockopt, or ``(pid,)``
+    where they could not be read, under the lowest pid holding the socket; ``refused`` pid ->
+    reason for processes whose sockets could not be duplicated or listed.
     """
     found = {}
-    extra = {}
     refused = {}
-    for pid in pids if pids is not None else process_ids(proc):
+    shared = {}
+    for item in pids if pids is not None else process_ids(proc):
+        pid, part, parts, probe_below = item if isinstance(item, tuple) else (item, 0, 1, 0)
         try:
             dir_fd = os.open("%s/%d/fd" % (proc, pid), os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
@@ -200,35 +205,26 @@ def scan(wanted, exact=True, proc="/proc", pids=None):
                 refused[pid] = "cannot list /proc/%d/fd: %s" % (pid, exc.strerror)
             continue
         try:
-            names = os.listdir(dir_fd)
-            if not names:
+            if probe_below:
+                fds = range(part, probe_below, parts)
+            else:
+                fds = [fd for fd in map(int, os.listdir(dir_fd)) if fd % parts == part]
+            if not fds:
                 continue
-            if exact and _scan_pid_exact(pid, dir_fd, names, wanted, found, extra, refused):
+            if exact and _scan_pid_exact(pid, fds, wanted, found, shared, refused):
                 continue
-            _scan_by_readlink(pid, dir_fd, names, wanted, found, extra)
+            _scan_by_readlink(pid, dir_fd, fds, wanted, found)
         finally:
             os.close(dir_fd)
-    for inode, pairs in extra.items():
-        pairs.sort()
-        # the lowest pid represents the socket, whatever order the pids were scanned in
-        found[inode] = pairs[0] + (options_of(found[inode]) or ())
-    return found, extra, refused
-
-
-def owners_of(found, extra, inode):
-    """Every ``(pid, fd)`` holding ``inode``, ascending ([] when none is visible)."""
-    if inode in extra:
-        return extra[inode]
-    entry = found.get(inode)
-    return [entry[:2]] if entry else []
+    return found, refused
 
 
 def options_of(entry):
     """``(keepalive, idle, intvl, cnt)`` of a ``found`` entry, None when not read."""
-    return entry[2:] if entry is not None and len(entry) == 6 else None
+    return entry[1:] if entry is not None and len(entry) == 5 else None
 
 
-def _scan_pid_exact(pid, dir_fd, names, wanted, found, extra, refused):
+def _scan_pid_exact(pid, fds, wanted, found, shared, refused):
     """True when the pid was fully scanned by duplication."""
     try:
         pidfd = _pidfd_open(pid)
@@ -237,7 +233,7 @@ def _scan_pid_exact(pid, dir_fd, names, wanted, found, extra, refused):
             refused[pid] = "pidfd_open: %s" % exc.strerror
         return exc.errno == errno.ESRCH
     try:
-        err = _scan_by_duplicate(pid, pidfd, names, wanted, found, extra)
+        err = _scan_by_duplicate(pid, pidfd, fds, wanted, found, shared)
         if err:
             refused[pid] = "pidfd_getfd: %s" % os.strerror(err)
         return not err
@@ -313,15 +309,56 @@ def _fd_count(pid, proc):
         return 0
 
 
-def split_pids(pids, jobs, proc="/proc"):
-    """``jobs`` groups of pids with about as many fds each (largest first, greedy)."""
-    groups = [[] for _job in range(jobs)]
-    loads = [0] * jobs
-    for count, pid in sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True):
-        lightest = loads.index(min(loads))
-        groups[lightest].append(pid)
-        loads[lightest] += count + 1
-    return [sorted(group) for group in groups if group]
+# A process with more fds than this (a proxy, a database) is shared by every scanning child:
+# fd numbers are dense, so ``fd % jobs`` splits it evenly. Smaller ones go whole to one child.
+SPLIT_FDS = 1000
+
+
+def _fd_table_size(pid, proc):
+    """The capacity of the process's fd table (``FDSize``): every fd number is below it."""
+    try:
+        with open("%s/%d/status" % (proc, pid)) as handle:
+            for line in handle:
+                if line.startswith("FDSize:"):
+                    return int(line.split()[1])
+    except (IOError, OSError, ValueError):
+        pass
+    return 0
+
+
+def _probe_below(pid, count, parts, proc):
+    """FDSize when trying each fd number costs less than listing /proc/PID/fd, else 0.
+
+    Listing costs ~1.2 us per open fd (the kernel makes a dentry for each) and every share
+    of a split process lists them all; a number with no fd costs a refused pidfd_getfd,
+    ~2.6 us. A busy server's table is dense (FDSize is the next power of two), so probing
+    usually wins.
+    """
+    size = _fd_table_size(pid, proc)
+    holes = size - count
+    return size if holes >= 0 and holes * 2 < parts * count else 0
+
+
+def split_work(pids, jobs, proc="/proc"):
+    """``jobs`` lists of ``(pid, part, parts, probe_below)`` scan items with about as many
+    fds each (see ``scan``)."""
+    counted = sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True)
+    big = sorted((pid, count) for count, pid in counted if count >= SPLIT_FDS)
+    probe = dict((pid, _probe_below(pid, count, jobs, proc)) for pid, count in big)
+    groups = []
+    loads = []
+    for part in range(jobs):
+        # Each child starts at another of the shared processes, so that two children rarely
+        # duplicate fds of one process at the same moment (they would contend for its fds).
+        start = len(big) * part // jobs
+        groups.append([(pid, part, jobs, probe[pid]) for pid, _count in big[start:] + big[:start]])
+        loads.append(0)
+    for count, pid in counted:
+        if count < SPLIT_FDS:
+            lightest = loads.index(min(loads))
+            groups[lightest].append((pid, 0, 1, 0))
+            loads[lightest] += count + 1
+    return [group for group in groups if group]
 
 
 def start_scan(exact=True, jobs=2, proc="/proc"):
@@ -332,7 +369,7 @@ def start_scan(exact=True, jobs=2, proc="/proc"):
     possible the scan runs here and now.
     """
     handles = []
-    for group in split_pids(process_ids(proc), jobs, proc):
+    for group in split_work(process_ids(proc), jobs, proc):
         read_end, write_end = os.pipe()
         try:
             child = os.fork()
@@ -379,30 +416,25 @@ def _receive(child, read_end):
 
 def finish_scan(handles):
     """Merge the children's results; same shape as ``scan`` (every socket found)."""
-    found, extra, refused = {}, {}, {}
+    found, refused = {}, {}
     for child, handle, group, exact, proc in handles:
         if child is None:
-            part, part_extra, part_refused = handle
+            part, part_refused = handle
         else:
             try:
-                part, part_extra, part_refused = _receive(child, handle)
+                part, part_refused = _receive(child, handle)
             except (OSError, EOFError, ValueError, TypeError):
                 # The child died (OOM killer, a signal): do its share here, slower but whole.
-                part, part_extra, part_refused = scan(None, exact, proc, group)
-        # A socket shared by processes of two groups (master + worker) is rare: merge those
+                part, part_refused = scan(None, exact, proc, group)
+        # A socket shared by processes of two children (master + worker) is rare: merge those
         # few by hand, the rest with dict.update at C speed.
-        for inode in part.keys() & found.keys():
-            _merge_shared(found, extra, part, part_extra, inode)
+        for key in part.keys() & found.keys():
+            part[key] = _merged(found[key], part[key])
         found.update(part)
-        extra.update(part_extra)
         refused.update(part_refused)
-    return found, extra, refused
+    return found, refused
 
 
-def _merge_shared(found, extra, part, part_extra, inode):
-    pairs = sorted(owners_of(found, extra, inode) + owners_of(part, part_extra, inode))
-    mine, theirs = found[inode], part.pop(inode)
-    values = options_of(mine) or options_of(theirs)
-    found[inode] = pairs[0] + (values or ())
-    extra[inode] = pairs
-    part_extra.pop(inode, None)
+def _merged(mine, theirs):
+    """One entry for a socket two scans found: the lowest pid, the values whoever read them."""
+    return (min(mine[0], theirs[0]),) + (mine[1:] or theirs[1:])

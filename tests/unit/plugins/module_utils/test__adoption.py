@@ -300,6 +300,33 @@ def test_live_audit_compares_each_socket_with_its_own_namespace(namespaced_holde
     assert result["socket_count"] == 5 and result["truncated"] is False
 
 
+@pytest.mark.parametrize("exact", [True, False])
+def test_live_summaries_counted_without_records_equal_the_records_summaries(
+    namespaced_holder, exact
+):
+    """The summary-only path (no record per socket) tells exactly what the records tell."""
+    name, pid, _ports = namespaced_holder
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.create_connection(listener.getsockname())
+    server, _peer = listener.accept()
+    server.close()  # the server's end: FIN_WAIT2 with no owner, named by its cgroup id
+    try:
+        gathered = _adoption.gather(_adoption_report.STATE_CHOICES, exact=exact)
+        summary, crossing = gathered.summaries(crossing=True)
+        records = gathered.records()
+    finally:
+        client.close()
+        listener.close()
+    assert summary == _adoption.summary_rows(records)
+    assert crossing == _adoption.summary_rows(_adoption.crossing_the_path(records))
+    assert any(r["state"] == "fin_wait2" and r["comm"] is None for r in summary)
+    # the holder's two connections to 192.0.2.1 (not loopback) cross the path, both ends
+    assert sum(r["count"] for r in crossing if r["netns"] == name) == 4
+    assert all(r["state"] == "established" for r in crossing)
+
+
 def test_live_path_check_fails_an_app_that_sets_7200_behind_a_nat(namespaced_holder):
     name, _pid, ports = namespaced_holder
     result = _adoption_report.report(

@@ -83,24 +83,24 @@ def _sysctl(name):
 )
 def test_exact_options_through_pidfd_getfd(holder, name, expected):
     pid, inodes = holder
-    found, extra, refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    found, refused = _procfd.scan(set(inodes.values()), pids=[pid])
     want = tuple(_sysctl(v) if isinstance(v, str) else v for v in expected)
     assert _procfd.options_of(found[inodes[name]]) == want
-    assert [p for p, _fd in _procfd.owners_of(found, extra, inodes[name])] == [pid]
-    assert refused == {} and extra == {}
+    assert found[inodes[name]][0] == pid
+    assert refused == {}
 
 
 def test_scan_of_all_processes_finds_the_holder_and_only_wanted_inodes(holder):
     pid, inodes = holder
     wanted = {inodes["app"], inodes["listener"]}
-    found, extra, _refused = _procfd.scan(wanted)
+    found, _refused = _procfd.scan(wanted)
     assert set(found) == wanted
-    assert [p for p, _fd in _procfd.owners_of(found, extra, inodes["app"])] == [pid]
+    assert found[inodes["app"]][0] == pid
 
 
 def test_readlink_fallback_without_exact_gives_owners_but_no_options(holder):
     pid, inodes = holder
-    found, _extra, refused = _procfd.scan(set(inodes.values()), exact=False, pids=[pid])
+    found, refused = _procfd.scan(set(inodes.values()), exact=False, pids=[pid])
     assert set(found) == set(inodes.values())
     assert {_procfd.options_of(entry) for entry in found.values()} == {None}
     assert refused == {}
@@ -114,13 +114,13 @@ def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch):
         return -1
 
     monkeypatch.setattr(_procfd, "_libc_syscall", lambda: refuse)
-    found, _extra, refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    found, refused = _procfd.scan(set(inodes.values()), pids=[pid])
     assert {_procfd.options_of(entry) for entry in found.values()} == {None}
     assert refused == {pid: "pidfd_getfd: Operation not permitted"}
     assert set(found) == set(inodes.values())  # ownership still known
 
 
-def test_shared_socket_lists_every_owner_and_asks_once():
+def test_shared_socket_is_reported_under_its_lowest_pid():
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     listener.bind(("127.0.0.1", 0))
@@ -132,10 +132,8 @@ def test_shared_socket_lists_every_owner_and_asks_once():
         pass_fds=(listener.fileno(),),
     )
     try:
-        found, extra, _refused = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
-        pids = [p for p, _fd in _procfd.owners_of(found, extra, inode)]
-        assert pids == sorted([os.getpid(), child.pid])
-        assert found[inode][0] == pids[0]  # the lowest pid is the one reported
+        found, _refused = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
+        assert found[inode][0] == min(os.getpid(), child.pid)
         assert _procfd.options_of(found[inode])[0] is True
     finally:
         child.kill()
@@ -196,8 +194,8 @@ def test_cgroup_paths_maps_ids_to_directories(tmp_path):
 
 def test_forked_scan_finds_what_the_inline_scan_finds(holder):
     pid, inodes = holder
-    found, _extra, _refused = _procfd.finish_scan(_procfd.start_scan(exact=True, jobs=2))
-    inline, _extra, _refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    found, _refused = _procfd.finish_scan(_procfd.start_scan(exact=True, jobs=2))
+    inline, _refused = _procfd.scan(set(inodes.values()), pids=[pid])
     for inode in inodes.values():
         assert found[inode] == inline[inode]
 
@@ -207,7 +205,7 @@ def test_a_dead_scan_child_is_redone_in_process(holder):
     handles = _procfd.start_scan(exact=True, jobs=1)
     for child, *_rest in handles:
         os.kill(child, 9)
-    found, _extra, _refused = _procfd.finish_scan(handles)
+    found, _refused = _procfd.finish_scan(handles)
     assert found[inodes["app"]][0] == pid
     assert _procfd.options_of(found[inodes["app"]]) == (True, 600, 30, 4)
 
@@ -220,13 +218,62 @@ def test_a_dead_scan_child_is_redone_in_process(holder):
         ({1: 0, 2: 0, 3: 0}, 1, [[1, 2, 3]]),
     ],
 )
-def test_split_pids_balances_fd_counts(monkeypatch, counts, jobs, expected):
+def test_split_work_gives_small_processes_whole_to_the_lightest_child(
+    monkeypatch, counts, jobs, expected
+):
     monkeypatch.setattr(_procfd, "_fd_count", lambda pid, proc: counts[pid])
-    groups = _procfd.split_pids(sorted(counts), jobs)
-    assert sorted(groups) == sorted(expected)  # each group ascending: lowest pid scanned first
+    groups = _procfd.split_work(sorted(counts), jobs)
+    assert sorted(sorted(pid for pid, *_rest in group) for group in groups) == expected
+    assert {item[1:] for group in groups for item in group} == {(0, 1, 0)}  # whole, listed
 
 
-def test_shared_socket_across_two_scan_groups_merges_owners():
+def test_split_work_shares_big_processes_and_probes_only_dense_fd_tables(monkeypatch):
+    counts = {10: 5000, 11: 4000, 12: 30}
+    table_sizes = {10: 8192, 11: 65536}  # 10 is dense, 11 sparse (one fd far up)
+    monkeypatch.setattr(_procfd, "_fd_count", lambda pid, proc: counts[pid])
+    monkeypatch.setattr(_procfd, "_fd_table_size", lambda pid, proc: table_sizes[pid])
+    groups = _procfd.split_work(sorted(counts), 2)
+    assert groups == [
+        [(10, 0, 2, 8192), (11, 0, 2, 0), (12, 0, 1, 0)],
+        [(11, 1, 2, 0), (10, 1, 2, 8192)],  # starts elsewhere: no contention on one process
+    ]
+
+
+@pytest.mark.parametrize(
+    "count, size, parts, expected",
+    [
+        (14290, 16384, 1, 16384),  # a busy proxy: a few holes beat listing every fd
+        (9000, 16384, 1, 0),  # 7384 refused probes cost more than listing 9000 fds once...
+        (9000, 16384, 2, 16384),  # ...but not than listing them in both children
+        (1000, 1 << 20, 2, 0),  # a sparse table: list
+        (1000, 0, 2, 0),  # FDSize unreadable: list
+    ],
+)
+def test_probe_below_weighs_probing_against_listing(monkeypatch, count, size, parts, expected):
+    monkeypatch.setattr(_procfd, "_fd_table_size", lambda pid, proc: size)
+    assert _procfd._probe_below(1, count, parts, "/proc") == expected
+
+
+def test_fd_table_size_bounds_every_open_fd():
+    size = _procfd._fd_table_size(os.getpid(), "/proc")
+    assert size >= 64 and size % 64 == 0
+    assert max(int(name) for name in os.listdir("/proc/self/fd")) < size
+    assert _procfd._fd_table_size(2**22 + 7, "/proc") == 0  # no such process
+
+
+def test_probing_fd_numbers_in_two_shares_finds_what_listing_finds(holder):
+    pid, inodes = holder
+    wanted = set(inodes.values())
+    listed, _refused = _procfd.scan(wanted, pids=[pid])
+    size = _procfd._fd_table_size(pid, "/proc")
+    even, _refused = _procfd.scan(wanted, pids=[(pid, 0, 2, size)])
+    odd, _refused = _procfd.scan(wanted, pids=[(pid, 1, 2, size)])
+    assert even and odd and not set(even) & set(odd)
+    assert {**even, **odd} == listed
+    assert set(listed) == wanted
+
+
+def test_shared_socket_across_two_scan_groups_keeps_the_lowest_pid_and_the_values():
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     listener.bind(("127.0.0.1", 0))
@@ -240,11 +287,10 @@ def test_shared_socket_across_two_scan_groups_merges_owners():
     try:
         mine = _procfd.scan({inode}, pids=[os.getpid()])
         theirs = _procfd.scan({inode}, exact=False, pids=[child.pid])
+        assert _procfd.options_of(theirs[0][inode]) is None  # only ours read the values
         handles = [(None, theirs, [], True, "/proc"), (None, mine, [], True, "/proc")]
-        found, extra, _refused = _procfd.finish_scan(handles)
-        pids = [p for p, _fd in _procfd.owners_of(found, extra, inode)]
-        assert pids == sorted([os.getpid(), child.pid])
-        assert found[inode][0] == pids[0]
+        found, _refused = _procfd.finish_scan(handles)
+        assert found[inode][0] == min(os.getpid(), child.pid)
         assert _procfd.options_of(found[inode])[0] is True  # from the group that could read it
     finally:
         child.kill()
@@ -266,10 +312,9 @@ def test_shared_socket_is_represented_by_its_lowest_pid_whatever_the_scan_order(
     )
     try:
         pids = sorted([os.getpid(), child.pid])
-        found, extra, _refused = _procfd.scan({inode}, pids=pids[::-1])  # highest pid first
+        found, _refused = _procfd.scan({inode}, pids=pids[::-1])  # highest pid first
         assert found[inode][0] == pids[0]
         assert _procfd.options_of(found[inode])[0] is True
-        assert [p for p, _fd in extra[inode]] == pids
     finally:
         child.kill()
         child.wait()
