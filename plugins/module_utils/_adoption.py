@@ -21,7 +21,11 @@ import operator
 import os
 from collections import Counter, namedtuple
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd, _sockdiag
+from ansible_collections.netstack.keepalive.plugins.module_utils import (
+    _parallel_scan,
+    _procfd,
+    _sockdiag,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
@@ -256,13 +260,13 @@ def gather(states=DEFAULT_STATES, netns=None, exact=True):
             "visible, their sockets are attributed from the timer only (become: true)"
         )
     selected = select_namespaces(netns)
-    handles = _procfd.start_scan(exact=exact, jobs=_scan_jobs())
+    handles = _parallel_scan.start_scan(exact=exact, jobs=_scan_jobs())
     try:
         dumps = dump_namespaces(selected, states, degraded)
     except BaseException:
-        _procfd.abandon_scan(handles)
+        _parallel_scan.abandon_scan(handles)
         raise
-    found, refused = _procfd.finish_scan(handles)
+    found, refused = _parallel_scan.finish_scan(handles)
     if refused:
         degraded.append(
             "%d processes refused exact options (%s): their sockets use source timer"

@@ -23,10 +23,8 @@ __metaclass__ = type
 
 import ctypes
 import errno
-import marshal
 import os
 import platform
-import signal
 import socket
 import stat
 
@@ -185,9 +183,10 @@ def _scan_by_readlink(pid, dir_fd, fds, wanted, found):
 def scan(wanted, exact=True, proc="/proc", pids=None):
     """Owners and exact options of the sockets whose inode is in ``wanted`` (None: all).
 
-    ``pids`` are pids, or ``(pid, part, parts, probe_below)`` items (``split_work``) for the
-    share of a process's fds with ``fd % parts == part``, listed from /proc or, when
-    ``probe_below`` is set, tried by number below it; None scans every process. Returns
+    ``pids`` are pids, or ``(pid, first, stop, step)`` items (``_parallel_scan`` makes them)
+    for a share of a process's fds: with ``stop`` the numbers ``range(first, stop, step)`` are
+    tried one by one, without it the listed fds with ``fd % step == first``; None scans every
+    process. The items may come from an iterator that is still being filled. Returns
     ``(found, refused)``, compact because a busy host has 100,000 sockets: ``found`` inode ->
     ``(pid, keepalive, idle, intvl, cnt)`` with the values read by getsockopt, or ``(pid,)``
     where they could not be read, under the lowest pid holding the socket; ``refused`` pid ->
@@ -197,7 +196,7 @@ def scan(wanted, exact=True, proc="/proc", pids=None):
     refused = {}
     shared = {}
     for item in pids if pids is not None else process_ids(proc):
-        pid, part, parts, probe_below = item if isinstance(item, tuple) else (item, 0, 1, 0)
+        pid, first, stop, step = item if isinstance(item, tuple) else (item, 0, 0, 1)
         try:
             dir_fd = os.open("%s/%d/fd" % (proc, pid), os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
@@ -205,10 +204,10 @@ def scan(wanted, exact=True, proc="/proc", pids=None):
                 refused[pid] = "cannot list /proc/%d/fd: %s" % (pid, exc.strerror)
             continue
         try:
-            if probe_below:
-                fds = range(part, probe_below, parts)
+            if stop:
+                fds = range(first, stop, step)
             else:
-                fds = [fd for fd in map(int, os.listdir(dir_fd)) if fd % parts == part]
+                fds = [fd for fd in map(int, os.listdir(dir_fd)) if fd % step == first]
             if not fds:
                 continue
             if exact and _scan_pid_exact(pid, fds, wanted, found, shared, refused):
@@ -300,141 +299,3 @@ def cgroup_paths(ids, root=None):
             if not missing:
                 break
     return found
-
-
-def _fd_count(pid, proc):
-    try:
-        return os.stat("%s/%d/fd" % (proc, pid)).st_size  # number of fds since Linux 6.2
-    except OSError:
-        return 0
-
-
-# A process with more fds than this (a proxy, a database) is shared by every scanning child:
-# fd numbers are dense, so ``fd % jobs`` splits it evenly. Smaller ones go whole to one child.
-SPLIT_FDS = 1000
-
-
-def _fd_table_size(pid, proc):
-    """The capacity of the process's fd table (``FDSize``): every fd number is below it."""
-    try:
-        with open("%s/%d/status" % (proc, pid)) as handle:
-            for line in handle:
-                if line.startswith("FDSize:"):
-                    return int(line.split()[1])
-    except (IOError, OSError, ValueError):
-        pass
-    return 0
-
-
-def _probe_below(pid, count, parts, proc):
-    """FDSize when trying each fd number costs less than listing /proc/PID/fd, else 0.
-
-    Listing costs ~1.2 us per open fd (the kernel makes a dentry for each) and every share
-    of a split process lists them all; a number with no fd costs a refused pidfd_getfd,
-    ~2.6 us. A busy server's table is dense (FDSize is the next power of two), so probing
-    usually wins.
-    """
-    size = _fd_table_size(pid, proc)
-    holes = size - count
-    return size if holes >= 0 and holes * 2 < parts * count else 0
-
-
-def split_work(pids, jobs, proc="/proc"):
-    """``jobs`` lists of ``(pid, part, parts, probe_below)`` scan items with about as many
-    fds each (see ``scan``)."""
-    counted = sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True)
-    big = sorted((pid, count) for count, pid in counted if count >= SPLIT_FDS)
-    probe = dict((pid, _probe_below(pid, count, jobs, proc)) for pid, count in big)
-    groups = []
-    loads = []
-    for part in range(jobs):
-        # Each child starts at another of the shared processes, so that two children rarely
-        # duplicate fds of one process at the same moment (they would contend for its fds).
-        start = len(big) * part // jobs
-        groups.append([(pid, part, jobs, probe[pid]) for pid, _count in big[start:] + big[:start]])
-        loads.append(0)
-    for count, pid in counted:
-        if count < SPLIT_FDS:
-            lightest = loads.index(min(loads))
-            groups[lightest].append((pid, 0, 1, 0))
-            loads[lightest] += count + 1
-    return [group for group in groups if group]
-
-
-def start_scan(exact=True, jobs=2, proc="/proc"):
-    """Fork ``jobs`` children that scan every process's sockets while the caller goes on.
-
-    The scan is a long run of cheap syscalls; children spread it over the CPUs and let the
-    caller dump the namespaces meanwhile. Returns handles for ``finish_scan``; with no fork
-    possible the scan runs here and now.
-    """
-    handles = []
-    for group in split_work(process_ids(proc), jobs, proc):
-        read_end, write_end = os.pipe()
-        try:
-            child = os.fork()
-        except OSError:
-            os.close(read_end)
-            os.close(write_end)
-            handles.append((None, scan(None, exact, proc, group), group, exact, proc))
-            continue
-        if child == 0:  # pragma: no cover - the child's work is checked through its output
-            status = 1
-            try:
-                os.close(read_end)
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(marshal.dumps(scan(None, exact, proc, group)))
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        handles.append((child, read_end, group, exact, proc))
-    return handles
-
-
-def abandon_scan(handles):
-    """Stop and reap the scanning children (the caller failed before ``finish_scan``)."""
-    for child, handle, _group, _exact, _proc in handles:
-        if child is None:
-            continue
-        os.close(handle)
-        try:
-            os.kill(child, signal.SIGKILL)
-        except OSError:
-            pass  # already gone
-        os.waitpid(child, 0)
-
-
-def _receive(child, read_end):
-    with os.fdopen(read_end, "rb") as source:
-        data = source.read()
-    _pid, status = os.waitpid(child, 0)
-    if status != 0 or not data:
-        raise OSError(errno.ECHILD, "socket scan child %d failed (status %d)" % (child, status))
-    return marshal.loads(data)
-
-
-def finish_scan(handles):
-    """Merge the children's results; same shape as ``scan`` (every socket found)."""
-    found, refused = {}, {}
-    for child, handle, group, exact, proc in handles:
-        if child is None:
-            part, part_refused = handle
-        else:
-            try:
-                part, part_refused = _receive(child, handle)
-            except (OSError, EOFError, ValueError, TypeError):
-                # The child died (OOM killer, a signal): do its share here, slower but whole.
-                part, part_refused = scan(None, exact, proc, group)
-        # A socket shared by processes of two children (master + worker) is rare: merge those
-        # few by hand, the rest with dict.update at C speed.
-        for key in part.keys() & found.keys():
-            part[key] = _merged(found[key], part[key])
-        found.update(part)
-        refused.update(part_refused)
-    return found, refused
-
-
-def _merged(mine, theirs):
-    """One entry for a socket two scans found: the lowest pid, the values whoever read them."""
-    return (min(mine[0], theirs[0]),) + (mine[1:] or theirs[1:])

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the /proc socket scan of ``_procfd`` in forked children, one per CPU (stdlib only).
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+The scan is a long run of cheap syscalls (100,000 sockets: ~0.6 CPU s). Children spread it
+over the CPUs while the caller dumps the network namespaces. The work is cut in two kinds:
+
+- small processes go whole to one child each, balanced by fd count (the kernel counts a
+  process's fds in ``st_size`` of /proc/PID/fd since Linux 6.2);
+- a big process (a proxy, a database) whose fd table is dense is cut into chunks of fd
+  numbers that the children take from a shared queue (a pipe) as they finish, so they end
+  together whatever else the CPUs are doing. A big sparse table is listed and shared
+  ``fd % jobs`` instead.
+
+Children send their ``(found, refused)`` back ``marshal``led; a child that dies has its
+share redone in the caller.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import itertools
+import marshal
+import os
+import signal
+import struct
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._procfd import (
+    process_ids,
+    scan,
+)
+
+# A process with at least this many fds is shared by every child; smaller ones go whole.
+SPLIT_FDS = 1000
+# fd numbers per queued chunk: ~10 ms of work, so children finish within ~10 ms of each other.
+CHUNK_FDS = 2048
+# The queue is written before any child reads it, so it must fit in a pipe that nobody
+# drains yet: one page, which every pipe has.
+_ITEM = struct.Struct("=iiii")  # pid, first, stop, step: a _procfd.scan item
+MAX_CHUNKS = 4096 // _ITEM.size
+
+
+def _fd_count(pid, proc):
+    try:
+        return os.stat("%s/%d/fd" % (proc, pid)).st_size  # number of fds since Linux 6.2
+    except OSError:
+        return 0
+
+
+def _fd_table_size(pid, proc):
+    """The capacity of the process's fd table (``FDSize``): every fd number is below it."""
+    try:
+        with open("%s/%d/status" % (proc, pid)) as handle:
+            for line in handle:
+                if line.startswith("FDSize:"):
+                    return int(line.split()[1])
+    except (IOError, OSError, ValueError):
+        pass
+    return 0
+
+
+def _probe_below(pid, count, parts, proc):
+    """FDSize when trying each fd number costs less than listing /proc/PID/fd, else 0.
+
+    Listing costs ~1.2 us per open fd (the kernel makes a dentry for each) and every one of
+    the ``parts`` children sharing a listed process lists it all; a number with no fd costs
+    a refused pidfd_getfd, ~2.6 us. A busy server's table is dense (FDSize is the next power
+    of two), so probing usually wins.
+    """
+    size = _fd_table_size(pid, proc)
+    holes = size - count
+    return size if holes >= 0 and holes * 2 < parts * count else 0
+
+
+def plan(pids, jobs, proc="/proc"):
+    """``(groups, chunks)``: ``jobs`` lists of scan items with about as many fds each, and
+    the chunks of big dense processes any child takes (``_procfd.scan`` items)."""
+    counted = sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True)
+    groups = [[] for _job in range(jobs)]
+    loads = [0] * jobs
+    dense = []
+    for count, pid in counted:
+        size = _probe_below(pid, count, jobs, proc) if count >= SPLIT_FDS else 0
+        if size:
+            dense.append((pid, size))
+        elif count >= SPLIT_FDS and jobs > 1:  # big but sparse: every child lists a share
+            for part in range(jobs):
+                groups[part].append((pid, part, 0, jobs))
+                loads[part] += count // jobs + 1
+        else:
+            lightest = loads.index(min(loads))
+            groups[lightest].append((pid, 0, 0, 1))
+            loads[lightest] += count + 1
+    total = sum(size for _pid, size in dense)
+    step = max(CHUNK_FDS, -(-total // MAX_CHUNKS))
+    chunks = [
+        (pid, first, min(first + step, size), 1)
+        for pid, size in dense
+        for first in range(0, size, step)
+    ]  # fmt: skip
+    if not chunks:  # no queue to share: a child per non-empty group is enough
+        groups = [group for group in groups if group]
+    return groups, chunks
+
+
+def _queued(queue):
+    """Chunks read one at a time from the shared queue until it is empty."""
+    while True:
+        data = os.read(queue, _ITEM.size)  # a pipe read this small is never split between readers
+        if len(data) < _ITEM.size:
+            return
+        yield _ITEM.unpack(data)
+
+
+def _make_queue(chunks):
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"".join(_ITEM.pack(*chunk) for chunk in chunks))
+    finally:
+        os.close(write_end)  # readers see the end of the queue once it is empty
+    return read_end
+
+
+def start_scan(exact=True, jobs=2, proc="/proc"):
+    """Fork ``jobs`` children that scan every process's sockets while the caller goes on.
+
+    Returns handles for ``finish_scan``; where no fork is possible the share is scanned here
+    and now.
+    """
+    groups, chunks = plan(process_ids(proc), jobs, proc)
+    queue = _make_queue(chunks)
+    handles = []
+    try:
+        for group in groups:
+            redo = group + chunks  # a dead child may have taken any chunk
+            read_end, write_end = os.pipe()
+            try:
+                child = os.fork()
+            except OSError:
+                os.close(read_end)
+                os.close(write_end)
+                items = itertools.chain(group, _queued(queue))
+                handles.append((None, scan(None, exact, proc, items), redo, exact, proc))
+                continue
+            if child == 0:  # pragma: no cover - the child's work is checked through its output
+                status = 1
+                try:
+                    os.close(read_end)
+                    items = itertools.chain(group, _queued(queue))
+                    with os.fdopen(write_end, "wb") as out:
+                        out.write(marshal.dumps(scan(None, exact, proc, items)))
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(write_end)
+            handles.append((child, read_end, redo, exact, proc))
+    finally:
+        os.close(queue)
+    return handles
+
+
+def abandon_scan(handles):
+    """Stop and reap the scanning children (the caller failed before ``finish_scan``)."""
+    for child, handle, _items, _exact, _proc in handles:
+        if child is None:
+            continue
+        os.close(handle)
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass  # already gone
+        os.waitpid(child, 0)
+
+
+def _receive(child, read_end):
+    with os.fdopen(read_end, "rb") as source:
+        data = source.read()
+    _pid, status = os.waitpid(child, 0)
+    if status != 0 or not data:
+        raise OSError(errno.ECHILD, "socket scan child %d failed (status %d)" % (child, status))
+    return marshal.loads(data)
+
+
+def finish_scan(handles):
+    """Merge the children's results; same shape as ``_procfd.scan`` (every socket found)."""
+    found, refused = {}, {}
+    for child, handle, items, exact, proc in handles:
+        if child is None:
+            part, part_refused = handle
+        else:
+            try:
+                part, part_refused = _receive(child, handle)
+            except (OSError, EOFError, ValueError, TypeError):
+                # The child died (OOM killer, a signal): do its share here, slower but whole.
+                part, part_refused = scan(None, exact, proc, items)
+        # A socket shared by processes of two children (master + worker) is rare: merge those
+        # few by hand, the rest with dict.update at C speed.
+        for key in part.keys() & found.keys():
+            part[key] = _merged(found[key], part[key])
+        found.update(part)
+        refused.update(part_refused)
+    return found, refused
+
+
+def _merged(mine, theirs):
+    """One entry for a socket two scans found: the lowest pid, the values whoever read them."""
+    return (min(mine[0], theirs[0]),) + (mine[1:] or theirs[1:])
