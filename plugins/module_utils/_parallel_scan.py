@@ -198,12 +198,15 @@ def finish_scan(handles):
             except (OSError, EOFError, ValueError, TypeError):
                 # The child died (OOM killer, a signal): do its share here, slower but whole.
                 part, part_refused = scan(None, exact, proc, items)
+        refused.update(part_refused)
+        if not found:
+            found = part  # the first share is the base: no copy of its 50,000 entries
+            continue
         # A socket shared by processes of two children (master + worker) is rare: merge those
         # few by hand, the rest with dict.update at C speed.
         for key in part.keys() & found.keys():
             part[key] = _merged(found[key], part[key])
         found.update(part)
-        refused.update(part_refused)
     return found, refused
 
 
