@@ -43,6 +43,7 @@ CHUNK_FDS = 2048
 # drains yet: one page, which every pipe has.
 _ITEM = struct.Struct("=iiii")  # pid, first, stop, step: a _procfd.scan item
 MAX_CHUNKS = 4096 // _ITEM.size
+QUEUED_PROCESSES = MAX_CHUNKS // 4  # more dense processes than that go whole to a child
 
 
 def _fd_count(pid, proc):
@@ -83,24 +84,31 @@ def plan(pids, jobs, proc="/proc"):
     counted = sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True)
     groups = [[] for _job in range(jobs)]
     loads = [0] * jobs
-    dense = []
+    queued = []  # the largest dense processes, at most QUEUED_PROCESSES of them
+
+    def give_whole(item, count):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(item)
+        loads[lightest] += count + 1
+
     for count, pid in counted:
         size = _probe_below(pid, count, jobs, proc) if count >= SPLIT_FDS else 0
-        if size:
-            dense.append((pid, size))
+        if size and len(queued) < QUEUED_PROCESSES:
+            queued.append((pid, size))
+        elif size:
+            give_whole((pid, 0, size, 1), count)
         elif count >= SPLIT_FDS and jobs > 1:  # big but sparse: every child lists a share
             for part in range(jobs):
                 groups[part].append((pid, part, 0, jobs))
                 loads[part] += count // jobs + 1
         else:
-            lightest = loads.index(min(loads))
-            groups[lightest].append((pid, 0, 0, 1))
-            loads[lightest] += count + 1
-    total = sum(size for _pid, size in dense)
-    step = max(CHUNK_FDS, -(-total // MAX_CHUNKS))
+            give_whole((pid, 0, 0, 1), count)
+    # Each process adds at most one partial chunk: the queue keeps to MAX_CHUNKS.
+    total = sum(size for _pid, size in queued)
+    step = max(CHUNK_FDS, -(-total // (MAX_CHUNKS - len(queued))))
     chunks = [
         (pid, first, min(first + step, size), 1)
-        for pid, size in dense
+        for pid, size in queued
         for first in range(0, size, step)
     ]  # fmt: skip
     if not chunks:  # no queue to share: a child per non-empty group is enough

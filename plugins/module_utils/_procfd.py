@@ -70,12 +70,40 @@ def _pidfd_open(pid):
     return result
 
 
-def exact_options_support():
+def retagging_controllers(cgroups="/proc/cgroups"):
+    """The cgroup v1 controllers mounted here that pidfd_getfd would re-tag sockets for.
+
+    The kernel treats a duplicate as a received fd: it gives the socket the *receiver's*
+    net_cls class id and net_prio index (``__receive_sock``, as for SCM_RIGHTS). Without
+    those v1 hierarchies every socket carries the root's values and nothing changes; with
+    them, reading the options would reclassify other services' traffic.
+    """
+    found = []
+    try:
+        with open(cgroups) as handle:
+            for line in handle:
+                name, hierarchy, _count, enabled = (line.split() + ["", "", "", ""])[:4]
+                mounted_v1 = hierarchy not in ("0", "") and enabled == "1"
+                if name in ("net_cls", "net_prio") and mounted_v1:
+                    found.append(name)
+    except (IOError, OSError):
+        pass  # no /proc/cgroups: a kernel without cgroups re-tags nothing
+    return found
+
+
+def exact_options_support(cgroups="/proc/cgroups"):
     """None when pidfd_getfd can work here, else the reason it cannot (a sentence)."""
     if platform.system() != "Linux":
         return "pidfd_getfd needs Linux"
     if platform.machine() not in ("x86_64", "aarch64", "arm64", "ppc64le", "s390x", "riscv64"):
         return "pidfd_getfd syscall number not known for %s" % platform.machine()
+    retagging = retagging_controllers(cgroups)
+    if retagging:
+        return (
+            "cgroup v1 %s mounted: a socket duplicated by pidfd_getfd takes the auditor's "
+            "class id / priority, which would reclassify the services' traffic"
+            % " and ".join(retagging)
+        )
     try:
         pidfd = _pidfd_open(os.getpid())
     except OSError as exc:

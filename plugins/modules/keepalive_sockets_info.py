@@ -132,6 +132,10 @@ notes:
     (C(set_by_app)).
   - The duplicate socket is held for microseconds; a C(close) by the owner in that moment
     takes effect when the duplicate is closed.
+  - The kernel treats a duplicate as a received socket and gives it the receiver's cgroup v1
+    C(net_cls) class id and C(net_prio) index. Where either v1 controller is mounted (see
+    C(/proc/cgroups)) that would reclassify the services' traffic, so the module does not
+    duplicate there and reports the reason in RV(degraded) (C(source=timer)).
 seealso:
   - module: netstack.keepalive.keepalive_sysctl
 """

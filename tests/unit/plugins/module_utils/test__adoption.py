@@ -371,6 +371,17 @@ def test_live_degraded_when_pidfd_getfd_is_missing(namespaced_holder, monkeypatc
     assert {row["source"] for row in result["summary"]} == {"timer"}
 
 
+def test_live_audit_does_not_duplicate_where_it_would_reclassify_traffic(
+    namespaced_holder, monkeypatch
+):
+    name, _pid, _ports = namespaced_holder
+    monkeypatch.setattr(_procfd, "retagging_controllers", lambda cgroups: ["net_cls"])
+    result = _adoption_report.report(_params(netns=[name]))
+    (reason,) = result["degraded"]
+    assert reason.startswith("exact options unavailable (cgroup v1 net_cls mounted: ")
+    assert {row["source"] for row in result["summary"]} == {"timer"}
+
+
 NOBODY = r"""
 import json, os, sys
 sys.path.insert(0, sys.argv[1])

@@ -121,16 +121,23 @@ def test_plan_keeps_a_child_per_job_when_only_the_queue_has_work(monkeypatch):
     assert groups == [[], [], []] and chunks == [(7, 0, 2048, 1), (7, 2048, 4096, 1)]
 
 
-def test_plan_makes_chunks_bigger_rather_than_overflow_the_queue(monkeypatch):
-    monkeypatch.setattr(_parallel_scan, "_fd_count", lambda pid, proc: 1 << 20)
-    monkeypatch.setattr(_parallel_scan, "_fd_table_size", lambda pid, proc: 1 << 20)
-    _groups, chunks = _parallel_scan.plan([1, 2, 3, 4], 2)
+@pytest.mark.parametrize("processes", [4, 300])
+def test_plan_never_overflows_the_queue_and_covers_every_fd_number_once(monkeypatch, processes):
+    sizes = {pid: (1 << 20) >> (pid % 8) for pid in range(1, processes + 1)}
+    monkeypatch.setattr(_parallel_scan, "_fd_count", lambda pid, proc: sizes[pid] - 1)
+    monkeypatch.setattr(_parallel_scan, "_fd_table_size", lambda pid, proc: sizes[pid])
+    groups, chunks = _parallel_scan.plan(sorted(sizes), 2)
     assert len(chunks) <= _parallel_scan.MAX_CHUNKS
-    covered = sorted((pid, first, stop) for pid, first, stop, _step in chunks)
-    for pid in (1, 2, 3, 4):  # every number of every table, once
-        spans = [(first, stop) for owner, first, stop in covered if owner == pid]
-        assert spans[0][0] == 0 and spans[-1][1] == 1 << 20
+    items = chunks + [item for group in groups for item in group]
+    for pid, size in sizes.items():  # probed whole in a group, or in chunks of the queue
+        spans = sorted((first, stop) for owner, first, stop, step in items if owner == pid)
+        assert spans[0][0] == 0 and spans[-1][1] == size
         assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    whole = [item for group in groups for item in group]
+    assert len(whole) == max(0, processes - _parallel_scan.QUEUED_PROCESSES)
+    if whole:  # the whole ones are the smallest, spread over both children
+        assert max(sizes[pid] for pid, *_rest in whole) <= min(sizes[pid] for pid, *_ in chunks)
+        assert all(groups)
 
 
 def test_queue_hands_each_chunk_to_exactly_one_reader():

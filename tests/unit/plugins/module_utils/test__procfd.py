@@ -95,6 +95,35 @@ def test_exact_options_supported_here():
     assert _procfd.exact_options_support() is None
 
 
+CGROUPS_HEADER = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+
+
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (["cpu\t1\t1\t1", "net_cls\t0\t1\t1", "net_prio\t0\t1\t1"], []),  # v2 only
+        (["net_cls\t4\t3\t1", "net_prio\t0\t1\t1"], ["net_cls"]),
+        (["net_cls,net_prio\t4\t3\t1"], []),  # not a line the kernel writes: ignored
+        (["net_cls\t4\t3\t1", "net_prio\t4\t3\t1"], ["net_cls", "net_prio"]),
+        (["net_prio\t6\t1\t0"], []),  # disabled
+    ],
+)
+def test_retagging_controllers_reads_v1_net_cls_and_net_prio(tmp_path, lines, expected):
+    cgroups = tmp_path / "cgroups"
+    cgroups.write_text(CGROUPS_HEADER + "\n".join(lines) + "\n")
+    assert _procfd.retagging_controllers(str(cgroups)) == expected
+
+
+def test_exact_options_refused_where_duplicating_would_reclassify_traffic(tmp_path):
+    cgroups = tmp_path / "cgroups"
+    cgroups.write_text(CGROUPS_HEADER + "net_cls\t4\t3\t1\nnet_prio\t5\t1\t1\n")
+    assert _procfd.exact_options_support(str(cgroups)) == (
+        "cgroup v1 net_cls and net_prio mounted: a socket duplicated by pidfd_getfd takes the "
+        "auditor's class id / priority, which would reclassify the services' traffic"
+    )
+    assert _procfd.retagging_controllers(str(tmp_path / "missing")) == []
+
+
 def test_exact_options_support_explains_an_old_kernel(monkeypatch):
     def enosys(*_args):
         ctypes.set_errno(errno.ENOSYS)
