@@ -136,7 +136,7 @@ def test_plan_never_overflows_the_queue_and_covers_every_fd_number_once(monkeypa
     whole = [item for group in groups for item in group]
     assert len(whole) == max(0, processes - _parallel_scan.QUEUED_PROCESSES)
     if whole:  # the whole ones are the smallest, spread over both children
-        assert max(sizes[pid] for pid, *_rest in whole) <= min(sizes[pid] for pid, *_ in chunks)
+        assert max(sizes[pid] for pid, *_rest in whole) <= min(sizes[pid] for pid, *_rest in chunks)
         assert all(groups)
 
 
