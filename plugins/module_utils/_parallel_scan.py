@@ -119,7 +119,9 @@ def plan(pids, jobs, proc="/proc"):
 def _queued(queue):
     """Chunks read one at a time from the shared queue until it is empty."""
     while True:
-        data = os.read(queue, _ITEM.size)  # a pipe read this small is never split between readers
+        # Every chunk is in the pipe before any child reads, and a pipe read copies under the
+        # pipe's lock: asking for exactly one item, each child gets whole items, each once.
+        data = os.read(queue, _ITEM.size)
         if len(data) < _ITEM.size:
             return
         yield _ITEM.unpack(data)
