@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 
@@ -57,3 +59,24 @@ def holder():
         proc.wait()
         proc.stdin.close()
         proc.stdout.close()
+
+
+@pytest.fixture()
+def shared_listener():
+    """A listener with SO_KEEPALIVE held by us and by a child: ``(inode, our pid, its pid)``."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        pass_fds=(listener.fileno(),),
+    )
+    try:
+        yield os.fstat(listener.fileno()).st_ino, os.getpid(), child.pid
+    finally:
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        listener.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import marshal
 import os
-import socket
 import subprocess
 import sys
 
@@ -187,27 +186,38 @@ def test_fd_table_size_bounds_every_open_fd():
     assert _parallel_scan._fd_table_size(2**22 + 7, "/proc") == 0  # no such process
 
 
-def test_shared_socket_across_two_scan_groups_keeps_the_lowest_pid_and_the_values():
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    inode = os.fstat(listener.fileno()).st_ino
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"],
-        stdin=subprocess.PIPE,
-        pass_fds=(listener.fileno(),),
-    )
-    try:
-        mine = _procfd.scan({inode}, pids=[os.getpid()])
-        theirs = _procfd.scan({inode}, exact=False, pids=[child.pid])
-        assert _procfd.options_of(theirs[0][inode]) is None  # only ours read the values
-        handles = [(None, theirs, [], True, "/proc"), (None, mine, [], True, "/proc")]
-        found, _refused = _parallel_scan.finish_scan(handles)
-        assert found[inode][0] == min(os.getpid(), child.pid)
-        assert _procfd.options_of(found[inode])[0] is True  # from the group that could read it
-    finally:
-        child.kill()
-        child.wait()
-        child.stdin.close()
-        listener.close()
+def test_shared_socket_across_two_scan_groups_keeps_the_lowest_pid_and_the_values(
+    shared_listener,
+):
+    inode, mine, theirs = shared_listener
+    ours = _procfd.scan({inode}, pids=[mine])
+    its = _procfd.scan({inode}, exact=False, pids=[theirs])
+    assert _procfd.options_of(its[0][inode]) is None  # only ours read the values
+    handles = [(None, its, [], True, "/proc"), (None, ours, [], True, "/proc")]
+    found, _refused = _parallel_scan.finish_scan(handles)
+    assert found[inode][0] == min(mine, theirs)
+    assert _procfd.options_of(found[inode])[0] is True  # from the group that could read it
+
+
+def test_without_fork_every_share_and_chunk_is_scanned_in_process(big_holder, monkeypatch):
+    pid, expected = big_holder
+    monkeypatch.setattr(_parallel_scan, "CHUNK_FDS", 256)
+
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    handles = _parallel_scan.start_scan(exact=True, jobs=2)
+    assert [handle[0] for handle in handles] == [None, None]  # no child was made
+    found, _refused = _parallel_scan.finish_scan(handles)
+    assert {inode: found[inode][1:3] for inode in expected} == expected
+
+
+def test_abandoned_scan_leaves_no_child_behind():
+    handles = _parallel_scan.start_scan(exact=True, jobs=2)
+    children = [handle[0] for handle in handles]
+    assert children and None not in children
+    _parallel_scan.abandon_scan(handles)
+    for child in children:
+        with pytest.raises(ChildProcessError):  # reaped: no zombie left to wait for
+            os.waitpid(child, os.WNOHANG)

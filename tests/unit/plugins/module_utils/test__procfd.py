@@ -5,9 +5,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import socket
-import subprocess
-import sys
 
 import pytest
 from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd
@@ -69,26 +66,11 @@ def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch):
     assert set(found) == set(inodes.values())  # ownership still known
 
 
-def test_shared_socket_is_reported_under_its_lowest_pid():
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    inode = os.fstat(listener.fileno()).st_ino
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"],
-        stdin=subprocess.PIPE,
-        pass_fds=(listener.fileno(),),
-    )
-    try:
-        found, _refused = _procfd.scan({inode}, pids=sorted([os.getpid(), child.pid]))
-        assert found[inode][0] == min(os.getpid(), child.pid)
-        assert _procfd.options_of(found[inode])[0] is True
-    finally:
-        child.kill()
-        child.wait()
-        child.stdin.close()
-        listener.close()
+def test_shared_socket_is_reported_under_its_lowest_pid(shared_listener):
+    inode, mine, theirs = shared_listener
+    found, _refused = _procfd.scan({inode}, pids=sorted([mine, theirs]))
+    assert found[inode][0] == min(mine, theirs)
+    assert _procfd.options_of(found[inode])[0] is True
 
 
 def test_exact_options_supported_here():
@@ -185,24 +167,9 @@ def test_probing_fd_numbers_in_two_shares_finds_what_listing_finds(holder):
     assert set(listed) == wanted
 
 
-def test_shared_socket_is_represented_by_its_lowest_pid_whatever_the_scan_order():
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    inode = os.fstat(listener.fileno()).st_ino
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"],
-        stdin=subprocess.PIPE,
-        pass_fds=(listener.fileno(),),
-    )
-    try:
-        pids = sorted([os.getpid(), child.pid])
-        found, _refused = _procfd.scan({inode}, pids=pids[::-1])  # highest pid first
-        assert found[inode][0] == pids[0]
-        assert _procfd.options_of(found[inode])[0] is True
-    finally:
-        child.kill()
-        child.wait()
-        child.stdin.close()
-        listener.close()
+def test_shared_socket_is_represented_by_its_lowest_pid_whatever_the_scan_order(shared_listener):
+    inode, mine, theirs = shared_listener
+    pids = sorted([mine, theirs])
+    found, _refused = _procfd.scan({inode}, pids=pids[::-1])  # highest pid first
+    assert found[inode][0] == pids[0]
+    assert _procfd.options_of(found[inode])[0] is True
