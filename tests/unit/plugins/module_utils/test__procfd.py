@@ -52,7 +52,9 @@ def test_readlink_fallback_without_exact_gives_owners_but_no_options(holder):
     assert refused == {}
 
 
-def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch):
+@pytest.mark.parametrize("probed", [False, True])
+def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch, probed):
+    """Listed or probed by number (holes included), a refusing process keeps its owners."""
     pid, inodes = holder
 
     def refuse(*_args):
@@ -60,7 +62,8 @@ def test_refused_duplication_falls_back_to_readlink(holder, monkeypatch):
         return -1
 
     monkeypatch.setattr(_procfd, "_libc_syscall", lambda: refuse)
-    found, refused = _procfd.scan(set(inodes.values()), pids=[pid])
+    item = (pid, 0, os.stat("/proc/%d/fd" % pid).st_size + 64, 1) if probed else pid
+    found, refused = _procfd.scan(set(inodes.values()), pids=[item])
     assert {_procfd.options_of(entry) for entry in found.values()} == {None}
     assert refused == {pid: "pidfd_getfd: Operation not permitted"}
     assert set(found) == set(inodes.values())  # ownership still known
