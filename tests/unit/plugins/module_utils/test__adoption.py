@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -393,12 +394,38 @@ print(json.dumps(_adoption_report.report(params)))
 """
 
 
+def _world_readable_module_utils(base):
+    """Copy module_utils under ``base`` as a collection tree anyone can read and traverse.
+
+    The checkout may sit in a folder only root can enter (root's 0700 home, ``mktemp -d``)
+    and may have been created under any umask, so ``nobody`` imports a private copy instead.
+    Modes are set explicitly: the umask of the test run must not decide them.
+    """
+    source = Path(__file__).resolve().parents[4] / "plugins" / "module_utils"
+    target = base / "ansible_collections" / "netstack" / "keepalive" / "plugins" / "module_utils"
+    target.mkdir(parents=True)
+    for name in sorted(p.name for p in source.glob("*.py")):
+        (target / name).write_bytes((source / name).read_bytes())
+        os.chmod(target / name, 0o644)
+    for folder in [target, *target.parents]:
+        os.chmod(folder, 0o755)
+        if folder == base:
+            break
+    return str(base)
+
+
 def test_non_root_runs_degraded_without_traceback(namespaced_holder):
-    collections = str(Path(__file__).resolve().parents[4] / ".cache" / "collections")
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    out = subprocess.run(
-        [python, "-c", NOBODY, collections], capture_output=True, text=True, check=False
-    )
+    # /tmp itself, not TMPDIR or pytest's tmp_path: both may be private to root.
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        collections = _world_readable_module_utils(Path(tmp))
+        out = subprocess.run(
+            [python, "-B", "-c", NOBODY, collections],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+        )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert any(r.startswith("not running as root") for r in result["degraded"])
