@@ -22,6 +22,8 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
+	bash scripts/check-py36.sh
+	bash scripts/galaxy-importer.sh
 
 sanity:
 	bash scripts/ansible-test.sh sanity
