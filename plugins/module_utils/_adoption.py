@@ -102,8 +102,10 @@ def select_namespaces(netns):
     return found
 
 
-def dump_namespaces(namespaces, states, degraded):
-    """{ns id: (sysctls, sockets)}; namespaces that cannot be entered go to ``degraded``."""
+def dump_namespaces(namespaces, states, degraded, explicit=False):
+    """{ns id: (sysctls, sockets)}; namespaces that cannot be entered go to ``degraded``,
+    unless they were named (``explicit``): a namespace asked for that cannot be audited is
+    an error, never an empty answer."""
     paths = [None if entry["current"] else entry["path"] for entry in namespaces]
     result = {}
     outcomes = run_in_each_netns(paths, _dump_namespace, states)
@@ -111,7 +113,7 @@ def dump_namespaces(namespaces, states, degraded):
         ok, outcome = outcomes[index]
         if ok:
             result[entry["id"]] = outcome
-        elif entry["current"] or not isinstance(outcome, KeepaliveError):
+        elif explicit or entry["current"] or not isinstance(outcome, KeepaliveError):
             raise outcome
         else:
             degraded.append("network namespace %s skipped: %s" % (entry["id"], outcome))
@@ -262,7 +264,7 @@ def gather(states=DEFAULT_STATES, netns=None, exact=True):
     selected = select_namespaces(netns)
     handles = _parallel_scan.start_scan(exact=exact, jobs=_scan_jobs())
     try:
-        dumps = dump_namespaces(selected, states, degraded)
+        dumps = dump_namespaces(selected, states, degraded, explicit=bool(netns))
     except BaseException:
         _parallel_scan.abandon_scan(handles)
         raise

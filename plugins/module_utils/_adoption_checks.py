@@ -28,35 +28,80 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy import 
     resolve_path,
     resolve_profile,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import kind
 from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import make_verdict
 
 REQUIRED_STATES = ("established", "listen")
 REQUIRE_KEYS = ("name", "states")
 
 
-def normalize_require(items):
-    """``require`` items: a name (unit or command, glob allowed) or ``{name, states}``."""
-    result = []
-    for index, item in enumerate(items or (), 1):
-        if isinstance(item, str):
-            item = {"name": item}
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise KeepaliveError(
-                "require[%d]=%r: give a unit or process name, or {name: NAME, states: [...]}"
-                % (index, item),
-                option="require",
-            )
-        unknown = sorted(set(item) - set(REQUIRE_KEYS))
-        states = item.get("states", list(REQUIRED_STATES))
-        bad = [state for state in states if state not in REQUIRED_STATES]
-        if unknown or bad or not states:
-            raise KeepaliveError(
-                "require[%d]=%r: allowed keys %s; states among %s"
-                % (index, item, ", ".join(REQUIRE_KEYS), ", ".join(REQUIRED_STATES)),
-                option="require",
-            )
-        result.append({"name": item["name"], "states": list(states)})
-    return result
+def normalize_require(items, option="require", default_states=REQUIRED_STATES):
+    """``require`` items: a name (unit or command, glob allowed) or ``{name, states}``.
+
+    Returns every item as ``{name, states}``; a bare name gets ``default_states``. Raises
+    ``KeepaliveError`` naming ``option``, the item, its index and what is allowed.
+    """
+    if items is None:
+        return []
+    if not isinstance(items, (list, tuple)):
+        raise KeepaliveError(
+            "%s=%r (%s): allowed: a list of unit or process names (shell patterns) or "
+            "{name: NAME, states: [%s]}" % (option, items, kind(items), _STATE_LIST),
+            option=option,
+        )
+    return [
+        _require_item(option, index, item, default_states) for index, item in enumerate(items, 1)
+    ]
+
+
+_STATE_LIST = ", ".join(REQUIRED_STATES)
+
+
+def _require_item(option, index, item, default_states):
+    where = "%s[%d]=%r" % (option, index, item)
+    if isinstance(item, str):
+        item = {"name": item}
+    if not isinstance(item, dict):
+        raise KeepaliveError(
+            "%s (%s): allowed: a unit or process name (shell pattern) or {name: NAME, "
+            "states: [%s]}" % (where, kind(item), _STATE_LIST),
+            option=option,
+        )
+    unknown = sorted(str(key) for key in item if key not in REQUIRE_KEYS)
+    if unknown:
+        raise KeepaliveError(
+            "%s: unknown keys %s; allowed keys: %s" % (where, unknown, ", ".join(REQUIRE_KEYS)),
+            option=option,
+        )
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise KeepaliveError(
+            "%s: name=%r (%s): allowed: a non-empty unit or process name (shell pattern)"
+            % (where, name, kind(name)),
+            option=option,
+        )
+    return {"name": name, "states": _require_states(where, option, item, default_states)}
+
+
+def _require_states(where, option, item, default_states):
+    states = item.get("states", list(default_states))
+    if not isinstance(states, (list, tuple)):
+        raise KeepaliveError(
+            "%s: states=%r (%s): allowed: a list of one or more of %s"
+            % (where, states, kind(states), _STATE_LIST),
+            option=option,
+        )
+    bad = [state for state in states if not isinstance(state, str) or state not in REQUIRED_STATES]
+    if bad or not states:
+        raise KeepaliveError(
+            "%s: states=%r: allowed: a list of one or more of %s" % (where, states, _STATE_LIST),
+            option=option,
+        )
+    unique = []
+    for state in states:
+        if state not in unique:
+            unique.append(state)
+    return unique
 
 
 def _row_matches(row, pattern):

@@ -18,11 +18,17 @@ import time
 
 from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
 from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+    normalize_require,
     path_verdicts,
     require_verdicts,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._netns import resolve_netns
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+    resolve_path,
+    resolve_profile,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockdiag import STATE_NUMBERS
 from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import summarize
@@ -61,6 +67,17 @@ def check_platform(system=None):
 
 
 def _check_params(params):
+    """Every option, before the scan: a bad one is an error naming it, never an empty answer."""
+    _check_states(params.get("states"))
+    for index, item in enumerate(params.get("netns") or (), 1):
+        check_netns_entry(index, item)
+    for index, pattern in enumerate(params.get("units") or (), 1):
+        if not pattern or not pattern.strip():
+            raise KeepaliveError(
+                "units[%d]=%r: allowed: a non-empty unit or command name (shell pattern)"
+                % (index, pattern),
+                option="units",
+            )
     for port in params.get("ports") or ():
         if not 0 <= port <= 65535:
             raise KeepaliveError(
@@ -71,6 +88,48 @@ def _check_params(params):
             "limit=%r: must be 0 or more (number of socket rows returned)" % params["limit"],
             option="limit",
         )
+    normalize_require(params.get("require"))
+    _check_policy_inputs(params)
+
+
+def _check_states(states):
+    if not states:
+        raise KeepaliveError(
+            "states=%r: give one or more of %s (the default audits established, listen)"
+            % (states, ", ".join(STATE_CHOICES)),
+            option="states",
+        )
+
+
+def _check_policy_inputs(params):
+    """``path``, ``profile`` and ``profiles`` as the policy engine reads them."""
+    try:
+        resolve_path(params.get("path") or [])
+    except KeepaliveError as exc:
+        raise KeepaliveError("path=%r: %s" % (params.get("path"), exc), option="path")
+    if params.get("profile") is None and params.get("profiles") is None:
+        return
+    try:
+        resolve_profile({} if params.get("profile") is None else params["profile"],
+                        params.get("profiles"))  # fmt: skip
+    except KeepaliveError as exc:
+        raise KeepaliveError(
+            "profile=%r, profiles: %s" % (params.get("profile"), exc), option="profile"
+        )
+
+
+def check_netns_entry(index, item):
+    """An explicit namespace must exist and be a network namespace (``resolve_netns``)."""
+    if not item or not item.strip():
+        raise KeepaliveError(
+            "netns[%d]=%r: allowed: a name of 'ip netns list' or a path such as "
+            "/proc/PID/ns/net (leave netns empty to audit every namespace)" % (index, item),
+            option="netns",
+        )
+    try:
+        resolve_netns(item)
+    except KeepaliveError as exc:
+        raise KeepaliveError("netns[%d]: %s" % (index, exc), option="netns", value=item)
 
 
 def _shape(gathered, params):

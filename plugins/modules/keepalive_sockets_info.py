@@ -38,7 +38,7 @@ extends_documentation_fragment:
 options:
   states:
     description:
-      - TCP states to audit; the kernel applies the filter.
+      - TCP states to audit (at least one); the kernel applies the filter.
     type: list
     elements: str
     choices: [close, close_wait, closing, established, fin_wait1, fin_wait2, last_ack,
@@ -48,6 +48,9 @@ options:
     description:
       - Network namespaces to audit - names of C(ip netns list) or paths such as
         C(/proc/PID/ns/net). Empty (the default) audits every namespace of the host.
+      - A namespace given here that does not exist, is not a network namespace or cannot be
+        entered is an error (in the default audit of every namespace, such a namespace is
+        skipped and named in RV(degraded)).
     type: list
     elements: str
     default: []
@@ -89,7 +92,10 @@ options:
         C(established) and C(listen) sockets; C({name, states}) chooses the states.
       - Many daemons (sshd, redis, PostgreSQL) set C(SO_KEEPALIVE) on each accepted
         connection and not on the listener; require C(states=[established]) for them.
+      - C(states), when given, is a non-empty list of C(established) and/or C(listen).
       - A required name with no socket at all fails.
+      - Every option is checked before the scan; a bad one fails the task with a message
+        naming the option, the value and what is allowed.
     type: list
     elements: raw
     default: []
