@@ -16,11 +16,21 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._host_report im
     host_report,
     plan,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._role_inputs import (
+    check_role_inputs,
+)
 
 
 def keepalive_plan(profile, path=None, profiles=None, middlebox_check=True):
     try:
         return plan(profile, path, profiles, middlebox_check)
+    except KeepaliveError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def keepalive_role_inputs(variables):
+    try:
+        return check_role_inputs(variables)
     except KeepaliveError as exc:
         raise AnsibleFilterError(str(exc))
 
@@ -37,4 +47,5 @@ class FilterModule(object):
         return {
             "keepalive_plan": keepalive_plan,
             "keepalive_host_report": keepalive_host_report,
+            "keepalive_role_inputs": keepalive_role_inputs,
         }

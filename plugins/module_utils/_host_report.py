@@ -41,6 +41,9 @@ def plan(profile, path=None, profiles=None, middlebox_check=True):
         "path": [box.to_dict() for box in boxes],
         "checked_path": checked_path,
         "profiles": profiles or {},
+        # What the policy engine is asked again in the host report: the name, or the inline
+        # mapping itself (its name "inline" is only a label).
+        "profile_spec": profile,
         "intended": None,
         "provenance": None,
         "error": None,
@@ -148,7 +151,9 @@ def _plan_verdicts(plan_result):
 
 def _value_verdicts(plan_result, values):
     """Policy verdicts on the values the host has (or will have) at runtime."""
-    profile = plan_result["profile"] if plan_result["error"] is None else None
+    profile = None
+    if plan_result["error"] is None:
+        profile = plan_result.get("profile_spec", plan_result["profile"])
     return policy.verdicts(
         values, plan_result["checked_path"], profile, profiles=plan_result["profiles"]
     )
