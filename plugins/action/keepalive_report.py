@@ -22,18 +22,26 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
     KeepaliveError,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_model import (
+    STATUS_RANK,
     build_report,
-    missing_host,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_render import (
     DEFAULT_FORMATS,
     FORMATS,
-    write_report,
+    check_formats,
+    render_files,
+    write_files,
+)
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_schema import (
+    shown,
 )
 
 FAIL_ON = ("fail", "warn", "never")
+# The best status that still fails the gate. An unknown host (no report, nothing judged)
+# fails `fail_on: fail` too: an audit that could not see a host must not look green.
+FAIL_ON_THRESHOLD = {"fail": "unknown", "warn": "warn"}
 ARGUMENT_SPEC = dict(
-    hosts=dict(type="list", elements="dict"),
+    hosts=dict(type="list", elements="raw"),
     hostvars_key=dict(type="str", default="tcp_keepalive_report"),
     play_hosts=dict(type="list", elements="str"),
     dest=dict(type="path", default="./keepalive-report"),
@@ -56,48 +64,111 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE
         )
+        # Everything is checked and rendered in memory before the first file is touched.
         try:
-            hosts = args["hosts"]
-            if hosts is None:
-                hosts = self._hosts_from_hostvars(args, task_vars)
-            doc = build_report(_plain(hosts))
-            dest = os.path.abspath(args["dest"])
-            paths = write_report(doc, dest, args["formats"])
+            dest = _check_options(args)
+            hosts, unseen = _host_reports(args, task_vars)
+            doc = build_report(hosts, unseen=unseen)
+            paths = write_files(dest, render_files(doc, args["formats"]))
         except KeepaliveError as exc:
             result.update(failed=True, msg=str(exc))
             return result
         result.update(_summary(doc, dest, paths, args["fail_on"]))
         return result
 
-    def _hosts_from_hostvars(self, args, task_vars):
-        """The host report fact of every play host; a placeholder for a host without one."""
-        names = args["play_hosts"]
-        if names is None:
-            names = task_vars.get("ansible_play_hosts_all") or []
-        hostvars = task_vars.get("hostvars") or {}
-        key = args["hostvars_key"]
-        hosts = []
-        for name in names:
-            if name not in hostvars:
-                raise KeepaliveError(
-                    "play_hosts: %s is not in the inventory" % name, option="play_hosts"
-                )
-            report = hostvars[name].get(key)
-            if report is None:
-                report = missing_host(
-                    name, "the host has no %s fact (unreachable, or it failed before the "
-                    "report was built)" % key,
-                )  # fmt: skip
-            hosts.append(report)
-        return hosts
+
+def _check_options(args):
+    """What the argument spec cannot say; returns ``dest`` as an absolute path."""
+    dest = args["dest"]
+    if not dest or not dest.strip():
+        raise KeepaliveError(
+            "dest: expected the folder to write the report into, got %r" % dest, option="dest"
+        )
+    check_formats(args["formats"])
+    key = args["hostvars_key"]
+    if not key or not key.strip():
+        raise KeepaliveError(
+            "hostvars_key: expected the name of the host fact that holds each host's report, "
+            "got %r" % key, option="hostvars_key",
+        )  # fmt: skip
+    names = args["play_hosts"] or []
+    twice = sorted(set(name for name in names if names.count(name) > 1))
+    if twice:
+        raise KeepaliveError(
+            "play_hosts: %s given more than once; each host must appear once" % ", ".join(twice),
+            option="play_hosts",
+        )
+    return os.path.abspath(dest)
 
 
-def _plain(value):
+def _host_reports(args, task_vars):
+    """``(host reports, {name: reason})``: the reports given, or those of the play hosts."""
+    if args["hosts"] is not None:
+        reports = []
+        for number, report in enumerate(args["hosts"], 1):
+            where = _describe(report, "number %d of %d in hosts" % (number, len(args["hosts"])))
+            reports.append(_plain(report, where))
+        return reports, {}
+    return _hosts_from_hostvars(args, task_vars)
+
+
+def _hosts_from_hostvars(args, task_vars):
+    """The host report fact of every play host; the reason for each host without one."""
+    names = args["play_hosts"]
+    if names is None:
+        names = task_vars.get("ansible_play_hosts_all") or []
+    hostvars = task_vars.get("hostvars") or {}
+    key = args["hostvars_key"]
+    reports, unseen = [], {}
+    for name in names:
+        if name not in hostvars:
+            raise KeepaliveError(
+                "play_hosts: %s is not in the inventory" % name, option="play_hosts"
+            )
+        report = _plain(hostvars[name].get(key), "host %s" % name)
+        if report is None:
+            unseen[name] = "the host has no %s fact (unreachable, or it failed before the " \
+                "report was built)" % key  # fmt: skip
+        elif not report and isinstance(report, (dict, list, str)):
+            unseen[name] = "its %s fact is empty" % key
+        else:
+            reports.append(_own_report(name, key, report))
+    return reports, unseen
+
+
+def _own_report(name, key, report):
+    """The fact of host ``name`` is about ``name``: fill in a missing host, refuse another."""
+    if not isinstance(report, dict):
+        raise KeepaliveError(
+            "host %s: the %s fact must be a host report (a dict), got %s"
+            % (name, key, shown(report)),
+            option="hostvars_key",
+        )
+    if report.get("host") is None:
+        return dict(report, host=name)
+    if report["host"] != name:
+        raise KeepaliveError(
+            "host %s: its %s fact is about host %s; a host's fact must report on the host "
+            "itself (host: %s)" % (name, key, shown(report["host"]), name),
+            option="hostvars_key",
+        )  # fmt: skip
+    return report
+
+
+def _describe(report, position):
+    if isinstance(report, dict) and isinstance(report.get("host"), str) and report["host"]:
+        return "host %s" % report["host"]
+    return "the host report %s" % position
+
+
+def _plain(value, where):
     """Plain JSON types: hostvars hand out lazy, tagged containers; the report wants data."""
     try:
         return json.loads(json.dumps(value, default=_unknown))
     except (TypeError, ValueError) as exc:
-        raise KeepaliveError("hosts: a host report is not plain data: %s" % exc, option="hosts")
+        raise KeepaliveError(
+            "%s: the host report is not plain data: %s" % (where, exc), option="hosts"
+        )
 
 
 def _unknown(value):
@@ -109,15 +180,17 @@ def _unknown(value):
 
 
 def _summary(doc, dest, paths, fail_on):
-    failing = [h["host"] for h in doc["hosts"] if h["status"] == "fail"]
-    warning = [h["host"] for h in doc["hosts"] if h["status"] == "warn"]
-    msg = "fleet report %s: %d hosts, %d fail%s, %d warn; written to %s" % (
-        doc["status"].upper(), doc["totals"]["hosts"], len(failing),
-        " (%s)" % ", ".join(failing) if failing else "", len(warning), dest,
+    by_status = {
+        status: [h["host"] for h in doc["hosts"] if h["status"] == status]
+        for status in ("fail", "unknown", "warn")
+    }
+    msg = "fleet report %s: %d hosts, %s, %d warn; written to %s" % (
+        doc["status"].upper(), doc["totals"]["hosts"],
+        ", ".join(_named(by_status[status], status) for status in ("fail", "unknown")),
+        len(by_status["warn"]), dest,
     )  # fmt: skip
-    failed = fail_on != "never" and (
-        doc["status"] == "fail" or (fail_on == "warn" and doc["status"] == "warn")
-    )
+    threshold = FAIL_ON_THRESHOLD.get(fail_on)
+    failed = threshold is not None and STATUS_RANK[doc["status"]] >= STATUS_RANK[threshold]
     return {
         "changed": False,
         "failed": failed,
@@ -126,9 +199,14 @@ def _summary(doc, dest, paths, fail_on):
         "totals": doc["totals"],
         "counts": doc["verdict_totals"],
         "checks": doc["checks"],
-        "failing_hosts": failing,
-        "warning_hosts": warning,
+        "failing_hosts": by_status["fail"],
+        "unknown_hosts": by_status["unknown"],
+        "warning_hosts": by_status["warn"],
         "problems": doc["problems"],
         "dest": dest,
         "paths": paths,
     }
+
+
+def _named(hosts, status):
+    return "%d %s%s" % (len(hosts), status, " (%s)" % ", ".join(hosts) if hosts else "")

@@ -28,7 +28,7 @@ TICKS = (
     (300, "5 min"), (600, "10 min"), (1200, "20 min"), (1800, "30 min"), (3600, "1 h"),
     (7200, "2 h"), (14400, "4 h"), (28800, "8 h"), (86400, "1 d"), (172800, "2 d"),
 )  # fmt: skip
-STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
+STATUS_RANK = {"pass": 0, "warn": 1, "unknown": 2, "fail": 3}
 LABEL_MAX = 24  # characters of a bar label that fit left of the plot
 MAX_SOCKET_BARS = 6
 FLEET_TOP = 24  # room for the caption above the rows

@@ -9,7 +9,9 @@ when a key changes meaning or disappears (new keys may appear within a version).
 
 Input is the host fact ``tcp_keepalive_report`` (host report schema 1, built by
 ``module_utils/_host_report.py``), one dict per host. Only ``host`` is required; every other
-key is optional so that a half-finished or older host report still shows up in the report.
+key is optional so that a half-finished or older host report still shows up in the report,
+but a key that is there is checked (``_report_schema.py``). A host the audit could not see
+(no report, or no verdicts) is ``unknown``, never ``pass``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,13 +23,21 @@ import datetime
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_schema import (
+    check_host_report,
+    is_integer,
+    shown,
+)
 
 SCHEMA_VERSION = 1
-HOST_SCHEMAS = (1,)
-STATUSES = ("pass", "warn", "fail")  # best to worst
-STATUS_RANK = {status: rank for rank, status in enumerate(STATUSES)}
+# Host and fleet statuses, in the order counts list them. ``unknown`` is a host the audit
+# could not see (no host report, or one without verdicts): never a pass.
+STATUSES = ("pass", "warn", "fail", "unknown")
+# Worst last: a host nobody could audit is worse than a warning, a failing check worse still.
+STATUS_RANK = {"pass": 0, "warn": 1, "unknown": 2, "fail": 3}
 VALUE_NAMES = ("time", "intvl", "probes")
 VERDICT_KEYS = ("check", "subject", "status", "value", "limit", "message")
+UNSEEN_CHECK = "report_present"
 # Keys of list entries that the renderers read; missing ones become None.
 BOX_KEYS = ("id", "product", "layer", "idle_timeout", "origin", "source")
 SHADOW_KEYS = ("file", "line", "key", "value")
@@ -56,18 +66,20 @@ HOST_DEFAULTS = {
 }
 
 
-def build_report(hosts, generated_at=None):
+def build_report(hosts, generated_at=None, unseen=None):
     """The fleet document: totals, per-check counts, the problems first, hosts by name.
 
-    ``hosts`` is a list of host reports; ``generated_at`` a timezone-aware datetime (now, in
-    UTC, when None). Raises ``KeepaliveError`` naming the host and key of bad input.
+    ``hosts`` is a list of host reports; ``unseen`` maps the name of a host without a report
+    to the reason (it is ``unknown``); ``generated_at`` a timezone-aware datetime (now, in
+    UTC, when None). Every host report is checked before anything is computed; bad input
+    raises ``KeepaliveError`` naming the host, the key, the value and what is allowed.
     """
     if not isinstance(hosts, (list, tuple)):
         raise KeepaliveError(
-            "hosts: expected a list of host reports, got %s" % type(hosts).__name__,
-            option="hosts",
+            "hosts: expected a list of host reports, got %s" % shown(hosts), option="hosts"
         )
-    checked = [normalize_host(item, index) for index, item in enumerate(hosts)]
+    checked = [normalize_host(item, (number, len(hosts))) for number, item in enumerate(hosts, 1)]
+    checked += [unseen_host(name, reason) for name, reason in sorted((unseen or {}).items())]
     _refuse_duplicates(checked)
     checked.sort(key=lambda item: item["host"])
     return {
@@ -83,65 +95,55 @@ def build_report(hosts, generated_at=None):
 
 
 def worst(statuses):
-    """The worst of ``statuses``; ``pass`` for none (an empty fleet breaks nothing)."""
-    return max(statuses, key=STATUS_RANK.__getitem__, default="pass")
+    """The worst of ``statuses``; ``unknown`` for none: an audit that saw no host is not green."""
+    return max(statuses, key=STATUS_RANK.__getitem__, default="unknown")
 
 
-def normalize_host(item, index=0):
-    """A checked copy of one host report with every documented key present."""
-    where = "hosts[%d]" % index
-    if not isinstance(item, dict):
-        raise KeepaliveError(
-            "%s: expected a host report (a dict), got %s" % (where, type(item).__name__),
-            option="hosts",
-        )
-    host = item.get("host")
-    if not isinstance(host, str) or not host:
-        raise KeepaliveError("%s: 'host' must be a non-empty string, got %r" % (where, host))
+def normalize_host(item, position=(1, 1)):
+    """A checked copy of one host report with every documented key present.
+
+    ``position`` (number, of how many) only describes a report that has no ``host`` name.
+    """
+    host = _host_name(item, position)
     where = "host %s" % host
-    if item.get("schema", 1) not in HOST_SCHEMAS:
-        raise KeepaliveError(
-            "%s: host report schema %r is not supported (supported: %s)"
-            % (where, item.get("schema"), ", ".join(str(v) for v in HOST_SCHEMAS)),
-        )
+    check_host_report(item, where)
     result = dict(HOST_DEFAULTS)
     result.update((key, value) for key, value in item.items() if value is not None)
     result["host"] = host
-    result["path"] = _entries(result["path"], where, "path", BOX_KEYS)
+    result["path"] = _entries(result["path"], BOX_KEYS)
     for box in result["path"]:
         # Host report path entries carry `product`; the policy's own dicts say `name`.
         box["product"] = box["product"] or box.get("name")
-    result["shadowed_by"] = _entries(result["shadowed_by"], where, "shadowed_by", SHADOW_KEYS)
-    result["boot_values"] = _boot_values(result["boot_values"], where)
-    result["adoption"] = _adoption(result["adoption"], where)
+    result["shadowed_by"] = _entries(result["shadowed_by"], SHADOW_KEYS)
+    result["boot_values"] = _boot_values(result["boot_values"])
+    result["adoption"] = _adoption(result["adoption"])
     for key in ("intended", "runtime", "after"):
-        result[key] = _values(result[key], where, key)
-    result["verdicts"] = [
-        _verdict(verdict, where, number)
-        for number, verdict in enumerate(_list_of_dicts(result["verdicts"], where, "verdicts"))
-    ]
-    # Counts and status follow the verdicts, so the report can never disagree with itself.
-    result["counts"] = count_statuses(result["verdicts"])
-    result["status"] = worst([verdict["status"] for verdict in result["verdicts"]])
+        if result[key] is not None:
+            result[key] = {name: result[key][name] for name in VALUE_NAMES}
+    result["verdicts"] = [_verdict(verdict) for verdict in result["verdicts"]]
+    if not result["verdicts"]:
+        result["verdicts"] = [_unknown_verdict(host, "the host report has no verdicts: "
+                                               "nothing on the host was judged")]  # fmt: skip
+    _set_status(result)
     if result["detection_seconds"] is None and result["after"] is not None:
         result["detection_seconds"] = detection_seconds(result["after"])
     return result
 
 
-def missing_host(host, reason):
-    """The report of a host that set no host report (unreachable, failed early): a fail."""
-    return {
-        "host": host,
-        "verdicts": [{
-            "check": "report_present", "subject": host, "status": "fail", "value": None,
-            "limit": None, "message": "no host report: %s" % reason,
-        }],
-    }  # fmt: skip
+def unseen_host(host, reason):
+    """The entry of a host that set no host report (unreachable, failed early): unknown."""
+    if not isinstance(host, str) or not host:
+        raise KeepaliveError("play_hosts: a host name must be a non-empty string, got %s"
+                             % shown(host), option="play_hosts")  # fmt: skip
+    result = dict(HOST_DEFAULTS, host=host)
+    result["verdicts"] = [_unknown_verdict(host, "no host report: %s" % reason)]
+    _set_status(result)
+    return result
 
 
 def detection_seconds(values):
     """How long until a dead peer is noticed: time + intvl x probes (None if unknown)."""
-    if not values or any(not isinstance(values.get(name), int) for name in VALUE_NAMES):
+    if not values or any(not is_integer(values.get(name)) for name in VALUE_NAMES):
         return None
     return values["time"] + values["intvl"] * values["probes"]
 
@@ -154,7 +156,7 @@ def count_statuses(verdicts):
 
 
 def problems(hosts):
-    """Every fail, then every warn, across the fleet: what a reader must see first."""
+    """Every fail, then every unknown, then every warn: what a reader must see first."""
     found = [
         {"host": item["host"], **verdict}
         for item in hosts
@@ -176,25 +178,48 @@ def _refuse_duplicates(hosts):
         seen.add(item["host"])
 
 
-def _list_of_dicts(value, where, key):
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
-        raise KeepaliveError("%s: %r must be a list of dicts, got %r" % (where, key, value))
-    return [dict(entry) for entry in value]
+def _host_name(item, position):
+    if not isinstance(item, dict):
+        raise KeepaliveError(
+            "hosts: a host report must be a dict, got %s (number %d of %d in the list)"
+            % ((shown(item),) + tuple(position)),
+            option="hosts",
+        )
+    host = item.get("host")
+    if not isinstance(host, str) or not host:
+        raise KeepaliveError(
+            "hosts: 'host' (the inventory name a report is about) must be a non-empty string, "
+            "got %s in the report with keys %s (number %d of %d in the list)"
+            % ((shown(host), ", ".join(sorted(str(k) for k in item)) or "none") + tuple(position)),
+            option="hosts",
+        )
+    return host
 
 
-def _entries(value, where, key, keys):
-    """A list of dicts, each with ``keys`` present (None when missing) and its other keys."""
-    entries = _list_of_dicts(value, where, key)
+def _unknown_verdict(host, message):
+    return {
+        "check": UNSEEN_CHECK, "subject": host, "status": "unknown", "value": None,
+        "limit": None, "message": message,
+    }  # fmt: skip
+
+
+def _set_status(result):
+    # Counts and status follow the verdicts, so the report can never disagree with itself.
+    result["counts"] = count_statuses(result["verdicts"])
+    result["status"] = worst([verdict["status"] for verdict in result["verdicts"]])
+
+
+def _entries(value, keys):
+    """Copies of the dicts in ``value``, each with ``keys`` present (None when missing)."""
+    entries = [dict(entry) for entry in value]
     for entry in entries:
         for name in keys:
             entry.setdefault(name, None)
     return entries
 
 
-def _boot_values(value, where):
+def _boot_values(value):
     """``{name: {value, source}}``; a bare number is accepted as a value of unknown source."""
-    if not isinstance(value, dict):
-        raise KeepaliveError("%s: 'boot_values' must be a dict, got %r" % (where, value))
     result = {}
     for name in VALUE_NAMES:
         entry = value.get(name)
@@ -206,52 +231,18 @@ def _boot_values(value, where):
     return result
 
 
-def _adoption(value, where):
+def _adoption(value):
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise KeepaliveError("%s: 'adoption' must be a dict or null, got %r" % (where, value))
     result = dict(value)
-    result["summary"] = _entries(
-        value.get("summary") or [], where, "adoption.summary", SOCKET_ROW_KEYS
-    )
+    result["summary"] = _entries(value.get("summary") or [], SOCKET_ROW_KEYS)
     # keepalive_sockets_info gives {"net:[inode]": {sysctls, names, sockets}}; kept as given.
-    namespaces = value.get("namespaces") or {}
-    if not isinstance(namespaces, (dict, list)):
-        raise KeepaliveError(
-            "%s: 'adoption.namespaces' must be a dict or a list, got %r" % (where, namespaces)
-        )
-    result["namespaces"] = namespaces
+    result["namespaces"] = value.get("namespaces") or {}
     result["degraded"] = list(value.get("degraded") or [])
     return result
 
 
-def _values(value, where, key):
-    """``{time, intvl, probes}`` of integers, or None."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or any(
-        not isinstance(value.get(name), int) or isinstance(value.get(name), bool)
-        for name in VALUE_NAMES
-    ):
-        raise KeepaliveError(
-            "%s: %r must be {time, intvl, probes} of integers or null, got %r" % (where, key, value)
-        )
-    return {name: value[name] for name in VALUE_NAMES}
-
-
-def _verdict(verdict, where, number):
-    status = verdict.get("status")
-    if status not in STATUSES:
-        raise KeepaliveError(
-            "%s: verdicts[%d].status is %r; allowed: %s"
-            % (where, number, status, ", ".join(STATUSES))
-        )
-    check = verdict.get("check")
-    if not isinstance(check, str) or not check:
-        raise KeepaliveError(
-            "%s: verdicts[%d].check must be a non-empty string, got %r" % (where, number, check)
-        )
+def _verdict(verdict):
     result = {key: verdict.get(key) for key in VERDICT_KEYS}
     result["subject"] = "" if result["subject"] is None else str(result["subject"])
     result["message"] = "" if result["message"] is None else str(result["message"])
@@ -274,7 +265,7 @@ def _verdict_totals(hosts):
 
 
 def _check_counts(hosts):
-    """``{check: {pass, warn, fail}}`` over every verdict of every host, checks by name."""
+    """``{check: {pass, warn, fail, unknown}}`` over every verdict of every host, by name."""
     checks = {}
     for item in hosts:
         for verdict in item["verdicts"]:

@@ -18,7 +18,9 @@ import re
 import time
 
 PROM_PREFIX = "netstack_keepalive_"
-STATUS_CODE = {"pass": 0, "warn": 1, "fail": 2}
+# unknown (the audit could not see the host) is above fail so that `status > 0` and
+# `status >= 2` alerts both fire for it.
+STATUS_CODE = {"pass": 0, "warn": 1, "fail": 2, "unknown": 3}
 
 
 def label_text(value):
@@ -65,11 +67,13 @@ def render_prometheus(host, generated_at=None):
         detection.add({}, host["detection_seconds"])
     _prom_sockets(metrics, host)
     verdicts = metrics.family("verdicts", "gauge", "Verdicts of the last run by status.")
-    for status in ("pass", "warn", "fail"):
+    for status in ("pass", "warn", "fail", "unknown"):
         verdicts.add({"status": status}, host["counts"][status])
-    metrics.family("status", "gauge", "Worst verdict of the last run: 0 pass, 1 warn, 2 fail.").add(
-        {}, STATUS_CODE[host["status"]]
-    )
+    metrics.family(
+        "status",
+        "gauge",
+        "Worst verdict of the last run: 0 pass, 1 warn, 2 fail, 3 unknown (no report).",
+    ).add({}, STATUS_CODE[host["status"]])
     metrics.family("shadowed_entries", "gauge", "sysctl entries that override ours at boot.").add(
         {}, len(host["shadowed_by"])
     )

@@ -24,6 +24,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 
@@ -57,59 +58,215 @@ FILE_NAMES = {
 def write_report(doc, dest, formats=DEFAULT_FORMATS):
     """Write the chosen ``formats`` of ``doc`` into the folder ``dest``; return the paths.
 
-    Every file is written to a temporary name in ``dest`` and renamed over the old one, so a
-    reader (a CI job, node_exporter) sees the old file or the new one, never half of one.
+    All or nothing: every file is rendered in memory first, then written to a temporary name
+    in ``dest``, then all are renamed over the old ones. A failure at any step removes the
+    temporary files and puts back the previous files, so ``dest`` holds the previous report
+    set or the new one, never a mix; and a reader (a CI job, node_exporter) sees the old file
+    or the new one, never half of one.
     """
-    unknown = sorted(set(formats) - set(FORMATS))
+    check_formats(formats)
+    files = render_files(doc, formats)
+    return write_files(dest, files)
+
+
+def check_formats(formats):
+    if not isinstance(formats, (list, tuple)) or not formats:
+        raise KeepaliveError(
+            "formats: expected a non-empty list of %s, got %r" % (", ".join(FORMATS), formats),
+            option="formats",
+        )
+    unknown = sorted(set(str(name) for name in formats) - set(FORMATS))
     if unknown:
         raise KeepaliveError(
             "formats: %s not known; allowed: %s" % (", ".join(unknown), ", ".join(FORMATS)),
             option="formats",
         )
-    try:
-        os.makedirs(dest, exist_ok=True)
-    except OSError as exc:
-        raise KeepaliveError("dest=%s: cannot create the folder: %s" % (dest, exc), option="dest")
+
+
+def render_files(doc, formats):
+    """``[(file name, text)]`` of the chosen formats, in the order of ``FORMATS``."""
     renderers = {
         "json": render_json,
         "markdown": render_markdown,
         "html": render_html,
         "junit": render_junit,
     }
-    paths = []
+    files = []
     for name in FORMATS:
         if name not in formats:
             continue
         if name == "prometheus":
-            for host in doc["hosts"]:
-                path = os.path.join(dest, prom_file_name(host["host"]))
-                paths.append(write_atomic(path, render_prometheus(host, doc["generated_at"])))
+            files += _prometheus_files(doc)
             continue
-        paths.append(write_atomic(os.path.join(dest, FILE_NAMES[name]), renderers[name](doc)))
-    return paths
+        files.append((FILE_NAMES[name], renderers[name](doc)))
+    return files
 
 
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` by temp file + fsync + rename; mode 0644 minus the umask."""
-    folder = os.path.dirname(path) or "."
+def _prometheus_files(doc):
+    """One ``<host>.prom`` per host; two hosts that map to one file name would overwrite."""
+    owners = {}
+    files = []
+    for host in doc["hosts"]:
+        name = prom_file_name(host["host"])
+        if name in owners or name in FILE_NAMES.values():
+            raise KeepaliveError(
+                "formats: prometheus: hosts %s and %s both map to the file %s (characters "
+                "other than letters, digits, '.', '-' and '_' become '_'); rename one or drop "
+                "prometheus from formats" % (owners.get(name, "(report)"), host["host"], name),
+                option="formats",
+            )
+        owners[name] = host["host"]
+        files.append((name, render_prometheus(host, doc["generated_at"])))
+    return files
+
+
+def write_files(dest, files):
+    """Write ``[(file name, text)]`` into ``dest`` as one set; return the paths."""
+    _prepare_folder(dest)
+    targets = [os.path.join(dest, name) for name, _text in files]
+    for path in targets:
+        if os.path.lexists(path) and not os.path.isfile(path):
+            raise KeepaliveError(
+                "dest=%s: %s is in the way (%s); the report replaces regular files only"
+                % (dest, os.path.basename(path), _kind(path)),
+                option="dest", path=path,
+            )  # fmt: skip
+    temps = []
     try:
-        handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temp, 0o644 & ~umask)
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        for path, (_name, text) in zip(targets, files, strict=True):
+            temps.append(_write_temp(path, text))
+        _commit(list(zip(temps, targets, strict=True)))
     except OSError as exc:
-        raise KeepaliveError("cannot write %s: %s" % (path, exc), option="dest", path=path)
-    return path
+        raise KeepaliveError(
+            "dest=%s: cannot write the report (%s); nothing was changed, the previous files "
+            "are as they were" % (dest, exc),
+            option="dest", path=getattr(exc, "filename", None),
+        )  # fmt: skip
+    finally:
+        for temp in temps:
+            _remove(temp)
+    _fsync_folder(dest)
+    return targets
+
+
+def _prepare_folder(dest):
+    if os.path.lexists(dest) and not os.path.isdir(dest):
+        raise KeepaliveError(
+            "dest=%s: cannot create the folder: it exists and is %s" % (dest, _kind(dest)),
+            option="dest",
+        )
+    try:
+        os.makedirs(dest, exist_ok=True)
+    except OSError as exc:
+        raise KeepaliveError("dest=%s: cannot create the folder: %s" % (dest, exc), option="dest")
+
+
+def _kind(path):
+    if os.path.islink(path):
+        return "a symbolic link"
+    if os.path.isdir(path):
+        return "a directory"
+    return "not a regular file"
+
+
+def _write_temp(path, text):
+    """A temporary file next to ``path`` with ``text``, synced, mode 0644 minus the umask."""
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                                    dir=os.path.dirname(path))  # fmt: skip
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o644 & ~umask)
+    except BaseException:
+        _remove(temp)
+        raise
+    return temp
+
+
+def _commit(pairs):
+    """Rename every temp over its target; on a failure put every previous file back.
+
+    Before a target is replaced, its old file gets a second name (a hard link, or a copy
+    where links are not possible); undoing is renaming that back, which cannot half-fail
+    on the same folder.
+    """
+    done = []  # (target, backup or None for a target that did not exist)
+    try:
+        for temp, target in pairs:
+            backup = _keep_old(target)
+            done.append((target, backup))
+            os.replace(temp, target)
+    except BaseException:
+        stuck = _undo(done)
+        if stuck:
+            raise KeepaliveError(
+                "cannot put back the previous %s after a failed write; the new files are "
+                "there instead" % ", ".join(stuck),
+                option="dest",
+            )
+        raise
+    for _target, backup in done:
+        if backup:
+            _remove(backup)
+
+
+def _keep_old(target):
+    if not os.path.lexists(target):
+        return None
+    backup = "%s.%s.old" % (os.path.join(os.path.dirname(target),
+                                         "." + os.path.basename(target)), os.getpid())  # fmt: skip
+    _remove(backup)
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
+    return backup
+
+
+def _undo(done):
+    """Put every replaced file back; return the names that could not be put back."""
+    stuck = []
+    for target, backup in reversed(done):
+        try:
+            _restore(target, backup)
+        except OSError:
+            stuck.append(os.path.basename(target))
+    return stuck
+
+
+def _restore(target, backup):
+    if backup is None:
+        _remove(target)  # it did not exist before this run
+    elif os.path.lexists(backup):
+        os.replace(backup, target)
+        # A target never replaced is still the same file as its backup: rename does nothing
+        # for two names of one file, so the extra name must go on its own.
+        _remove(backup)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_folder(dest):
+    """Make the renames durable; a folder that cannot be opened (odd filesystems) is left."""
+    try:
+        handle = os.open(dest, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def render_json(doc):
@@ -125,33 +282,30 @@ def render_html(doc):
 
 
 def render_junit(doc):
-    """JUnit XML: a testsuite per host, a testcase per verdict; warn passes with a note."""
+    """JUnit XML: a testsuite per host, a testcase per verdict; warn passes with a note.
+
+    An ``unknown`` verdict (a host the audit could not see) is an ``<error>``: CI systems
+    show it as broken, not as a passing or skipped test.
+    """
     suites = ET.Element("testsuites", name="netstack.keepalive", timestamp=doc["generated_at"])
-    totals = {"tests": 0, "failures": 0}
+    totals = {"tests": 0, "failures": 0, "errors": 0}
     for host in doc["hosts"]:
-        cases = host["verdicts"] or [_no_verdicts(host)]
+        cases = host["verdicts"]  # never empty: a host that judged nothing has an unknown one
         suite = ET.SubElement(
             suites, "testsuite", name=host["host"], tests=str(len(cases)),
-            failures=str(host["counts"]["fail"]), errors="0", skipped="0",
-            timestamp=doc["generated_at"],
+            failures=str(host["counts"]["fail"]), errors=str(host["counts"]["unknown"]),
+            skipped="0", timestamp=doc["generated_at"],
         )  # fmt: skip
         _properties(suite, host)
         for verdict in cases:
             _testcase(suite, host["host"], verdict)
         totals["tests"] += len(cases)
         totals["failures"] += host["counts"]["fail"]
-    suites.set("tests", str(totals["tests"]))
-    suites.set("failures", str(totals["failures"]))
-    suites.set("errors", "0")
+        totals["errors"] += host["counts"]["unknown"]
+    for name in ("tests", "failures", "errors"):
+        suites.set(name, str(totals[name]))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
-
-
-def _no_verdicts(host):
-    return {
-        "check": "report", "subject": host["host"], "status": "pass", "value": None,
-        "limit": None, "message": "the host report has no verdicts",
-    }  # fmt: skip
 
 
 def _properties(suite, host):
@@ -171,6 +325,9 @@ def _testcase(suite, host, verdict):
     if verdict["status"] == "fail":
         failure = ET.SubElement(case, "failure", message=verdict["message"], type="fail")
         failure.text = detail
+    elif verdict["status"] == "unknown":
+        error = ET.SubElement(case, "error", message=verdict["message"], type="unknown")
+        error.text = "UNKNOWN: %s" % verdict["message"]
     else:
         props = ET.SubElement(case, "properties")
         ET.SubElement(props, "property", name="status", value=verdict["status"])
@@ -213,7 +370,7 @@ def _host_view(host):
         for box in host["path"]
         if box.get("layer") == 4 and isinstance(box.get("idle_timeout"), int)
     ]
-    order = {"fail": 0, "warn": 1, "pass": 2}
+    order = {"fail": 0, "unknown": 1, "warn": 2, "pass": 3}
     return {
         "data": host,
         "anchor": host_anchor(host["host"]),

@@ -35,7 +35,9 @@ def test_fleet_document_top_level(fleet_doc):
     assert [h["host"] for h in fleet_doc["hosts"]] == [
         "aws-web-1", "azure-db-1", "gcp-worker-1", "proxy-app-1",
     ]  # fmt: skip
-    assert fleet_doc["totals"] == {"hosts": 4, "pass": 1, "warn": 1, "fail": 2, "changed": 2}
+    assert fleet_doc["totals"] == {
+        "hosts": 4, "pass": 1, "warn": 1, "fail": 2, "unknown": 0, "changed": 2,
+    }  # fmt: skip
     assert [(h["host"], h["status"]) for h in fleet_doc["hosts"]] == [
         ("aws-web-1", "pass"), ("azure-db-1", "fail"), ("gcp-worker-1", "fail"),
         ("proxy-app-1", "warn"),
@@ -69,12 +71,14 @@ def test_problems_list_fails_first_then_warns(fleet_doc):
 @pytest.mark.parametrize(
     "verdicts, status, counts",
     [
-        ([], "pass", {"pass": 0, "warn": 0, "fail": 0}),
-        ([verdict("a", "pass")], "pass", {"pass": 1, "warn": 0, "fail": 0}),
-        ([verdict("a", "pass"), verdict("b", "warn")], "warn", {"pass": 1, "warn": 1, "fail": 0}),
-        ([verdict("a", "fail"), verdict("b", "warn")], "fail", {"pass": 0, "warn": 1, "fail": 1}),
+        ([], "unknown", {"pass": 0, "warn": 0, "fail": 0, "unknown": 1}),
+        ([verdict("a", "pass")], "pass", {"pass": 1, "warn": 0, "fail": 0, "unknown": 0}),
+        ([verdict("a", "pass"), verdict("b", "warn")], "warn",
+         {"pass": 1, "warn": 1, "fail": 0, "unknown": 0}),
+        ([verdict("a", "fail"), verdict("b", "warn")], "fail",
+         {"pass": 0, "warn": 1, "fail": 1, "unknown": 0}),
     ],
-)
+)  # fmt: skip
 def test_status_and_counts_follow_the_verdicts(verdicts, status, counts):
     # A stale status or counts in the input cannot make the report disagree with itself.
     item = host("h", *verdicts, status="pass", counts={"pass": 99})
@@ -111,23 +115,28 @@ def test_missing_optional_keys_are_filled(item, key, expected):
 @pytest.mark.parametrize(
     "hosts, message",
     [
-        ({"host": "h"}, "hosts: expected a list of host reports, got dict"),
-        (["h"], "hosts[0]: expected a host report (a dict), got str"),
-        ([{"verdicts": []}], "hosts[0]: 'host' must be a non-empty string, got None"),
-        ([{"host": ""}], "hosts[0]: 'host' must be a non-empty string, got ''"),
+        ({"host": "h"}, "hosts: expected a list of host reports, got {'host': 'h'} (dict)"),
+        ([{"host": "a"}, "h"],
+         "hosts: a host report must be a dict, got 'h' (str) (number 2 of 2 in the list)"),
+        ([{"verdicts": []}], "hosts: 'host' (the inventory name a report is about) must be a "
+         "non-empty string, got None (null) in the report with keys verdicts (number 1 of 1"),
+        ([{"host": ""}], "hosts: 'host' (the inventory name a report is about) must be a "
+         "non-empty string, got '' (str) in the report with keys host"),
         ([{"host": "h", "schema": 2}], "host h: host report schema 2 is not supported"),
-        ([host("h", verdict("a", "ok"))], "host h: verdicts[0].status is 'ok'; allowed: pass"),
-        ([host("h", verdict("", "pass"))], "host h: verdicts[0].check must be a non-empty"),
+        ([host("h", verdict("a", "ok"))],
+         "host h: verdicts[0].status is 'ok' (str); allowed: pass, warn, fail"),
+        ([host("h", verdict("", "pass"))], "host h: 'verdicts[0].check' must be a non-empty"),
         ([{"host": "h", "verdicts": "all good"}], "host h: 'verdicts' must be a list of dicts"),
         ([{"host": "h", "path": ["aws_nlb"]}], "host h: 'path' must be a list of dicts"),
         ([{"host": "h", "after": {"time": 1}}],
-         "host h: 'after' must be {time, intvl, probes} of integers or null"),
+         "host h: 'after' must be {time, intvl, probes} of integers or null (intvl, probes "
+         "missing), got {'time': 1} (dict)"),
         ([{"host": "h", "runtime": {"time": True, "intvl": 1, "probes": 1}}],
-         "host h: 'runtime' must be {time, intvl, probes}"),
+         "host h: 'runtime.time' must be an integer -2147483648..2147483647"),
         ([{"host": "h", "boot_values": [240]}], "host h: 'boot_values' must be a dict"),
         ([{"host": "h", "adoption": "off"}], "host h: 'adoption' must be a dict or null"),
         ([{"host": "h", "adoption": {"namespaces": "x"}}],
-         "host h: 'adoption.namespaces' must be a dict or a list"),
+         "host h: 'adoption.namespaces' must be a dict, a list or null"),
         ([{"host": "h"}, {"host": "h"}], "host h: reported twice"),
     ],
 )  # fmt: skip
@@ -142,17 +151,52 @@ def test_generated_at_must_carry_a_timezone():
         model.build_report([], generated_at=datetime.datetime(2026, 1, 1))
 
 
-def test_empty_fleet_passes():
+def test_empty_fleet_is_unknown():
+    # An audit that saw no host has nothing to be green about.
     doc = model.build_report([], generated_at=WHEN)
-    assert (doc["status"], doc["hosts"], doc["problems"]) == ("pass", [], [])
-    assert doc["totals"] == {"hosts": 0, "pass": 0, "warn": 0, "fail": 0, "changed": 0}
+    assert (doc["status"], doc["hosts"], doc["problems"]) == ("unknown", [], [])
+    assert doc["totals"] == {
+        "hosts": 0, "pass": 0, "warn": 0, "fail": 0, "unknown": 0, "changed": 0,
+    }  # fmt: skip
 
 
-def test_missing_host_is_a_failing_host():
-    doc = model.build_report([model.missing_host("db-9", "unreachable")], generated_at=WHEN)
-    assert doc["status"] == "fail"
-    assert doc["problems"][0]["check"] == "report_present"
-    assert doc["problems"][0]["message"] == "no host report: unreachable"
+def test_unseen_host_is_unknown_and_counted():
+    doc = model.build_report(
+        [host("web-1", verdict("a", "pass"))], unseen={"db-9": "unreachable"}, generated_at=WHEN
+    )
+    assert doc["status"] == "unknown"
+    assert doc["totals"]["unknown"] == 1 and doc["totals"]["pass"] == 1
+    assert doc["verdict_totals"] == {"pass": 1, "warn": 0, "fail": 0, "unknown": 1}
+    assert doc["checks"]["report_present"] == {"pass": 0, "warn": 0, "fail": 0, "unknown": 1}
+    (problem,) = doc["problems"]
+    assert (problem["host"], problem["check"], problem["status"]) == (
+        "db-9", "report_present", "unknown",
+    )  # fmt: skip
+    assert problem["message"] == "no host report: unreachable"
+
+
+@pytest.mark.parametrize(
+    "statuses, fleet",
+    [(["pass", "unknown"], "unknown"), (["warn", "unknown"], "unknown"),
+     (["fail", "unknown"], "fail"), (["pass", "warn"], "warn")],
+)  # fmt: skip
+def test_unknown_ranks_above_warn_and_below_fail(statuses, fleet):
+    assert model.worst(statuses) == fleet
+
+
+def test_unseen_host_cannot_also_be_reported():
+    with pytest.raises(KeepaliveError, match="host a: reported twice"):
+        model.build_report([host("a", verdict("c", "pass"))], unseen={"a": "gone"})
+
+
+def test_problems_order_fail_unknown_warn():
+    doc = model.build_report(
+        [host("a", verdict("c", "warn")), host("b", verdict("c", "fail"))],
+        unseen={"c": "gone"}, generated_at=WHEN,
+    )  # fmt: skip
+    assert [(p["host"], p["status"]) for p in doc["problems"]] == [
+        ("b", "fail"), ("c", "unknown"), ("a", "warn"),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

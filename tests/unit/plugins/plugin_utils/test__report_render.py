@@ -91,7 +91,9 @@ def test_junit_escapes_hostile_text_and_covers_hosts_without_verdicts():
     ]  # fmt: skip
     root = ET.fromstring(render.render_junit(model.build_report(hosts, generated_at=WHEN)))
     assert root.find("testsuite/testcase/failure").get("message") == nasty
-    assert [c.get("name") for c in root.iter("testcase")] == ["x [%s]" % nasty, "report [h2]"]
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert names == ["x [%s]" % nasty, "report_present [h2]"]  # h2 judged nothing: unknown
+    assert root.find("testsuite[@name='h2']/testcase/error") is not None
 
 
 def test_prometheus_file_of_each_host_parses(doc):
@@ -99,9 +101,9 @@ def test_prometheus_file_of_each_host_parses(doc):
         samples = parse_prom(render.render_prometheus(host, doc["generated_at"]))
         assert {dict(labels)["host"] for _name, labels in samples} == {host["host"]}
         assert series(samples, "netstack_keepalive_status") == [
-            {"pass": 0, "warn": 1, "fail": 2}[host["status"]]
+            {"pass": 0, "warn": 1, "fail": 2, "unknown": 3}[host["status"]]
         ]
-        for status in ("pass", "warn", "fail"):
+        for status in ("pass", "warn", "fail", "unknown"):
             got = series(samples, "netstack_keepalive_verdicts", status=status)
             assert got == [host["counts"][status]]
 
@@ -214,33 +216,170 @@ def test_write_report_default_formats_leave_out_prometheus(doc, tmp_path):
     "formats, dest, message",
     [
         (["json", "pdf"], None, "formats: pdf not known; allowed: json, markdown"),
-        (["json"], "file", "dest=%s: cannot create the folder"),
-        (["json"], "readonly", "cannot write %s/report.json"),
+        ([], None, "formats: expected a non-empty list of json, markdown"),
+        ("json", None, "formats: expected a non-empty list of json"),
+        (["json"], "file", "dest=%s: cannot create the folder: it exists and is not a regular"),
+        (["json"], "under-file", "dest=%s: cannot create the folder: [Errno 20] Not a directory"),
     ],
 )
 def test_write_report_errors(doc, tmp_path, formats, dest, message):
     target = tmp_path / "out"
     if dest == "file":
         target.write_text("a file, not a folder")
-    if dest == "readonly":
-        target.mkdir()
-        target.chmod(0o500)
-        if os.access(target, os.W_OK):
-            # root ignores directory permissions: use a path under a file instead.
-            target = tmp_path / "plain-file"
-            target.write_text("")
-            message = "dest=%s: cannot create the folder"
+        message = "dest=%s: cannot create the folder: it exists and is "
+    if dest == "under-file":
+        (tmp_path / "plain").write_text("")
+        target = tmp_path / "plain" / "out"
     with pytest.raises(KeepaliveError) as caught:
         render.write_report(doc, str(target), formats)
     assert str(caught.value).startswith(message.replace("%s", str(target)))
+    assert not (target.is_dir())
 
 
-def test_write_atomic_leaves_no_temp_file_when_the_rename_fails(tmp_path):
-    folder = tmp_path / "is-a-dir"
-    folder.mkdir()
-    with pytest.raises(KeepaliveError, match="cannot write"):
-        render.write_atomic(str(folder), "text")  # rename onto a directory fails
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["is-a-dir"]
+def snapshot(folder):
+    """{name: (bytes, inode)} of every entry: a changed, added or removed file shows."""
+    return {p.name: (p.read_bytes() if p.is_file() else "dir", p.stat().st_ino)
+            for p in folder.iterdir()}  # fmt: skip
+
+
+@pytest.fixture
+def previous(doc, tmp_path):
+    """A destination holding a complete previous report set."""
+    dest = tmp_path / "report"
+    render.write_report(doc, str(dest), render.FORMATS)
+    return dest
+
+
+def new_doc():
+    return model.build_report([{"host": "new-1", "verdicts": [{"check": "c", "status": "fail"}]}],
+                              generated_at=WHEN)  # fmt: skip
+
+
+def test_a_directory_in_the_way_changes_nothing(previous):
+    (previous / "junit.xml").unlink()
+    (previous / "junit.xml").mkdir()  # the fourth of the files cannot be replaced
+    before = snapshot(previous)
+    with pytest.raises(KeepaliveError) as caught:
+        render.write_report(new_doc(), str(previous), render.FORMATS)
+    assert str(caught.value) == (
+        "dest=%s: junit.xml is in the way (a directory); the report replaces regular files only"
+        % previous
+    )
+    assert snapshot(previous) == before  # no temp file, every old file as it was
+
+
+def test_a_rename_failing_half_way_puts_the_previous_set_back(previous, monkeypatch):
+    before = snapshot(previous)
+    real_replace = os.replace
+    calls = []
+
+    def replace(source, target):
+        calls.append(target)
+        if len(calls) == 3 and str(target).endswith("report.html"):
+            raise OSError(28, "No space left on device", target)
+        return real_replace(source, target)
+
+    monkeypatch.setattr(render.os, "replace", replace)
+    with pytest.raises(KeepaliveError) as caught:
+        render.write_report(new_doc(), str(previous), render.FORMATS)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith("dest=%s: cannot write the report ([Errno 28] No space" % previous)
+    assert "the previous files are as they were" in message
+    after = snapshot(previous)
+    # Byte for byte the old set; new-1.prom (a file that did not exist) is gone again.
+    assert {n: v[0] for n, v in after.items()} == {n: v[0] for n, v in before.items()}
+    assert "new-1.prom" not in after
+    assert [os.path.basename(str(t)) for t in calls[:2]] == ["report.json", "report.md"]
+
+
+def test_a_read_only_destination_changes_nothing(previous):
+    before = snapshot(previous)
+    previous.chmod(0o500)
+    try:
+        if os.access(previous, os.W_OK):
+            pytest.skip("root ignores directory permissions")
+        with pytest.raises(KeepaliveError, match="cannot write the report .*Permission denied"):
+            render.write_report(new_doc(), str(previous), render.FORMATS)
+    finally:
+        previous.chmod(0o755)
+    assert snapshot(previous) == before
+
+
+def test_a_write_failing_half_way_leaves_no_temp_file(previous, monkeypatch):
+    # The third temporary file cannot be written (a full disk): the two before it go again.
+    before = snapshot(previous)
+    real_fdopen = os.fdopen
+    opened = []
+
+    def fdopen(handle, *args, **kwargs):
+        opened.append(handle)
+        if len(opened) == 3:
+            os.close(handle)
+            raise OSError(28, "No space left on device")
+        return real_fdopen(handle, *args, **kwargs)
+
+    monkeypatch.setattr(render.os, "fdopen", fdopen)
+    with pytest.raises(KeepaliveError, match=r"cannot write the report \(\[Errno 28\]"):
+        render.write_report(new_doc(), str(previous), render.FORMATS)
+    monkeypatch.undo()
+    assert len(opened) == 3
+    assert snapshot(previous) == before
+
+
+def test_a_failing_renderer_writes_nothing(doc, tmp_path, monkeypatch):
+    def broken(_doc):
+        raise KeepaliveError("html: boom")
+
+    monkeypatch.setattr(render, "render_html", broken)
+    dest = tmp_path / "never"
+    with pytest.raises(KeepaliveError, match="html: boom"):
+        render.write_report(doc, str(dest), render.FORMATS)
+    assert not dest.exists()  # rendered in memory first: not even the folder was made
+
+
+def test_two_hosts_with_one_prom_file_name_are_refused(tmp_path):
+    doc = model.build_report([{"host": "a/b"}, {"host": "a_b"}], generated_at=WHEN)
+    with pytest.raises(KeepaliveError) as caught:
+        render.write_report(doc, str(tmp_path / "r"), ["json", "prometheus"])
+    assert str(caught.value).startswith(
+        "formats: prometheus: hosts a/b and a_b both map to the file a_b.prom"
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_host_shows_in_every_format(tmp_path):
+    doc = model.build_report(
+        [{"host": "web-1", "verdicts": [{"check": "c", "status": "pass"}]}, {"host": "bare-1"}],
+        unseen={"lost-1": "unreachable"}, generated_at=WHEN,
+    )  # fmt: skip
+    assert doc["status"] == "unknown" and doc["totals"]["unknown"] == 2
+    render.write_report(doc, str(tmp_path), render.FORMATS)
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    assert junit.get("errors") == "2" and junit.get("failures") == "0"
+    errors = {c.get("classname"): c.find("error").get("message")
+              for c in junit.iter("testcase") if c.find("error") is not None}  # fmt: skip
+    assert errors == {
+        "bare-1": "the host report has no verdicts: nothing on the host was judged",
+        "lost-1": "no host report: unreachable",
+    }
+    for name in ("bare-1", "lost-1"):
+        samples = parse_prom((tmp_path / ("%s.prom" % name)).read_text())
+        assert series(samples, "netstack_keepalive_status") == [3]
+        assert series(samples, "netstack_keepalive_verdicts", status="unknown") == [1]
+    markdown = (tmp_path / "report.md").read_text()
+    assert (
+        "**Fleet status: UNKNOWN**" in markdown and "1 pass, 0 warn, 0 fail, 2 unknown" in markdown
+    )
+    assert (
+        "| UNKNOWN | lost-1 | report_present | lost-1 | no host report: unreachable |" in markdown
+    )
+    assert "## bare-1: UNKNOWN" in markdown
+    html = (tmp_path / "report.html").read_text()
+    assert '<header class="fleet status-unknown">' in html
+    assert 'id="unknown-hosts"' in html and "Hosts not audited: unknown (2)" in html
+    assert '<span class="badge unknown">UNKNOWN</span>' in html
+    assert '"unknown": 2' in (tmp_path / "report.json").read_text()
 
 
 @pytest.mark.parametrize(
