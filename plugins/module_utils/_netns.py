@@ -16,7 +16,10 @@ __metaclass__ = type
 
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import os
+import stat
 import threading
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
@@ -38,22 +41,94 @@ def _setns(fd, nstype):
         raise OSError(err, os.strerror(err))
 
 
+NETNS_ALLOWED = (
+    "allowed: a name in /run/netns (see 'ip netns list') or an absolute path to an nsfs file "
+    "of a network namespace such as /proc/PID/ns/net"
+)
+# ioctl(NS_GET_NSTYPE) on a namespace file (Linux 4.11+): _IO(0xb7, 0x3).
+_NS_GET_NSTYPE = 0xB703
+
+
 def resolve_netns(netns):
     """Return the path of the namespace file for ``netns`` (a name or a path).
 
     A bare name is looked up under /run/netns (what ``ip netns add`` creates); anything with
-    a slash is taken as a path (``/proc/PID/ns/net``, a bind mount).
+    a slash must be an absolute path (``/proc/PID/ns/net``, a bind mount). The file must be
+    a network namespace: anything else is refused here, before anything is changed.
     """
     if netns is None or netns == "":
         return None
-    path = netns if "/" in netns else os.path.join(NETNS_RUN_DIR, netns)
+    if not isinstance(netns, str):
+        raise KeepaliveError(
+            "netns=%r is not a string; %s" % (netns, NETNS_ALLOWED), option="netns"
+        )
+    if "/" in netns:
+        path = netns
+        if not path.startswith("/") or os.path.normpath(path) != path:
+            raise KeepaliveError(
+                "netns=%r is not a plain absolute path; %s" % (netns, NETNS_ALLOWED),
+                option="netns",
+            )
+    elif netns in (".", "..") or netns.strip() != netns or "\0" in netns:
+        raise KeepaliveError(
+            "netns=%r is not a namespace name; %s" % (netns, NETNS_ALLOWED), option="netns"
+        )
+    else:
+        path = os.path.join(NETNS_RUN_DIR, netns)
     if not os.path.exists(path):
         raise KeepaliveError(
-            "netns=%r: no such network namespace (looked for %s; names are those of "
-            "'ip netns list', or give a path such as /proc/PID/ns/net)" % (netns, path),
+            "netns=%r: no such network namespace (looked for %s); %s"
+            % (netns, path, NETNS_ALLOWED),
             option="netns",
         )
+    check_is_netns(netns, path)
     return path
+
+
+def check_is_netns(netns, path):
+    """Refuse ``path`` unless it is a network namespace file (never blocks: no FIFO open)."""
+    try:
+        kind = _file_kind(os.stat(path).st_mode)
+        if kind != "regular file":
+            # nsfs files stat as regular files; a FIFO, directory or device is not one.
+            raise _not_netns(netns, path, "it is a %s" % kind)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (IOError, OSError) as exc:
+        raise KeepaliveError(
+            "netns=%r: cannot open %s: %s; %s" % (netns, path, exc.strerror or exc, NETNS_ALLOWED),
+            option="netns",
+        )
+    try:
+        nstype = fcntl.ioctl(fd, _NS_GET_NSTYPE)
+    except (IOError, OSError):
+        nstype = None
+    finally:
+        os.close(fd)
+    if nstype is None:
+        raise _not_netns(netns, path, "it is not a namespace file (not on nsfs)")
+    if nstype != CLONE_NEWNET:
+        raise _not_netns(netns, path, "it is a namespace of another type")
+
+
+def _not_netns(netns, path, reason):
+    return KeepaliveError(
+        "netns=%r: %s is not a network namespace (%s); %s" % (netns, path, reason, NETNS_ALLOWED),
+        option="netns",
+    )
+
+
+def _file_kind(mode):
+    for test, name in (
+        (stat.S_ISREG, "regular file"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def netns_inode(path="/proc/self/ns/net"):
@@ -73,7 +148,8 @@ def run_in_netns(path, func, *args, **kwargs):
 
     def worker():
         try:
-            fd = os.open(path, os.O_RDONLY)
+            # Non-blocking: a FIFO at the path must not hang the module.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
             outcome["error"] = KeepaliveError(
                 "netns=%r: cannot open it: %s" % (path, exc.strerror), option="netns"
@@ -82,11 +158,7 @@ def run_in_netns(path, func, *args, **kwargs):
         try:
             _setns(fd, CLONE_NEWNET)
         except OSError as exc:
-            outcome["error"] = KeepaliveError(
-                "netns=%r: cannot enter it: %s (entering a network namespace needs root "
-                "and CAP_SYS_ADMIN)" % (path, exc.strerror),
-                option="netns",
-            )
+            outcome["error"] = _enter_error(path, exc)
             return
         finally:
             os.close(fd)
@@ -101,6 +173,17 @@ def run_in_netns(path, func, *args, **kwargs):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("result")
+
+
+def _enter_error(path, exc):
+    if exc.errno == errno.EINVAL:
+        # setns() says EINVAL when the file is a namespace of another type.
+        return _not_netns(path, path, "setns refused it: %s" % exc.strerror)
+    return KeepaliveError(
+        "netns=%r: cannot enter it: %s (entering a network namespace needs root and "
+        "CAP_SYS_ADMIN); run the module as root (become: true)" % (path, exc.strerror),
+        option="netns",
+    )
 
 
 def list_namespaces(proc="/proc", run_dir=NETNS_RUN_DIR):

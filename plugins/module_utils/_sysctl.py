@@ -33,6 +33,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot im
     shadowing,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (
+    DEFAULT_PATH,
     OPTION_ORDER,
     kernel_default,
     sysctl_key,
@@ -94,14 +95,10 @@ def _write_runtime(root, changes, before):
 def plan(settings, root="/"):
     """Everything ``converge`` will do, computed without writing anything."""
     path = settings["path"]
-    if os.path.islink(host_to_local(root, path)):
-        raise KeepaliveError(
-            "path=%r is a symbolic link; refusing to replace it (point path at a regular "
-            "file); nothing was changed" % path,
-            option="path",
-        )
-    before = run_in_netns(settings["netns_path"], _read_runtime, root, False)
     old_content, old_mode = runtime.read_text_file(root, path)
+    if settings["state"] == "absent" or settings["persist"]:
+        check_ours(path, old_content)
+    before = run_in_netns(settings["netns_path"], _read_runtime, root, False)
     new_content, new_mode = _desired_file(settings, old_content, old_mode)
     overrides = {path: new_content} if new_content != old_content else {}
     model = boot_assignments(root, overrides, keys=ALL_KEYS)
@@ -122,11 +119,35 @@ def plan(settings, root="/"):
         "new_mode": new_mode,
         "file_changed": new_content != old_content
         or (new_content is not None and new_mode != old_mode),
+        "leftovers": _leftovers(settings, root),
         "boot_values": boot,
         "boot_values_before": boot_now,
         "shadowed_by": shadowed,
         "problems": model["problems"],
     }
+
+
+def check_ours(path, content):
+    """Refuse to rewrite or remove a file that another package or an admin wrote."""
+    if content is None or content.startswith(HEADER.split("\n")[0] + "\n"):
+        return
+    what = "an empty file" if not content.strip() else "a file"
+    raise KeepaliveError(
+        "path=%r is %s this module did not write (it does not start with the line %r), so "
+        "it belongs to an admin or a package and is never rewritten or removed; allowed: a "
+        "path that does not exist yet or a file this module wrote (default %s); nothing was "
+        "changed" % (path, what, HEADER.split("\n")[0], DEFAULT_PATH),
+        option="path",
+    )
+
+
+def _leftovers(settings, root):
+    """Files of ours a killed run left behind: temporaries, and with absent the lock file."""
+    found = runtime.stale_temporaries(root, settings["path"])
+    lock = runtime.lock_file(settings["path"])
+    if settings["state"] == "absent" and os.path.lexists(host_to_local(root, lock)):
+        found.append(lock)
+    return found
 
 
 def _boot_by_option(model):
@@ -153,19 +174,73 @@ def _desired_runtime(settings, boot):
 
 
 def converge(params, check_mode=False, want_diff=False, root="/"):
-    """Run keepalive_sysctl; returns ``(result, warnings)``; raises KeepaliveError."""
+    """Run keepalive_sysctl; returns ``(result, warnings)``; raises KeepaliveError.
+
+    The first plan is read under a shared lock (when the lock file exists), so it never sees
+    a writer half way; every refusal happens there, before anything is created. A run with
+    something to change then takes the exclusive lock and plans again: what it does and
+    reports is the state it found under that lock, not what an earlier run left.
+    """
     settings = validate(params)
+    todo, warnings = _plan_under_lock(settings, root, exclusive=False)
+    if check_mode or not _has_changes(todo):
+        after = dict(todo["before"], **todo["runtime_changes"])
+    else:
+        todo, warnings, after = _plan_and_act_under_lock(settings, root, todo)
+    return _result(settings, todo, after, want_diff), warnings
+
+
+def _has_changes(todo):
+    return bool(todo["file_changed"] or todo["runtime_changes"] or todo["leftovers"])
+
+
+def _checked_plan(settings, root):
     todo = plan(settings, root)
     warnings = _warn_or_refuse(settings, todo)
     if todo["runtime_changes"]:
         run_in_netns(settings["netns_path"], runtime.check_proc_dir, root, True)
-    after = dict(todo["before"], **todo["runtime_changes"])
-    if not check_mode:
-        after = _act(settings, todo, root)
+    return todo, warnings
+
+
+def _plan_under_lock(settings, root, exclusive):
+    lock = runtime.FileLock(root, settings["path"])
+    lock.acquire(exclusive=exclusive, create=False)
+    try:
+        return _checked_plan(settings, root)
+    finally:
+        lock.release()
+
+
+def _plan_and_act_under_lock(settings, root, first):
+    # Create the lock file only when our file is to be written; a runtime-only change uses
+    # it when it exists and never leaves one behind.
+    create = _writes_file(first)
+    while True:
+        lock = runtime.FileLock(root, settings["path"])
+        held = lock.acquire(exclusive=True, create=create)
+        done = False
+        try:
+            todo, warnings = _checked_plan(settings, root)
+            if not held and _writes_file(todo):
+                create = True  # our file vanished meanwhile: write it under a lock
+                continue
+            after = _act(settings, todo, root) if _has_changes(todo) else todo["before"]
+            done = True
+        finally:
+            lock.release(remove=done and settings["state"] == "absent", undo=not done)
+        return todo, warnings, after
+
+
+def _writes_file(todo):
+    return bool(todo["file_changed"] and todo["new_content"] is not None)
+
+
+def _result(settings, todo, after, want_diff):
     result = {
-        "changed": bool(todo["file_changed"] or todo["runtime_changes"]),
+        "changed": _has_changes(todo),
         "file_changed": todo["file_changed"],
         "runtime_changed": bool(todo["runtime_changes"]),
+        "leftovers_removed": todo["leftovers"],
         "before": todo["before"],
         "after": after,
         "boot_values": todo["boot_values"],
@@ -178,7 +253,7 @@ def converge(params, check_mode=False, want_diff=False, root="/"):
     }
     if want_diff:
         result["diff"] = _diff(settings, todo, after)
-    return result, warnings
+    return result
 
 
 def _warn_or_refuse(settings, todo):
@@ -227,12 +302,15 @@ def _shadow_text(path, entries):
 
 def _act(settings, todo, root):
     path = settings["path"]
+    _remove_leftovers(settings, todo, root)
     if todo["file_changed"]:
         try:
             runtime.restore_file(root, path, todo["new_content"], todo["new_mode"])
         except (IOError, OSError) as exc:
             raise KeepaliveError(
-                "path=%r: cannot write it: %s; nothing was changed" % (path, exc.strerror or exc),
+                "path=%r: cannot write it: %s; allowed: a path in a writable sysctl.d "
+                "directory with free space (or persist=false to set runtime values only); "
+                "nothing was changed" % (path, exc.strerror or exc),
                 option="path",
             )
     if not todo["runtime_changes"]:
@@ -244,8 +322,22 @@ def _act(settings, todo, root):
     except KeepaliveError as exc:
         if todo["file_changed"]:
             runtime.restore_file(root, path, todo["old_content"], todo["old_mode"])
-            raise KeepaliveError("%s; %s was put back as it was" % (exc, path))
+            raise KeepaliveError("%s; %s was put back as it was" % (exc, path), **exc.details)
         raise
+
+
+def _remove_leftovers(settings, todo, root):
+    # The lock file itself goes when the lock is released (state=absent).
+    temporaries = [p for p in todo["leftovers"] if p != runtime.lock_file(settings["path"])]
+    try:
+        runtime.remove_paths(root, temporaries)
+    except (IOError, OSError) as exc:
+        raise KeepaliveError(
+            "path=%r: cannot remove the temporary files a killed run left (%s): %s; allowed: "
+            "a sysctl.d directory root can write; nothing else was changed"
+            % (settings["path"], ", ".join(temporaries), exc.strerror or exc),
+            option="path",
+        )
 
 
 def _netns_facts(settings):

@@ -174,14 +174,70 @@ def check_path(path):
         )
 
 
+MODE_ALLOWED = (
+    "allowed: an octal string such as '0644', '0640' or '0600' - owner read, no write for "
+    "group or others, no setuid, setgid or sticky bit"
+)
+
+
 def check_mode_value(mode):
-    """File mode as an int from ``0644``/``"0644"``/``"644"``/420."""
+    """File mode of our file as an int, or KeepaliveError saying why the mode is refused.
+
+    Strings are octal (``"0644"``, ``"644"``). An int is the mode's value, which is what YAML
+    makes of an unquoted ``0644`` (420). An int written only with the digits 0-7 that would
+    be an allowed mode when read as octal (644, 600, 640, 400) is refused: YAML turns an
+    unquoted ``644`` into the decimal 644 (mode 01204), so that is a forgotten quote.
+    """
+    number = _mode_number(mode)
+    typo = _unquoted_octal(number)
+    if typo is not None and _mode_problem(typo) is None:
+        raise KeepaliveError(
+            "mode=%d is the decimal number %d (mode 0%03o), not the octal 0%03o it looks like "
+            "(YAML reads an unquoted 644 as decimal); quote it: '0%03o'; %s; nothing was "
+            "changed" % (number, number, number, typo, typo, MODE_ALLOWED),
+            option="mode",
+        )
+    problem = _mode_problem(number)
+    if problem:
+        raise KeepaliveError(
+            "mode=%r (0%03o) %s; %s; nothing was changed" % (mode, number, problem, MODE_ALLOWED),
+            option="mode",
+        )
+    return number
+
+
+def _mode_number(mode):
     if isinstance(mode, int) and not isinstance(mode, bool) and 0 <= mode <= 0o7777:
         return mode
     if isinstance(mode, str) and _OCTAL_MODE.match(mode.strip()):
         return int(mode.strip(), 8)
     raise KeepaliveError(
-        "mode=%r is not a file mode; allowed: an octal string such as '0644' "
-        "(quote it in YAML); nothing was changed" % (mode,),
+        "mode=%r is not a file mode; %s (quote it in YAML); nothing was changed"
+        % (mode, MODE_ALLOWED),
         option="mode",
     )
+
+
+def _unquoted_octal(number):
+    """``number`` read as if its decimal digits were octal (644 -> 0o644), or None."""
+    digits = "%d" % number
+    if number < 8 or not _OCTAL_MODE.match(digits):
+        return None
+    return int(digits, 8)
+
+
+def _mode_problem(mode):
+    """Why ``mode`` is unsafe for a file that sets kernel parameters at boot, or None."""
+    if mode & 0o7000:
+        return (
+            "has a setuid, setgid or sticky bit, which mean nothing on a configuration file "
+            "and hide a typo"
+        )
+    if mode & 0o022:
+        return (
+            "lets group or other users write the file, and so set any kernel parameter at "
+            "the next boot"
+        )
+    if not mode & 0o400:
+        return "gives the owner no read permission"
+    return None

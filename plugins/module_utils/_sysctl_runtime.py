@@ -16,8 +16,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import fcntl
 import os
+import re
+import stat
 import tempfile
+import time
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
@@ -27,6 +31,10 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot im
 )
 
 PROC_IPV4 = "/proc/sys/net/ipv4"
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# Seconds a run waits for another run of the module holding the lock of the same file.
+LOCK_TIMEOUT = 60.0
 
 
 def proc_path(root, key):
@@ -40,14 +48,16 @@ def check_proc_dir(root, need_write):
     if not os.path.isdir(local):
         raise KeepaliveError(
             "%s does not exist: no IPv4 sysctls here (not Linux, IPv4 disabled, or /proc not "
-            "mounted); nothing was changed" % PROC_IPV4,
+            "mounted); keepalive_sysctl needs a Linux host with /proc mounted and IPv4 "
+            "enabled; nothing was changed" % PROC_IPV4,
             option="tcp_keepalive_time",
         )
     if need_write and not os.access(local + "/tcp_keepalive_time", os.W_OK):
         raise KeepaliveError(
-            "%s is read-only here (a container without write access to /proc/sys/net, or "
-            "not root): cannot set runtime values; set apply=false to only persist them; "
-            "nothing was changed" % PROC_IPV4,
+            "apply=true needs to set runtime values, but %s is read-only here (a container "
+            "without write access to /proc/sys/net, or not root); allowed: apply=false to "
+            "only persist them, or run as root where /proc/sys/net is writable; nothing was "
+            "changed" % PROC_IPV4,
             option="apply",
         )
 
@@ -104,19 +114,88 @@ def _undo_text(written, undo_error):
     return "nothing had been written yet"
 
 
+PATH_ALLOWED = (
+    "allowed: a path that does not exist yet or a regular file this module wrote (it starts "
+    "with the module's managed-by header)"
+)
+
+
 def read_text_file(root, path):
-    """``(content, mode)`` of the host file ``path``, or ``(None, None)`` when absent."""
+    """``(content, mode)`` of the host file ``path``, or ``(None, None)`` when absent.
+
+    Only a regular file is opened, without blocking and without following a link: a FIFO
+    at the path would hang a plain ``open()``, a link or a directory is not ours to replace.
+    """
     local = host_to_local(root, path)
     try:
-        with open(local, "rb") as handle:
-            content = handle.read().decode("utf-8", "replace")
-        return content, os.stat(local).st_mode & 0o7777
+        info = os.lstat(local)
     except (IOError, OSError) as exc:
         if exc.errno == errno.ENOENT:
             return None, None
+        raise _unreadable(path, exc)
+    if not stat.S_ISREG(info.st_mode):
         raise KeepaliveError(
-            "path=%r: cannot read it: %s" % (path, exc.strerror or exc), option="path"
+            "path=%r %s; refusing to read or replace it; %s; nothing was changed"
+            % (path, _what_is_there(root, path, info.st_mode), PATH_ALLOWED),
+            option="path",
         )
+    try:
+        fd = os.open(local, os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC)
+    except (IOError, OSError) as exc:
+        raise _unreadable(path, exc)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):  # swapped between lstat and open
+            raise _unreadable(path, OSError(errno.EINVAL, "not a regular file"))
+        content = handle.read().decode("utf-8", "replace")
+    return content, info.st_mode & 0o7777
+
+
+def _unreadable(path, exc):
+    return KeepaliveError(
+        "path=%r: cannot read it: %s; %s; nothing was changed"
+        % (path, exc.strerror or exc, PATH_ALLOWED),
+        option="path",
+    )
+
+
+def _what_is_there(root, path, mode):
+    """What a non-regular file at ``path`` is, in words a person can act on."""
+    if stat.S_ISLNK(mode):
+        return _describe_link(root, path)
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return "is " + name + ", not a regular file"
+    return "is not a regular file"
+
+
+def _describe_link(root, path):
+    target = os.readlink(host_to_local(root, path))
+    if _final_target(root, path) == "/dev/null":
+        return (
+            "is a symbolic link to /dev/null (-> %s): a mask, which switches this file name "
+            "off at boot on purpose; remove the link first if the mask is no longer wanted" % target
+        )
+    if not os.path.exists(host_to_local(root, _final_target(root, path))):
+        return "is a dangling symbolic link (-> %s)" % target
+    return "is a symbolic link (-> %s); point path at the real file instead" % target
+
+
+def _final_target(root, path):
+    """Host path a chain of links at ``path`` ends at (absolute targets inside ``root``)."""
+    host = path
+    for _unused in range(40):
+        local = host_to_local(root, host)
+        if not os.path.islink(local):
+            break
+        host = os.path.normpath(os.path.join(os.path.dirname(host), os.readlink(local)))
+    return host
 
 
 def write_file_atomic(root, path, content, mode):
@@ -181,3 +260,176 @@ def _fsync_dir(directory):
         pass  # some filesystems refuse fsync on a directory; the rename is still done
     finally:
         os.close(fd)
+
+
+def temp_name_pattern(path):
+    """Names ``write_file_atomic`` gives its temporary files for ``path`` (mkstemp's 8 chars)."""
+    return re.compile(r"^\.%s\.[a-z0-9_]{8}$" % re.escape(os.path.basename(path)))
+
+
+def lock_file(path):
+    """The lock file beside ``path``: hidden, and not ``*.conf``, so boot never reads it."""
+    return os.path.join(os.path.dirname(path), ".%s.lock" % os.path.basename(path))
+
+
+def stale_temporaries(root, path):
+    """Host paths of leftover temporary files of ``path`` (regular files of our pattern).
+
+    Called while the runs of the module are serialised by the lock, so a temporary file is
+    never one another run is still writing: it was left by a run that was killed.
+    """
+    directory = os.path.dirname(path)
+    pattern = temp_name_pattern(path)
+    try:
+        names = os.listdir(host_to_local(root, directory))
+    except OSError:
+        return []
+    found = []
+    for name in sorted(names):
+        host = directory + "/" + name
+        if pattern.match(name) and _is_regular(host_to_local(root, host)):
+            found.append(host)
+    return found
+
+
+def _is_regular(local):
+    try:
+        return stat.S_ISREG(os.lstat(local).st_mode)
+    except OSError:
+        return False
+
+
+def remove_paths(root, paths):
+    """Remove each host path (already gone is fine)."""
+    for path in paths:
+        try:
+            os.unlink(host_to_local(root, path))
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+
+
+class FileLock(object):
+    """An ``flock`` on the lock file beside our file: one run of the module at a time.
+
+    ``acquire(exclusive, create)``: a shared lock lets readers (check mode) see a state no
+    writer is half way through, without creating anything (no lock file: nothing to wait
+    for); an exclusive lock, creating the lock file (and a missing sysctl.d directory) when
+    ``create``, is what writers hold from their final plan to their last write. The lock
+    file may be removed while held (``release(remove=True)``): a run that opened the old
+    file notices that the path no longer leads to it and opens the new one.
+    """
+
+    def __init__(self, root, path):
+        self.path = path
+        self.host = lock_file(path)
+        self.local = host_to_local(root, self.host)
+        self.fd = None
+        self.created = []  # local paths this run created: lock file, directory
+
+    def acquire(self, exclusive, create):
+        """True when held, False when there is no lock file and ``create`` is false."""
+        if create:
+            self._make_directory()
+        deadline = time.time() + LOCK_TIMEOUT
+        while True:
+            fd = self._open(create)
+            if fd is None:
+                return False
+            if self._lock(fd, exclusive, deadline) and self._still_the_lock_file(fd):
+                self.fd = fd
+                return True
+            os.close(fd)
+
+    def release(self, remove=False, undo=False):
+        """Drop the lock; ``remove`` deletes the lock file, ``undo`` what this run created."""
+        doomed = list(reversed(self.created)) if undo else []
+        if remove and self.fd is not None and self.local not in doomed:
+            doomed.insert(0, self.local)
+        for local in doomed:
+            _remove_entry(local)
+        self.created = []
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _make_directory(self):
+        missing = []
+        directory = os.path.dirname(self.local)
+        while not os.path.isdir(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        for directory in reversed(missing):  # outermost first, as makedirs would
+            try:
+                os.mkdir(directory, 0o755)
+            except OSError as exc:
+                raise self._error("cannot create %s" % directory, exc)
+            self.created.append(directory)
+
+    def _open(self, create):
+        flags = os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC
+        while True:
+            try:
+                fd = os.open(self.local, flags)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise self._error("cannot open", exc)
+            if not create:
+                return None
+            try:
+                fd = os.open(self.local, flags | os.O_CREAT | os.O_EXCL, 0o600)
+                self.created.append(self.local)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:  # EEXIST: another run made it just now
+                    raise self._error("cannot create", exc)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise self._error("cannot use it", OSError(errno.EINVAL, "not a regular file"))
+        return fd
+
+    def _lock(self, fd, exclusive, deadline):
+        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        pause = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, mode)
+                return True
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise self._error("cannot lock", exc)
+            if time.time() > deadline:
+                os.close(fd)
+                raise self._error(
+                    "still held after %d s" % LOCK_TIMEOUT,
+                    OSError(errno.EBUSY, "another run of keepalive_sysctl holds it"),
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _still_the_lock_file(self, fd):
+        try:
+            current = os.lstat(self.local)
+        except OSError:
+            return False  # removed by the run that held it: open the next one
+        held = os.fstat(fd)
+        return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
+
+    def _error(self, what, exc):
+        return KeepaliveError(
+            "path=%r: lock file %s: %s: %s; allowed: a sysctl.d directory root can write "
+            "(or persist=false to set runtime values only); nothing was changed"
+            % (self.path, self.host, what, exc.strerror or exc),
+            option="path",
+        )
+
+
+def _remove_entry(local):
+    try:
+        if os.path.isdir(local) and not os.path.islink(local):
+            os.rmdir(local)
+        else:
+            os.unlink(local)
+    except OSError:
+        pass  # not empty or already gone: leave it

@@ -23,9 +23,19 @@ description:
     applied in byte order of their names, later wins; C(/etc/sysctl.conf) last) and returns
     the boot value of each key with the file and line it comes from, and every entry of
     another file that overrides ours at boot (RV(shadowed_by)).
-  - Never edits other files and never runs C(sysctl) with user input.
+  - Never edits other files and never runs C(sysctl) with user input. O(path) is written or
+    removed only when it does not exist or starts with the module's managed-by header; a
+    file of an admin or a package there is refused.
   - Every check happens before anything is written; on an error nothing is changed. If a
     runtime write fails half way, the values already written and our file are put back.
+  - Runs on one host are serialised by an C(flock) on a lock file beside O(path)
+    (C(.NAME.lock), which boot never reads, as it does not end in C(.conf)); a run plans again
+    once it holds the lock, so what it reports is what it found and did. Temporary files of
+    O(path) that a killed run left are removed (RV(leftovers_removed)).
+requirements:
+  - Linux, with C(/proc/sys/net/ipv4)
+  - Python 3.6 or later on the managed host (standard library only)
+  - root for every change (runtime values, files in C(sysctl.d)); C(CAP_SYS_ADMIN) for O(netns)
 author:
   - netstack.keepalive contributors (@netstack)
 extends_documentation_fragment:
@@ -69,6 +79,10 @@ options:
     description:
       - Our file. A C(*.conf) file directly inside one of the sysctl.d directories listed
         above; anything else is refused, because nothing reads it at boot.
+      - It must not exist yet or be a regular file this module wrote (its first line is the
+        managed-by header). Another file there (an admin's, a package's), a directory, a FIFO,
+        a link (a link to C(/dev/null) is a mask) is refused with O(persist=true) and with
+        O(state=absent), before anything is changed.
       - Choose a name that sorts after the files that set the same keys, or
         RV(shadowed_by) will list them.
       - C(/run/sysctl.d) is emptied at every boot; a file there gets a warning.
@@ -77,6 +91,13 @@ options:
   mode:
     description:
       - Permissions of our file, as an octal string (quote it in YAML).
+      - The owner must be able to read it; group and other write and the setuid, setgid and
+        sticky bits are refused, since anyone who can write the file sets kernel parameters
+        at the next boot. There is no opt-in for them.
+      - An integer is taken as the mode's value, which is what YAML makes of an unquoted
+        V(0644) (420). An integer written with the digits 0-7 only that would be an allowed
+        mode when read as octal (such as an unquoted V(644), which YAML reads as the decimal
+        644) is refused as a forgotten quote.
     type: raw
     default: '0644'
   apply:
@@ -101,7 +122,9 @@ options:
   netns:
     description:
       - Network namespace to act in, the keepalive sysctls being per namespace. A name of
-        C(ip netns list) (under C(/run/netns)) or a path such as C(/proc/PID/ns/net).
+        C(ip netns list) (under C(/run/netns)) or an absolute path to a network namespace
+        file such as C(/proc/PID/ns/net); anything else (a plain file, another namespace
+        type, a FIFO) is refused before anything is changed.
       - Default is the namespace the module runs in. Files are shared by every namespace of
         the host; the boot model describes the namespace the host boots with. A namespace
         made by C(ip netns add) starts from kernel defaults, so with O(persist=true) the
@@ -118,6 +141,10 @@ attributes:
     support: full
     platforms: posix
     details: Linux only; other systems get a clear error.
+  idempotent:
+    description: When run twice with the same options, the second run changes nothing and
+      reports RV(changed=false).
+    support: full
 notes:
   - Needs root (and C(CAP_SYS_ADMIN) for O(netns)). A missing or read-only
     C(/proc/sys/net/ipv4), as in many containers, is reported as an error when a runtime
@@ -228,6 +255,15 @@ file:
   returned: always
   type: str
   sample: /etc/sysctl.d/90-netstack-keepalive.conf
+leftovers_removed:
+  description:
+    - Files of ours removed (or in check mode to be removed) besides our file - temporary
+      files of O(path) a killed run left, and with O(state=absent) the lock file. Their
+      removal is a change.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/sysctl.d/.90-netstack-keepalive.conf.k2x9_0qa]
 file_changed:
   description: Whether our file was (or in check mode would be) written, re-moded or removed.
   returned: always
@@ -250,7 +286,7 @@ netns:
   type: dict
   sample: {name: blue, path: /run/netns/blue, inode: 4026532577}
 changed:
-  description: Whether our file or a runtime value was (or would be) changed.
+  description: Whether our file, a runtime value or a leftover file was (or would be) changed.
   returned: always
   type: bool
   sample: true

@@ -12,7 +12,13 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
     list_namespaces,
     namespace_id,
     netns_inode,
+    resolve_netns,
     run_in_each_netns,
+)
+
+ALLOWED = (
+    "allowed: a name in /run/netns (see 'ip netns list') or an absolute path to an nsfs file "
+    "of a network namespace such as /proc/PID/ns/net"
 )
 
 
@@ -81,3 +87,44 @@ def test_run_in_each_netns_reads_each_namespace_and_returns_errors(named_netns):
     ok, error = outcomes[2][0], outcomes[2][1]
     assert ok is False and isinstance(error, KeepaliveError)
     assert "cannot open it" in str(error)
+
+
+def test_resolve_netns_accepts_names_and_namespace_files(named_netns):
+    assert resolve_netns(named_netns) == "/run/netns/" + named_netns
+    assert resolve_netns("/run/netns/" + named_netns) == "/run/netns/" + named_netns
+    assert resolve_netns("/proc/self/ns/net") == "/proc/self/ns/net"
+    assert resolve_netns(None) is None and resolve_netns("") is None
+
+
+@pytest.mark.parametrize(
+    "netns, reason",
+    [
+        ("/etc/passwd", "/etc/passwd is not a network namespace (it is not a namespace file"),
+        ("/proc/self/ns/mnt", "is not a network namespace (it is a namespace of another type)"),
+        ("/proc/self/ns", "is not a network namespace (it is a directory)"),
+        ("/dev/null", "is not a network namespace (it is a character device)"),
+        ("..", "is not a namespace name"),
+        (".", "is not a namespace name"),
+        (" blue", "is not a namespace name"),
+        ("proc/self/ns/net", "is not a plain absolute path"),
+        ("/proc/self/../self/ns/net", "is not a plain absolute path"),
+        ("no such ns", "no such network namespace (looked for /run/netns/no such ns)"),
+        ("/nonexistent/ns", "no such network namespace (looked for /nonexistent/ns)"),
+        (5, "is not a string"),
+    ],
+)
+def test_resolve_netns_refuses_what_is_not_a_network_namespace(netns, reason):
+    with pytest.raises(KeepaliveError) as err:
+        resolve_netns(netns)
+    message = str(err.value)
+    assert message.startswith("netns=%r" % (netns,)) and reason in message
+    assert message.endswith(ALLOWED) and err.value.details["option"] == "netns"
+    assert "privilege" not in message and "CAP_SYS_ADMIN" not in message
+
+
+def test_resolve_netns_of_a_fifo_does_not_block(tmp_path):
+    fifo = tmp_path / "ns"
+    os.mkfifo(fifo)
+    with pytest.raises(KeepaliveError) as err:
+        resolve_netns(str(fifo))
+    assert "is not a network namespace (it is a FIFO)" in str(err.value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import threading
 
 import pytest
 
@@ -30,13 +32,20 @@ def host(tmp_path):
 
 
 def snapshot(root):
-    """Every file under root with its content and mode: proof that nothing changed."""
+    """Every entry under root with its content (regular files only: a FIFO is never opened)
+    and mode: proof that nothing changed."""
     found = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
+    for dirpath, dirs, files in os.walk(root):
+        for name in files + dirs:
             path = os.path.join(dirpath, name)
-            with open(path, "rb") as handle:
-                found[path] = (handle.read(), os.lstat(path).st_mode)
+            info = os.lstat(path)
+            content = None
+            if stat.S_ISREG(info.st_mode):
+                with open(path, "rb") as handle:
+                    content = handle.read()
+            elif stat.S_ISLNK(info.st_mode):
+                content = os.readlink(path)
+            found[path] = (content, info.st_mode)
     return found
 
 
@@ -94,7 +103,7 @@ def test_subset_keeps_other_keys_already_in_our_file(host):
 
 def test_foreign_lines_in_our_file_are_dropped(host):
     ours = host / OURS.lstrip("/")
-    ours.write_text("net.core.somaxconn = 1\nnet.ipv4.tcp_keepalive_probes = 4\n")
+    ours.write_text(_sysctl.HEADER + "net.core.somaxconn = 1\nnet.ipv4.tcp_keepalive_probes = 4\n")
     run(host, tcp_keepalive_time=300)
     assert ours.read_text() == _sysctl.HEADER + (
         "net.ipv4.tcp_keepalive_time = 300\nnet.ipv4.tcp_keepalive_probes = 4\n"
@@ -216,7 +225,7 @@ def test_diff_shows_file_and_runtime(host):
 
 def test_runtime_failure_half_way_restores_file_and_values(host, monkeypatch):
     ours = host / OURS.lstrip("/")
-    ours.write_text("net.ipv4.tcp_keepalive_probes = 4\n")
+    ours.write_text(_sysctl.HEADER + "net.ipv4.tcp_keepalive_probes = 4\n")
     os.chmod(ours, 0o640)
     pristine = snapshot(host)
     real = rt._write_proc_value
@@ -243,9 +252,9 @@ def test_file_write_failure_changes_nothing(host, monkeypatch):
     monkeypatch.setattr(rt, "write_file_atomic", full_disk)
     with pytest.raises(KeepaliveError) as err:
         run(host, **WANT)
-    assert str(err.value) == (
-        "path=%r: cannot write it: No space left on device; nothing was changed" % OURS
-    )
+    assert str(err.value).startswith("path=%r: cannot write it: No space left on device" % OURS)
+    assert "allowed: a path in a writable sysctl.d directory" in str(err.value)
+    assert str(err.value).endswith("nothing was changed")
     assert snapshot(host) == pristine
 
 
@@ -270,7 +279,7 @@ def test_missing_proc_fails(host):
         run(host, **WANT)
     assert str(err.value).startswith("/proc/sys/net/ipv4 does not exist")
     assert not (host / OURS.lstrip("/")).exists()
-    assert set(snapshot(host)) == {p for p in pristine if "/proc/" not in p}
+    assert set(snapshot(host)) == {p for p in pristine if "/ipv4" not in p}
 
 
 def test_symlinked_path_is_refused(host):
@@ -278,8 +287,172 @@ def test_symlinked_path_is_refused(host):
     pristine = snapshot(host)
     with pytest.raises(KeepaliveError) as err:
         run(host, **WANT)
-    assert "is a symbolic link; refusing to replace it" in str(err.value)
+    assert "is a symbolic link to /dev/null (-> /dev/null): a mask" in str(err.value)
     assert snapshot(host) == pristine and os.path.islink(host / OURS.lstrip("/"))
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _directory(path):
+    os.mkdir(path)
+
+
+def _dangling(path):
+    os.symlink("/nonexistent/ka.conf", path)
+
+
+def _link(path):
+    os.symlink("50-vendor.conf", path)
+
+
+@pytest.mark.parametrize(
+    "make, what",
+    [
+        (_fifo, "is a FIFO (named pipe), not a regular file"),
+        (_directory, "is a directory, not a regular file"),
+        (_dangling, "is a dangling symbolic link (-> /nonexistent/ka.conf)"),
+        (_link, "is a symbolic link (-> 50-vendor.conf); point path at the real file"),
+    ],
+    ids=["fifo", "directory", "dangling-link", "link"],
+)
+@pytest.mark.parametrize("check_mode", [False, True], ids=["real", "check"])
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_non_regular_path_is_refused_without_blocking(host, make, what, check_mode, state):
+    where = host / "usr/lib/sysctl.d/60-k.conf"
+    make(str(where))
+    pristine = snapshot(host)
+    params = dict(WANT) if state == "present" else {"state": "absent"}
+    with pytest.raises(KeepaliveError) as err:
+        run(host, check_mode=check_mode, path="/usr/lib/sysctl.d/60-k.conf", **params)
+    assert str(err.value).startswith("path='/usr/lib/sysctl.d/60-k.conf' " + what)
+    assert "allowed: a path that does not exist yet or a regular file this module wrote" in str(
+        err.value
+    )
+    assert snapshot(host) == pristine
+
+
+@pytest.mark.parametrize(
+    "path, content",
+    [
+        ("/etc/sysctl.d/10-admin.conf", "net.ipv4.ip_forward = 1\n"),
+        ("/usr/lib/sysctl.d/50-vendor.conf", None),  # the vendor file of the fixture
+        ("/etc/sysctl.d/90-netstack-keepalive.conf", ""),
+        ("/etc/sysctl.d/90-netstack-keepalive.conf", "# Managed by Ansible\n"),
+    ],
+    ids=["admin", "vendor", "empty", "other-header"],
+)
+@pytest.mark.parametrize(
+    "params",
+    [WANT, {"state": "absent"}, {"state": "absent", "restore_runtime": True}],
+    ids=["present", "absent", "absent-restore"],
+)
+@pytest.mark.parametrize("check_mode", [False, True], ids=["real", "check"])
+def test_a_file_we_did_not_write_is_never_rewritten_or_removed(
+    host, path, content, params, check_mode
+):
+    if content is not None:
+        (host / path.lstrip("/")).write_text(content)
+    pristine = snapshot(host)
+    with pytest.raises(KeepaliveError) as err:
+        run(host, check_mode=check_mode, path=path, on_shadowed="ignore", **params)
+    message = str(err.value)
+    assert message.startswith("path=%r is a" % path)
+    assert "this module did not write (it does not start with the line '# Managed by " in message
+    assert "allowed: a path that does not exist yet or a file this module wrote" in message
+    assert err.value.details["option"] == "path"
+    assert snapshot(host) == pristine
+
+
+def test_a_file_we_did_not_write_is_fine_when_it_is_not_touched(host):
+    admin = host / "etc/sysctl.d/10-admin.conf"
+    admin.write_text("net.ipv4.ip_forward = 1\n")
+    result, _warnings = run(host, path="/etc/sysctl.d/10-admin.conf", persist=False, **WANT)
+    assert result["runtime_changed"] and not result["file_changed"]
+    assert admin.read_text() == "net.ipv4.ip_forward = 1\n"
+
+
+LOCK = "/etc/sysctl.d/.90-netstack-keepalive.conf.lock"
+
+
+def test_lock_file_beside_ours_is_made_by_writes_only_and_goes_with_absent(host):
+    lock = host / LOCK.lstrip("/")
+    run(host, check_mode=True, **WANT)
+    run(host, persist=False, tcp_keepalive_time=600)
+    assert not lock.exists()  # neither check mode nor a runtime-only change makes one
+    run(host, **WANT)
+    assert lock.exists() and stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert sorted(os.listdir(host / "etc/sysctl.d")) == [lock.name, "90-netstack-keepalive.conf"]
+    result, _warnings = run(host, state="absent")
+    assert result["changed"] and result["leftovers_removed"] == [LOCK]
+    assert os.listdir(host / "etc/sysctl.d") == []
+
+
+def test_stale_temporaries_of_ours_are_removed_and_reported(host):
+    run(host, **WANT)
+    directory = host / "etc/sysctl.d"
+    ours = [".90-netstack-keepalive.conf.ab_c1234", ".90-netstack-keepalive.conf.zzzzzzzz"]
+    others = [".10-admin.conf.ab_c1234", ".90-netstack-keepalive.conf.bak", "keep.tmp"]
+    for name in ours + others:
+        (directory / name).write_text("half\n")
+    os.mkdir(directory / ".90-netstack-keepalive.conf.dir12345")  # ours by name, not a file
+    check, _warnings = run(host, check_mode=True, **WANT)
+    assert check["changed"] and not check["file_changed"] and not check["runtime_changed"]
+    assert check["leftovers_removed"] == ["/etc/sysctl.d/" + n for n in sorted(ours)]
+    assert (directory / ours[0]).exists()
+    result, _warnings = run(host, **WANT)
+    assert result["changed"] and result["leftovers_removed"] == check["leftovers_removed"]
+    left = set(os.listdir(directory))
+    assert not left & set(ours) and left >= set(others)
+    again, _warnings = run(host, **WANT)
+    assert not again["changed"]
+
+
+def test_absent_removes_a_lock_file_left_without_our_file(host):
+    (host / LOCK.lstrip("/")).write_text("")
+    result, _warnings = run(host, state="absent")
+    assert result["changed"] and result["leftovers_removed"] == [LOCK]
+    assert os.listdir(host / "etc/sysctl.d") == []
+
+
+def test_a_run_waits_for_the_lock_and_plans_again(host, monkeypatch):
+    """While another run holds the lock, a run waits; it then plans from what it finds."""
+    run(host, **WANT)
+    holder = rt.FileLock(str(host), OURS)
+    assert holder.acquire(exclusive=True, create=False)
+    outcome = {}
+    worker = threading.Thread(
+        target=lambda: outcome.update(result=run(host, tcp_keepalive_time=300)[0])
+    )
+    worker.start()
+    worker.join(0.3)
+    assert worker.is_alive()  # waiting for the lock (it read the old state under no lock)
+    run_text = (host / OURS.lstrip("/")).read_text()
+    assert "tcp_keepalive_time = 120" in run_text
+    # "Another run" changes the time to 300 while it holds the lock: nothing is left to do.
+    rt.write_file_atomic(str(host), OURS, run_text.replace("= 120", "= 300"), 0o644)
+    (host / "proc/sys/net/ipv4/tcp_keepalive_time").write_text("300\n")
+    holder.release()
+    worker.join(10)
+    assert not outcome["result"]["changed"], outcome["result"]
+    assert outcome["result"]["before"]["tcp_keepalive_time"] == 300
+
+
+def test_a_lock_held_too_long_is_a_clear_error(host, monkeypatch):
+    run(host, **WANT)
+    holder = rt.FileLock(str(host), OURS)
+    assert holder.acquire(exclusive=True, create=False)
+    monkeypatch.setattr(rt, "LOCK_TIMEOUT", 0.2)
+    pristine = snapshot(host)
+    try:
+        with pytest.raises(KeepaliveError) as err:
+            run(host, tcp_keepalive_time=300)
+    finally:
+        holder.release()
+    assert "another run of keepalive_sysctl holds it" in str(err.value)
+    assert str(err.value).startswith("path=%r: lock file %s: still held after 0 s" % (OURS, LOCK))
+    assert snapshot(host) == pristine
 
 
 @pytest.mark.parametrize(
@@ -290,6 +463,8 @@ def test_symlinked_path_is_refused(host):
         ({"tcp_keepalive_intvl": "1.5"}, "tcp_keepalive_intvl='1.5' is not a whole number"),
         ({"tcp_keepalive_time": 60, "path": "/etc/keepalive.conf"}, "outside the sysctl.d"),
         ({"tcp_keepalive_time": 60, "mode": "rw"}, "mode='rw' is not a file mode"),
+        ({"tcp_keepalive_time": 60, "mode": 644}, "quote it: '0644'"),
+        ({"tcp_keepalive_time": 60, "mode": "0666"}, "lets group or other users write"),
         ({"tcp_keepalive_time": 60, "netns": "netstack-nope"}, "no such network namespace"),
         ({"state": "present"}, "needs at least one of"),
     ],
@@ -337,9 +512,11 @@ def test_a_file_under_run_is_volatile_and_says_so(host):
     "existing, before_time, after_time",
     [
         (None, (7200, "kernel default"), (120, OURS + ":3")),
-        ("net.ipv4.tcp_keepalive_time = 300\n", (300, OURS + ":1"), (120, OURS + ":3")),
-        ("# managed\nnet.ipv4.tcp_keepalive_time = 120\nnet.ipv4.tcp_keepalive_intvl = 30\n"
-         "net.ipv4.tcp_keepalive_probes = 6\n", (120, OURS + ":2"), (120, OURS + ":3")),
+        (_sysctl.HEADER + "net.ipv4.tcp_keepalive_time = 300\n", (300, OURS + ":3"),
+         (120, OURS + ":3")),
+        (_sysctl.HEADER.replace("\n#", "\n# (edited)") + "net.ipv4.tcp_keepalive_time = 120\n"
+         "net.ipv4.tcp_keepalive_intvl = 30\nnet.ipv4.tcp_keepalive_probes = 6\n",
+         (120, OURS + ":3"), (120, OURS + ":3")),
     ],
 )  # fmt: skip
 def test_boot_values_before_are_what_a_reboot_gives_now(host, existing, before_time, after_time):

@@ -113,17 +113,78 @@ def test_bad_paths(path, reason):
 
 @pytest.mark.parametrize(
     "mode, expected",
-    [("0644", 0o644), ("644", 0o644), ("0600", 0o600), ("01644", 0o1644), (0o640, 0o640)],
+    [
+        ("0644", 0o644),
+        ("644", 0o644),
+        (" 0640 ", 0o640),
+        ("0600", 0o600),
+        ("0400", 0o400),
+        ("0755", 0o755),
+        # what YAML makes of an unquoted 0644, 0600, 0640, 0400, 0444: the mode's value
+        (0o644, 0o644),
+        (0o600, 0o600),
+        (0o640, 0o640),
+        (0o400, 0o400),
+        (0o444, 0o444),
+    ],
 )
 def test_good_modes(mode, expected):
     assert check_mode_value(mode) == expected
 
 
-@pytest.mark.parametrize("mode", ["rw-r--r--", "0999", "u=rw", True, -1, 0o17777, None])
+@pytest.mark.parametrize(
+    "mode", ["rw-r--r--", "0999", "u=rw", True, False, -1, 0o17777, None, 6.44, "0o644", "", [420]]
+)
 def test_bad_modes(mode):
     with pytest.raises(KeepaliveError) as err:
         check_mode_value(mode)
     assert str(err.value).startswith("mode=%r is not a file mode" % (mode,))
+    assert "allowed: an octal string such as '0644'" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "mode, quoted, value",
+    [(644, "0644", "01204"), (600, "0600", "01130"), (640, "0640", "01200"),
+     (400, "0400", "0620"), (755, "0755", "01363"), (444, "0444", "0674")],
+)  # fmt: skip
+def test_unquoted_decimal_mode_is_a_forgotten_quote(mode, quoted, value):
+    with pytest.raises(KeepaliveError) as err:
+        check_mode_value(mode)
+    assert str(err.value).startswith(
+        "mode=%d is the decimal number %d (mode %s), not the octal %s it looks like "
+        "(YAML reads an unquoted 644 as decimal); quote it: '%s'"
+        % (mode, mode, value, quoted, quoted)
+    )
+
+
+@pytest.mark.parametrize(
+    "mode, reason",
+    [
+        ("0666", "lets group or other users write the file"),
+        ("0664", "lets group or other users write the file"),
+        ("0646", "lets group or other users write the file"),
+        (0o666, "lets group or other users write the file"),
+        ("7777", "has a setuid, setgid or sticky bit"),
+        ("01644", "has a setuid, setgid or sticky bit"),
+        ("4644", "has a setuid, setgid or sticky bit"),
+        ("2644", "has a setuid, setgid or sticky bit"),
+        ("0000", "gives the owner no read permission"),
+        ("0200", "gives the owner no read permission"),
+        ("0044", "gives the owner no read permission"),
+        (0, "gives the owner no read permission"),
+    ],
+)
+def test_unsafe_modes(mode, reason):
+    with pytest.raises(KeepaliveError) as err:
+        check_mode_value(mode)
+    text = str(err.value)
+    assert text.startswith("mode=%r (0%03o) %s" % (mode, _as_number(mode), reason))
+    assert "allowed: an octal string such as '0644', '0640' or '0600'" in text
+    assert text.endswith("nothing was changed") and err.value.details["option"] == "mode"
+
+
+def _as_number(mode):
+    return int(mode, 8) if isinstance(mode, str) else mode
 
 
 def test_non_linux_is_refused():

@@ -134,8 +134,115 @@ def test_read_text_file_and_restore(tmp_path):
     rt.remove_file(str(tmp_path), path)  # already gone is fine
 
 
-def test_read_text_file_unreadable(tmp_path):
+def test_read_text_file_of_a_directory(tmp_path):
     (tmp_path / "etc/sysctl.d/60-k.conf").mkdir(parents=True)
     with pytest.raises(KeepaliveError) as err:
         rt.read_text_file(str(tmp_path), "/etc/sysctl.d/60-k.conf")
-    assert str(err.value).startswith("path='/etc/sysctl.d/60-k.conf': cannot read it")
+    assert str(err.value).startswith(
+        "path='/etc/sysctl.d/60-k.conf' is a directory, not a regular file; refusing"
+    )
+
+
+def test_read_text_file_of_a_fifo_does_not_block(tmp_path):
+    fifo = tmp_path / "etc/sysctl.d/60-k.conf"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    with pytest.raises(KeepaliveError) as err:
+        rt.read_text_file(str(tmp_path), "/etc/sysctl.d/60-k.conf")
+    assert "is a FIFO (named pipe), not a regular file" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "target, words",
+    [
+        ("/dev/null", "is a symbolic link to /dev/null (-> /dev/null): a mask"),
+        ("../../dev/null", "is a symbolic link to /dev/null (-> ../../dev/null): a mask"),
+        ("/gone.conf", "is a dangling symbolic link (-> /gone.conf)"),
+        ("other.conf", "is a symbolic link (-> other.conf); point path at the real file"),
+    ],
+)
+def test_read_text_file_of_a_link(tmp_path, target, words):
+    directory = tmp_path / "etc/sysctl.d"
+    directory.mkdir(parents=True)
+    (directory / "other.conf").write_text("x = 1\n")
+    os.symlink(target, directory / "60-k.conf")
+    with pytest.raises(KeepaliveError) as err:
+        rt.read_text_file(str(tmp_path), "/etc/sysctl.d/60-k.conf")
+    assert str(err.value).startswith("path='/etc/sysctl.d/60-k.conf' " + words)
+
+
+def test_read_text_file_unreadable(tmp_path, monkeypatch):
+    target = tmp_path / "etc/sysctl.d/60-k.conf"
+    target.parent.mkdir(parents=True)
+    target.write_text("x = 1\n")
+
+    def denied(*args):
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(rt.os, "open", denied)
+    with pytest.raises(KeepaliveError) as err:
+        rt.read_text_file(str(tmp_path), "/etc/sysctl.d/60-k.conf")
+    assert str(err.value).startswith(
+        "path='/etc/sysctl.d/60-k.conf': cannot read it: Permission denied; allowed: "
+    )
+
+
+def test_stale_temporaries_match_our_pattern_only(tmp_path):
+    directory = tmp_path / "etc/sysctl.d"
+    directory.mkdir(parents=True)
+    for name in (
+        ".60-k.conf.abcd_123",
+        ".60-k.conf.lock",
+        ".60-k.conf.abcd1234x",
+        "60-k.conf",
+        ".60-kXconf.abcd1234",
+        ".other.conf.abcd1234",
+        ".60-k.conf.abcd1234",
+    ):
+        (directory / name).write_text("")  # fmt: skip
+    os.symlink("/etc/passwd", directory / ".60-k.conf.link1234")
+    found = rt.stale_temporaries(str(tmp_path), "/etc/sysctl.d/60-k.conf")
+    assert found == ["/etc/sysctl.d/.60-k.conf.abcd1234", "/etc/sysctl.d/.60-k.conf.abcd_123"]
+
+
+def test_temp_files_of_write_file_atomic_match_the_stale_pattern(tmp_path, monkeypatch):
+    seen = []
+    real = rt.os.rename
+
+    def spy(src, dst):
+        seen.append(os.path.basename(src))
+        real(src, dst)
+
+    monkeypatch.setattr(rt.os, "rename", spy)
+    rt.write_file_atomic(str(tmp_path), "/etc/sysctl.d/60-k.conf", "a = 1\n", 0o644)
+    assert rt.temp_name_pattern("/etc/sysctl.d/60-k.conf").match(seen[0])
+
+
+def test_lock_shared_exclusive_and_removal(tmp_path):
+    path = "/etc/sysctl.d/60-k.conf"
+    reader = rt.FileLock(str(tmp_path), path)
+    assert reader.acquire(exclusive=False, create=False) is False  # nothing made
+    assert not (tmp_path / "etc").exists()
+    writer = rt.FileLock(str(tmp_path), path)
+    assert writer.acquire(exclusive=True, create=True)
+    lock = tmp_path / "etc/sysctl.d/.60-k.conf.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    writer.release(undo=True)  # a failed run takes back what it made: lock and directories
+    assert not (tmp_path / "etc").exists()
+    assert writer.acquire(exclusive=True, create=True)
+    writer.release()
+    assert lock.exists()
+    assert reader.acquire(exclusive=False, create=False)
+    reader.release(remove=True)
+    assert not lock.exists()
+
+
+def test_lock_file_that_is_a_link_is_refused(tmp_path):
+    directory = tmp_path / "etc/sysctl.d"
+    directory.mkdir(parents=True)
+    os.symlink("/etc/passwd", directory / ".60-k.conf.lock")
+    with pytest.raises(KeepaliveError) as err:
+        rt.FileLock(str(tmp_path), "/etc/sysctl.d/60-k.conf").acquire(True, True)
+    assert str(err.value).startswith(
+        "path='/etc/sysctl.d/60-k.conf': lock file /etc/sysctl.d/.60-k.conf.lock: cannot open"
+    )

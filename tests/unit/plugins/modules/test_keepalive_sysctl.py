@@ -90,12 +90,22 @@ def test_shadowing_warns_through_module_warnings(host, capsys):
         ({"tcp_keepalive_intvl": "1.5"}, "tcp_keepalive_intvl='1.5' is not a whole number"),
         ({"tcp_keepalive_time": 60, "path": "/tmp/k.conf"}, "path='/tmp/k.conf' is outside"),
         ({"tcp_keepalive_time": 60, "mode": "rwx"}, "mode='rwx' is not a file mode"),
+        ({"tcp_keepalive_time": 60, "mode": 644}, "mode=644 is the decimal number 644"),
+        ({"tcp_keepalive_time": 60, "mode": "0666"}, "lets group or other users write"),
+        ({"tcp_keepalive_time": 60, "netns": "/etc/passwd"}, "is not a network namespace"),
+        (
+            {"tcp_keepalive_time": 60, "path": "/etc/sysctl.d/10-admin.conf"},
+            "path='/etc/sysctl.d/10-admin.conf' is a file this module did not write",
+        ),
+        ({"state": "absent", "path": "/etc/sysctl.d/10-admin.conf"}, "this module did not write"),
+        ({"tcp_keepalive_time": 60, "bogus": 1}, "Unsupported parameters"),
         ({"tcp_keepalive_time": 60, "netns": "netstack-nope"}, "netns='netstack-nope': no such"),
         ({"state": "present"}, "state is present but any of the following are missing"),
         ({"tcp_keepalive_time": 60, "on_shadowed": "shrug"}, "value of on_shadowed must be one"),
     ],
 )
 def test_failures_change_nothing(host, capsys, args, message):
+    (host / "etc/sysctl.d/10-admin.conf").write_text("net.ipv4.ip_forward = 1\n")
     pristine = snapshot(host)
     result = run_module(capsys, args)
     assert result["failed"] and result["rc"] == 1
@@ -121,3 +131,9 @@ def test_non_linux_is_refused(host, capsys, monkeypatch):
     result = run_module(capsys, {"tcp_keepalive_time": 60})
     assert result["failed"] and "this host is 'darwin' (platform: Linux only)" in result["msg"]
     assert snapshot(host) == pristine
+
+
+def test_unquoted_yaml_octal_mode_is_accepted(host, capsys):
+    result = run_module(capsys, {"tcp_keepalive_time": 60, "mode": 0o640})
+    assert result["changed"] and not result.get("failed")
+    assert (host / OURS.lstrip("/")).stat().st_mode & 0o7777 == 0o640
