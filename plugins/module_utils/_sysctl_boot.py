@@ -5,18 +5,24 @@
 
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
-The model follows sysctl.d(5) and procps ``sysctl --system`` (which the test hosts run and
-systemd-sysctl agrees with on every rule used here):
+The model follows sysctl.d(5), procps 4.0 ``sysctl --system`` (which the test hosts run) and
+the kernel's own parser of each value; ``docs/boot-model.md`` lists every rule with the
+reboot that proves it. In short:
 
 * ``*.conf`` files in /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d
-  and /lib/sysctl.d; a basename seen in an earlier (higher-priority) directory masks the same
-  basename in every later one; a link to /dev/null therefore masks a file and sets nothing;
-* the surviving files are applied in byte order of their basename, later assignments win;
-* /etc/sysctl.conf is applied last (procps);
-* per line: surrounding whitespace (CR of a CRLF file included) is ignored, ``#`` and ``;``
-  start a comment line, ``key = value`` split at the first ``=``, a leading ``-`` on the key
-  only says "ignore a failure", ``.`` or ``/`` separate the key's parts, duplicate keys: the
-  later one wins.
+  and /lib/sysctl.d; two spellings of one real directory (/lib -> usr/lib on merged-/usr
+  hosts) are one directory; a basename seen in an earlier (higher-priority) directory masks
+  the same basename in every later one; a link to /dev/null therefore masks and sets nothing;
+* the surviving files are applied in byte order of their basename, /etc/sysctl.conf last;
+* per line (procps): a line ends at LF, or at a NUL byte (C string); ASCII white space
+  around it is ignored; ``#`` and ``;`` start a comment line; ``key = value`` splits at the
+  first ``=``; a leading ``-`` on the key says "ignore a failure"; ``-key`` alone excludes
+  the key from globs; ``*?[`` in a key make it a glob, which sets only the keys no line
+  names exactly;
+* per value (kernel): the value text plus a newline is written to /proc/sys; the kernel
+  reads one integer in C notation (``0x`` hex, leading ``0`` octal), which must be followed by
+  a space, tab or newline, and ignores the rest; each key's handler then checks the range
+  (``KERNEL_HANDLERS``).
 
 Every function takes ``root`` (default "/") so tests build a whole fake tree in a tmp folder;
 paths handed in and out are host paths ("/etc/sysctl.d/x.conf"), never root-prefixed.
@@ -26,8 +32,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
+import gzip
 import os
+import posixpath
 import re
+import stat
 
 SYSCTL_D_DIRS = (
     "/etc/sysctl.d",
@@ -39,7 +49,29 @@ SYSCTL_D_DIRS = (
 SYSCTL_CONF = "/etc/sysctl.conf"
 DEV_NULL = "/dev/null"
 _MAX_LINK_DEPTH = 40
-_DECIMAL = re.compile(r"^[0-9]+$")
+
+# The kernel handler of each key the model knows: the one place for these parse rules.
+# "jiffies" is proc_dointvec_jiffies (seconds, |value| <= INT_MAX / CONFIG_HZ, negatives
+# allowed), "u8" proc_dou8vec_minmax (0..255, no sign; since Linux 5.13, proc_dointvec
+# before), "int" proc_dointvec (a C int). A key not listed is read as "int".
+KERNEL_HANDLERS = {
+    "net.ipv4.tcp_keepalive_time": "jiffies",
+    "net.ipv4.tcp_keepalive_intvl": "jiffies",
+    "net.ipv4.tcp_keepalive_probes": "u8",
+    "net.ipv4.tcp_retries2": "u8",
+}
+_U8_SINCE = (5, 13)
+_INT_MAX = 2**31 - 1
+_ULONG_MAX = 2**64 - 1
+_HZ_CHOICES = (100, 250, 300, 1000)  # the CONFIG_HZ values Kconfig offers
+# procps trims with isspace() of the C locale; Python's strip() would also eat U+00A0 etc.
+_C_SPACE = " \t\n\v\f\r"
+# What may follow the number (proc_wspace_sep); anything else makes the write EINVAL.
+_AFTER_NUMBER = " \t\n"
+# proc_get_long copies at most 21 characters and refuses a number that fills all of them.
+_NUMBER_WINDOW = 21
+_REFUSED = "the kernel refuses it at boot (EINVAL) and the key keeps its value"
+_GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def host_to_local(root, path):
@@ -50,72 +82,297 @@ def host_to_local(root, path):
 
 
 def normalize_key(key):
-    """Canonical dotted form of a sysctl key.
+    """Canonical dotted form of a sysctl key (surrounding white space ignored)."""
+    return _dotted(key.strip())
 
-    As in systemd-sysctl and procps: when the first separator is ``/``, ``/`` separates the
-    parts and ``.`` is part of a name (an interface "eth0.100"), so the two are swapped.
-    """
-    key = key.strip().lstrip("/")
+
+def _dotted(key):
+    """As procps' slashdot(): when the first separator is ``/``, ``/`` separates the parts and
+    ``.`` is part of a name (an interface "eth0.100"), so the two are swapped."""
+    key = key.lstrip("/")
     first = re.search(r"[./]", key)
     if first and first.group(0) == "/":
         key = key.translate({ord("/"): ".", ord("."): "/"})
     return key
 
 
+# ---------------------------------------------------------------------------------------------
+# Lines (procps)
+
+
 def parse_sysctl_text(text):
     """Assignments in one file: a list of dicts ``{line, key, value, ignore_failure}``.
 
-    Lines that procps would reject ("invalid syntax") come back with ``key`` None and a
-    ``problem`` so callers can report them.
+    ``value`` is the text procps writes (it may be refused by the kernel, see
+    ``kernel_value``). Lines that set nothing because procps rejects them come back with
+    ``key`` None and a ``problem``. ``-key`` exclusion lines are left out (they set nothing).
     """
+    return [entry for entry in _parse_lines(text) if not entry.get("exclude")]
+
+
+def _parse_lines(text):
     entries = []
     for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        if len(line) < 2 or line[0] in "#;":
-            continue
-        name, sep, value = line.partition("=")
-        name = name.strip()
-        value = value.strip()
-        if not sep or not name or not value:
-            entries.append({"line": number, "key": None, "problem": "invalid syntax"})
-            continue
-        ignore_failure = name.startswith("-")
-        if ignore_failure:
-            name = name[1:]
-        entries.append(
-            {
-                "line": number,
-                "key": normalize_key(name),
-                "value": value,
-                "ignore_failure": ignore_failure,
-            }
-        )
+        entry = _parse_line(raw.split("\0", 1)[0])
+        if entry is not None:
+            entry["line"] = number
+            entries.append(entry)
     return entries
 
 
-def _resolve_link(root, path):
-    """Follow symlinks of the host path ``path`` inside ``root``.
+def _parse_line(line):
+    """One line as procps 4.0 parse_setting_line() reads it; None when it is skipped."""
+    line = line.lstrip(_C_SPACE)
+    if len(line) < 2 or line[0] in "#;":
+        return None
+    name, sep, value = line.partition("=")
+    if not sep:
+        if name[0] == "-":
+            return {"key": _dotted(name[1:].rstrip(_C_SPACE)), "value": None, "exclude": True}
+        return {"key": None, "problem": "invalid syntax (no '='): procps skips the line"}
+    ignore_failure = name.startswith("-")
+    if ignore_failure:
+        name = name[1:]
+    # procps strips only the right of the name here: "- key" names " key", which no
+    # sysctl is called, so it sets nothing.
+    name = name.rstrip(_C_SPACE)
+    if not name:
+        return {"key": None, "problem": "nothing before '=': procps sets nothing"}
+    return {
+        "key": _dotted(name),
+        "value": value.strip(_C_SPACE),
+        "ignore_failure": ignore_failure,
+    }
 
-    Returns the local path to open, or DEV_NULL when the chain ends in /dev/null (a mask).
-    Absolute targets are taken relative to ``root``, as the host would see them.
-    """
-    local = host_to_local(root, path)
-    host = path
-    for _unused in range(_MAX_LINK_DEPTH):
-        if not os.path.islink(local):
-            return local
+
+def _is_glob(key):
+    return bool(_GLOB_CHARS.search(key))
+
+
+def _glob_matches(pattern, key):
+    """glob(3) over /proc/sys: each path part matched on its own (``*`` stops at ``/``)."""
+    pattern_parts = pattern.split(".")
+    key_parts = key.split(".")
+    if len(pattern_parts) != len(key_parts):
+        return False
+    return all(
+        fnmatch.fnmatchcase(key_parts[i].replace("/", "."), part.replace("/", "."))
+        for i, part in enumerate(pattern_parts)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Values (kernel)
+
+
+def kernel_facts(root="/"):
+    """``{release, hz}`` of the running kernel; ``hz`` None when its config is not readable."""
+    release = os.uname()[2]
+    return {"release": release, "hz": _config_hz(root, release)}
+
+
+def _config_hz(root, release):
+    for path, opener in (("/boot/config-" + release, open), ("/proc/config.gz", gzip.open)):
+        try:
+            with opener(host_to_local(root, path), "rt") as handle:
+                for line in handle:
+                    if line.startswith("CONFIG_HZ="):
+                        return int(line.split("=", 1)[1])
+        except (IOError, OSError, ValueError, EOFError):
+            continue
+    return None
+
+
+def handler_of(key, kernel):
+    """The kernel handler name ("jiffies", "u8", "int") of ``key`` on ``kernel``."""
+    handler = KERNEL_HANDLERS.get(key, "int")
+    if handler == "u8" and _release_tuple(kernel.get("release")) < _U8_SINCE:
+        return "int"
+    return handler
+
+
+def _release_tuple(release):
+    found = re.match(r"(\d+)\.(\d+)", release or "")
+    if not found:
+        return _U8_SINCE  # unknown: assume a current kernel
+    return (int(found.group(1)), int(found.group(2)))
+
+
+def _read_integer(text):
+    """``(negative, magnitude, None)`` as the kernel's proc_get_long reads ``text`` plus the
+    newline procps adds, or ``(None, None, why it refuses)``."""
+    buffer = (text + "\n").lstrip(_C_SPACE)
+    if not buffer:
+        return None, None, "nothing after '=' (the kernel refuses an empty value)"
+    window = buffer[:_NUMBER_WINDOW]
+    negative = window.startswith("-")
+    start = 1 if negative else 0
+    if not _is_decimal(window[start : start + 1]):
+        return None, None, "does not start with a digit"
+    magnitude, end = _c_number(window, start)
+    if end == _NUMBER_WINDOW:
+        return None, None, "the number is longer than %d characters" % (_NUMBER_WINDOW - 1)
+    if magnitude > _ULONG_MAX:
+        return None, None, "the number does not fit 64 bits"
+    if buffer[end] not in _AFTER_NUMBER:
+        return None, None, "the number is followed by %r, not by white space" % buffer[end]
+    return negative, magnitude, None
+
+
+def _c_number(text, start):
+    """strtoul(text[start:], base 0) as the kernel does it: (value, end index)."""
+    base = 10
+    if text[start] == "0":
+        base = 8
+        if text[start + 1 : start + 2] in ("x", "X") and _digit(text[start + 2 : start + 3]) < 16:
+            base = 16
+            start += 2
+    end = start
+    while end < len(text) and _digit(text[end]) < base:
+        end += 1
+    return int(text[start:end], base), end
+
+
+def _is_decimal(char):
+    return char != "" and char in "0123456789"
+
+
+def _digit(char):
+    """Value of one hex digit, 99 for anything else (str.isdigit() would take other scripts)."""
+    if char == "" or char not in "0123456789abcdefABCDEF":
+        return 99
+    return int(char, 16)
+
+
+def kernel_value(key, text, kernel):
+    """``(value, None)``: the int ``key`` holds after the kernel took ``text``; or
+    ``(None, reason)`` when the kernel refuses it (the key keeps what it had)."""
+    negative, magnitude, why = _read_integer(text)
+    if why is not None:
+        why = "%s; %s" % (why, _REFUSED)
+    else:
+        why = _range_problem(handler_of(key, kernel), negative, magnitude, kernel)
+    if why is None:
+        return (-magnitude if negative else magnitude), None
+    return None, "%s = %r: %s" % (key, text, why)
+
+
+def _range_problem(handler, negative, magnitude, kernel):
+    """Why ``handler`` refuses the number (None when it takes it)."""
+    if handler == "u8":
+        if negative or magnitude > 255:
+            return "not in 0..255 (no sign allowed); %s" % _REFUSED
+        return None
+    if handler == "jiffies":
+        return _jiffies_problem(magnitude, kernel.get("hz"))
+    if magnitude > _INT_MAX + (1 if negative else 0):
+        return "does not fit a C int; %s" % _REFUSED
+    return None
+
+
+def _jiffies_problem(magnitude, hz):
+    if hz is not None:
+        if magnitude > _INT_MAX // hz:
+            return "beyond +-%d (INT_MAX / CONFIG_HZ %d); %s" % (_INT_MAX // hz, hz, _REFUSED)
+        return None
+    if magnitude <= _INT_MAX // max(_HZ_CHOICES):
+        return None
+    if magnitude > _INT_MAX // min(_HZ_CHOICES):
+        return "beyond +-%d (INT_MAX / CONFIG_HZ, any HZ); %s" % (
+            _INT_MAX // min(_HZ_CHOICES),
+            _REFUSED,
+        )
+    return (
+        "accepted only when the kernel's CONFIG_HZ is at most %d (INT_MAX / value), and this "
+        "kernel's configuration is not readable (/boot/config-*, /proc/config.gz): the boot "
+        "value is uncertain" % (_INT_MAX // magnitude)
+    )
+
+
+def _jiffies_problem(magnitude, hz):
+    if hz is not None:
+        if magnitude > _INT_MAX // hz:
+            return "beyond +-%d (INT_MAX / CONFIG_HZ %d); %s" % (_INT_MAX // hz, hz, _REFUSED)
+        return None
+    if magnitude <= _INT_MAX // max(_HZ_CHOICES):
+        return None
+    if magnitude > _INT_MAX // min(_HZ_CHOICES):
+        return "beyond +-%d (INT_MAX / CONFIG_HZ, whatever the HZ); %s" % (
+            _INT_MAX // min(_HZ_CHOICES),
+            _REFUSED,
+        )
+    return (
+        "taken only when the kernel's CONFIG_HZ is at most %d (INT_MAX / value), and this "
+        "kernel's configuration is not readable (/boot/config-*, /proc/config.gz), so the "
+        "boot value is uncertain" % (_INT_MAX // magnitude)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Files and directories
+
+
+def host_realpath(root, path):
+    """``path`` with every link resolved as the host sees it (absolute targets inside
+    ``root``); parts that do not exist are kept as written."""
+    pending = [part for part in path.split("/") if part]
+    resolved = "/"
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            resolved = posixpath.dirname(resolved)
+            continue
+        candidate = posixpath.join(resolved, part)
+        local = host_to_local(root, candidate)
+        if part == "." or not os.path.islink(local) or links >= _MAX_LINK_DEPTH:
+            resolved = resolved if part == "." else candidate
+            continue
+        links += 1
         target = os.readlink(local)
-        host = os.path.normpath(os.path.join(os.path.dirname(host), target))
-        if host == DEV_NULL:
-            return DEV_NULL
-        local = host_to_local(root, host)
-    return local
+        pending = [p for p in target.split("/") if p] + pending
+        if target.startswith("/"):
+            resolved = "/"
+    return resolved
+
+
+def directory_spellings(root="/"):
+    """Each of SYSCTL_D_DIRS -> the spelling procps reads it under.
+
+    On a merged-/usr host /lib is a link to usr/lib: /lib/sysctl.d is /usr/lib/sysctl.d, so
+    its files are the same files, read once (under the earlier, higher-priority name).
+    """
+    first_by_real = {}
+    spellings = {}
+    for directory in SYSCTL_D_DIRS:
+        real = host_realpath(root, directory)
+        spellings[directory] = first_by_real.setdefault(real, directory)
+    return spellings
+
+
+def _canonical(spellings, path):
+    directory, name = posixpath.split(path)
+    if directory in spellings:
+        return spellings[directory] + "/" + name
+    return path
+
+
+def _canonical_overrides(spellings, overrides):
+    return dict((_canonical(spellings, path), text) for path, text in (overrides or {}).items())
+
+
+def _resolve_link(root, path):
+    """The local path to open for the host path ``path``, or DEV_NULL when it is a link
+    (chain) ending in /dev/null (a mask)."""
+    real = host_realpath(root, path)
+    if real == DEV_NULL and os.path.islink(host_to_local(root, path)):
+        return DEV_NULL
+    return host_to_local(root, real)
 
 
 def is_masking_link(root, path):
     """True when ``path`` is a link to /dev/null (it masks and sets nothing)."""
-    local = host_to_local(root, path)
-    return os.path.islink(local) and _resolve_link(root, path) == DEV_NULL
+    return _resolve_link(root, path) == DEV_NULL and os.path.islink(host_to_local(root, path))
 
 
 def list_boot_files(root="/", overrides=None):
@@ -124,16 +381,22 @@ def list_boot_files(root="/", overrides=None):
     ``overrides`` maps a host path to the content it *will* have (a string) or None (it will
     be removed): the model of the host after our change, without touching the disk.
     Returns ``(files, masked)``: ``files`` a list of host paths in application order,
-    ``masked`` a list of ``{file, masked_by}``.
+    ``masked`` a list of ``{file, masked_by, dev_null}`` (``dev_null``: the masking file is a
+    link to /dev/null). A directory reached under two names is listed under the first.
     """
-    overrides = overrides or {}
+    spellings = directory_spellings(root)
+    overrides = _canonical_overrides(spellings, overrides)
     chosen = {}
     masked = []
     for directory in SYSCTL_D_DIRS:
+        if spellings[directory] != directory:
+            continue  # the same directory as an earlier one
         for name in _conf_names(root, directory, overrides):
             path = directory + "/" + name
             if name in chosen:
-                masked.append({"file": path, "masked_by": chosen[name]})
+                masker = chosen[name]
+                null = masker not in overrides and is_masking_link(root, masker)
+                masked.append({"file": path, "masked_by": masker, "dev_null": null})
             else:
                 chosen[name] = path
     # procps sorts with strcmp: byte order, not the locale's.
@@ -142,7 +405,7 @@ def list_boot_files(root="/", overrides=None):
         if overrides[SYSCTL_CONF] is not None:
             files.append(SYSCTL_CONF)
     elif os.path.isfile(host_to_local(root, SYSCTL_CONF)):
-        files.append(SYSCTL_CONF)
+        files.append(SYSCTL_CONF)  # procps: only when stat() says a regular file
     return files, masked
 
 
@@ -157,9 +420,9 @@ def _conf_names(root, directory, overrides):
         if name.endswith(".conf") and len(name) > len(".conf"):
             names.add(name)
     for path, content in overrides.items():
-        if os.path.dirname(path) != directory:
+        if posixpath.dirname(path) != directory:
             continue
-        name = os.path.basename(path)
+        name = posixpath.basename(path)
         if content is None:
             names.discard(name)
         else:
@@ -168,56 +431,147 @@ def _conf_names(root, directory, overrides):
 
 
 def read_boot_file(root, path, overrides=None):
-    """Text of one boot file as sysctl would read it; raises OSError when unreadable."""
-    overrides = overrides or {}
+    """Text of one boot file as sysctl would read it; raises OSError when unreadable or
+    not a regular file (``strerror`` then says what it is)."""
+    spellings = directory_spellings(root)
+    overrides = _canonical_overrides(spellings, overrides)
+    text, problem = _boot_file_text(root, _canonical(spellings, path), overrides)
+    if problem is not None:
+        raise OSError(problem)
+    return text
+
+
+def _boot_file_text(root, path, overrides):
+    """``(text, None)`` or ``(None, reason)`` for a canonical ``path``; never blocks: a FIFO
+    is opened non-blocking and closed as soon as fstat() says what it is."""
     if path in overrides:
-        return overrides[path] or ""
+        return overrides[path] or "", None
     local = _resolve_link(root, path)
     if local == DEV_NULL:
-        return ""
-    with open(local, "rb") as handle:
-        return handle.read().decode("utf-8", "replace")
+        return "", None
+    try:
+        fd = os.open(local, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (IOError, OSError) as exc:
+        return None, _not_regular(local) or _unreadable(exc)
+    kind = _file_kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        return None, _not_regular_reason(kind)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read().decode("utf-8", "replace"), None
 
 
-def boot_assignments(root="/", overrides=None, keys=None):
+def _unreadable(exc):
+    return "unreadable: %s (its settings are unknown)" % (exc.strerror or exc)
+
+
+def _not_regular(local):
+    try:
+        kind = _file_kind(os.stat(local).st_mode)
+    except (IOError, OSError):
+        return None
+    return _not_regular_reason(kind) if kind else None
+
+
+def _file_kind(mode):
+    """None for a regular file, else what it is."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _not_regular_reason(kind):
+    reason = "is %s, not a regular file: it sets nothing (systemd-sysctl skips it)" % kind
+    if kind == "a FIFO":
+        reason += "; procps 'sysctl --system' would block on it at boot until a writer comes"
+    return reason
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+def boot_assignments(root="/", overrides=None, keys=None, kernel=None):
     """Every assignment applied at boot, in order, plus what could not be used.
 
-    Returns a dict: ``assignments`` (list of ``{file, line, key, value}``, only ``keys`` when
-    given), ``masked`` (see ``list_boot_files``) and ``problems`` (``{file, line, reason}``:
-    unreadable files, invalid lines, values the kernel would refuse for ``keys``).
+    Returns a dict: ``assignments`` (list of ``{file, line, key, value}``), ``masked`` (see
+    ``list_boot_files``), ``problems`` (``{file, line, reason}``: unreadable or non-regular
+    files, invalid lines, values the kernel refuses) and ``spellings`` (see
+    ``directory_spellings``). With ``keys``, only those keys, ``value`` is the int the kernel
+    will hold (``kernel``: ``kernel_facts()`` of the host, read when not given) and glob lines
+    count for the keys they set; without ``keys``, ``value`` is the text as written.
     """
+    spellings = directory_spellings(root)
+    overrides = _canonical_overrides(spellings, overrides)
     files, masked = list_boot_files(root, overrides)
-    assignments = []
+    entries, problems = _entries_of(root, files, overrides)
+    if keys is None:
+        assignments = [
+            _assignment(path, entry, entry["value"])
+            for path, entry in entries
+            if not entry.get("exclude")
+        ]
+    else:
+        kernel = kernel or kernel_facts(root)
+        assignments = _kernel_assignments(entries, keys, kernel, problems)
+    return {
+        "assignments": assignments,
+        "masked": masked,
+        "problems": sorted(problems, key=lambda p: (files.index(p["file"]), p["line"] or 0)),
+        "spellings": spellings,
+    }
+
+
+def _entries_of(root, files, overrides):
+    """(path, entry) of every setting line of the applied files, and their problems."""
+    entries = []
     problems = []
     for path in files:
-        try:
-            text = read_boot_file(root, path, overrides)
-        except (IOError, OSError) as exc:
-            reason = "unreadable: %s (its settings are unknown)" % (exc.strerror or exc)
-            problems.append({"file": path, "line": None, "reason": reason})
+        text, problem = _boot_file_text(root, path, overrides)
+        if problem is not None:
+            problems.append({"file": path, "line": None, "reason": problem})
             continue
-        for entry in parse_sysctl_text(text):
+        for entry in _parse_lines(text):
             if entry["key"] is None:
                 problems.append({"file": path, "line": entry["line"], "reason": entry["problem"]})
-                continue
-            if keys is not None and entry["key"] not in keys:
-                continue
-            if keys is not None and not _DECIMAL.match(entry["value"]):
-                reason = "%s = %r is not a whole number; the kernel refuses it at boot" % (
-                    entry["key"],
-                    entry["value"],
-                )
+            else:
+                entries.append((path, entry))
+    return entries, problems
+
+
+def _kernel_assignments(entries, keys, kernel, problems):
+    # procps writes a glob only to keys that no line (of any file) names exactly.
+    named = set(entry["key"] for _path, entry in entries if not _is_glob(entry["key"]))
+    assignments = []
+    for path, entry in entries:
+        if entry.get("exclude"):
+            continue
+        for key in _keys_set_by(entry["key"], keys, named):
+            value, reason = kernel_value(key, entry["value"], kernel)
+            if reason is None:
+                assignments.append(_assignment(path, entry, value, key))
+            else:
                 problems.append({"file": path, "line": entry["line"], "reason": reason})
-                continue
-            assignments.append(
-                {
-                    "file": path,
-                    "line": entry["line"],
-                    "key": entry["key"],
-                    "value": entry["value"],
-                }
-            )
-    return {"assignments": assignments, "masked": masked, "problems": problems}
+    return assignments
+
+
+def _keys_set_by(key, keys, named):
+    if not _is_glob(key):
+        return [key] if key in keys else []
+    return [k for k in keys if k not in named and _glob_matches(key, k)]
+
+
+def _assignment(path, entry, value, key=None):
+    return {"file": path, "line": entry["line"], "key": key or entry["key"], "value": value}
 
 
 def boot_values(model, defaults):
@@ -244,30 +598,38 @@ def shadowing(model, our_path, our_keys):
     """Entries that override ``our_path`` at boot for any of ``our_keys``.
 
     Every assignment of one of our keys applied after our file's own assignment is listed
-    (``{file, line, key, value}``), even when its value happens to equal ours: our file is
-    then not what decides the value. When our file is masked by a same basename in a
+    (``{file, line, key, value, reason}``), even when its value happens to equal ours: our
+    file is then not what decides the value. When our file is masked by a same basename in a
     higher-priority directory, one entry per masking file says so (``key``/``value`` None).
+    ``our_path`` may use any spelling of its directory (/lib/sysctl.d or /usr/lib/sysctl.d).
     """
-    entries = []
-    for item in model["masked"]:
-        if item["file"] == our_path:
-            entries.append(
-                {
-                    "file": item["masked_by"],
-                    "line": None,
-                    "key": None,
-                    "value": None,
-                    "reason": "masks %s (same file name, higher-priority directory)" % our_path,
-                }
-            )
+    ours = _canonical(model.get("spellings", {}), our_path)
+    entries = [_mask_entry(item, our_path) for item in model["masked"] if item["file"] == ours]
     ours_seen = set()
     for item in model["assignments"]:
-        if item["file"] == our_path:
+        if item["file"] == ours:
             ours_seen.add(item["key"])
-            continue
-        if item["key"] in ours_seen and item["key"] in our_keys:
-            entry = dict(item)
-            entry["value"] = int(item["value"])
-            entry["reason"] = "applied after %s" % our_path
-            entries.append(entry)
+        elif item["key"] in ours_seen and item["key"] in our_keys:
+            entries.append(
+                {
+                    "file": item["file"],
+                    "line": item["line"],
+                    "key": item["key"],
+                    "value": int(item["value"]),
+                    "reason": "applied after %s" % our_path,
+                }
+            )
     return entries
+
+
+def _mask_entry(item, our_path):
+    how = "same file name, higher-priority directory"
+    if item.get("dev_null"):
+        how = "a link to /dev/null with the same file name, in a higher-priority directory"
+    return {
+        "file": item["masked_by"],
+        "line": None,
+        "key": None,
+        "value": None,
+        "reason": "masks %s (%s)" % (our_path, how),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -405,7 +406,11 @@ def test_list_boot_files_order_and_masks(tmp_path):
         "/etc/sysctl.conf",
     ]
     assert masked == [
-        {"file": "/usr/lib/sysctl.d/10-a.conf", "masked_by": "/etc/sysctl.d/10-a.conf"}
+        {
+            "file": "/usr/lib/sysctl.d/10-a.conf",
+            "masked_by": "/etc/sysctl.d/10-a.conf",
+            "dev_null": False,
+        }
     ]
 
 
@@ -434,11 +439,335 @@ def test_normalize_key(raw, key):
         ("-a.b=1\n", [(1, "a.b", "1", True)]),
         ("a.b = 1 2\r\n", [(1, "a.b", "1 2", False)]),
         ("\n\na.b = x=y\n", [(3, "a.b", "x=y", False)]),
-        ("a.b =\n", [(1, None, None, None)]),
+        ("a.b =\n", [(1, "a.b", "", False)]),  # procps writes "\n"; the kernel decides
         ("= 1\n", [(1, None, None, None)]),
+        ("a.b = 1\0 2\n", [(1, "a.b", "1", False)]),  # a C string ends at NUL
+        ("a.b\0 = 1\n", [(1, None, None, None)]),
+        ("a.b = 1\r2\n", [(1, "a.b", "1\r2", False)]),  # only LF ends a line
+        ("a.b =\r3\n", [(1, "a.b", "3", False)]),
+        ("=a.b=4\n", [(1, None, None, None)]),
+        ("- a.b = 5\n", [(1, " a.b", "5", True)]),  # no sysctl is called " a.b"
+        ("-a.b\n", []),  # a glob exclusion sets nothing
+        ("a.b = 6\xa0\n", [(1, "a.b", "6\xa0", False)]),  # not C white space
     ],
 )
 def test_parse_sysctl_text(text, parsed):
     entries = boot.parse_sysctl_text(text)
     got = [(e["line"], e["key"], e.get("value"), e.get("ignore_failure")) for e in entries]
     assert got == parsed
+
+
+# ---------------------------------------------------------------------------------------------
+# Values as the kernel takes them. Every row was written with procps 4.0.2 into a fresh
+# network namespace of Linux 6.18 (CONFIG_HZ=250) and read back from /proc/sys;
+# tests/integration/test_boot_parser_reboot.py proves them again by real lab reboots.
+
+RETRIES2 = "net.ipv4.tcp_retries2"
+KERNEL = {"release": "6.18.44", "hz": 250}
+
+# (key, value text as procps writes it, the int the key holds, or None: refused)
+KERNEL_CASES = [
+    (TIME, "600", 600),
+    (TIME, "4 # ops", 4),  # the kernel stops after one integer
+    (TIME, "300 400", 300),
+    (TIME, "5\t6", 5),
+    (TIME, "54 = 55", 54),
+    (TIME, "1 \v 2", 1),
+    (TIME, "010", 8),  # leading 0: octal
+    (TIME, "077", 63),
+    (TIME, "0x20", 32),
+    (TIME, "0X1F", 31),
+    (TIME, "0 x1", 0),
+    (TIME, "08", None),  # octal 0, then "8" is not white space
+    (TIME, "0x", None),  # "0x" without a hex digit is octal 0 followed by "x"
+    (TIME, "0xg", None),
+    (TIME, "0x1g", None),
+    (TIME, "7abc", None),
+    (TIME, "1.5", None),
+    (TIME, "65;66", None),
+    (TIME, "67#", None),
+    (TIME, "56\v57", None),  # \v is white space to procps, not after a number
+    (TIME, "46\r47", None),
+    (TIME, "68\x85", None),
+    (TIME, "69\xa0", None),
+    (TIME, "", None),
+    (TIME, "= 53", None),  # "key == 53"
+    (TIME, "+5", None),
+    (TIME, "--5", None),
+    (TIME, "- 5", None),
+    (TIME, "-", None),
+    (TIME, "-5", -5),  # proc_dointvec_jiffies takes negatives
+    (TIME, "-0", 0),
+    (TIME, "8589934", 8589934),  # INT_MAX / 250
+    (TIME, "0x83126e", 8589934),
+    (TIME, "8589935", None),
+    (TIME, "-8589934", -8589934),
+    (TIME, "-8589935", None),
+    (TIME, "2147483647", None),
+    (TIME, "00000000000000000005", 5),  # 20 characters
+    (TIME, "000000000000000000005", None),  # 21: refused whatever its value
+    (TIME, "-0000000000000000005", -5),
+    (TIME, "-00000000000000000005", None),
+    (TIME, "99999999999999999999", None),  # beyond 64 bits
+    (TIME, "0x1fffffffffffffffff", None),
+    (INTVL, "45", 45),
+    (INTVL, "0777777777777", None),
+    (PROBES, "0", 0),
+    (PROBES, "255", 255),
+    (PROBES, "256", None),
+    (PROBES, "-1", None),  # proc_dou8vec_minmax: no sign at all
+    (PROBES, "-0", None),
+    (PROBES, "4 junk", 4),
+    (PROBES, "0x10", 16),
+    (PROBES, "4294967296", None),
+    (RETRIES2, "255", 255),
+    (RETRIES2, "256", None),
+    (RETRIES2, "-1", None),
+    (RETRIES2, "010 x", 8),
+    ("net.core.somaxconn", "-2147483648", -2147483648),  # not in the table: proc_dointvec
+    ("net.core.somaxconn", "-2147483649", None),
+    ("net.core.somaxconn", "2147483648", None),
+]
+
+
+@pytest.mark.parametrize("key, text, value", KERNEL_CASES)
+def test_kernel_value(key, text, value):
+    got, reason = boot.kernel_value(key, text, KERNEL)
+    assert got == value
+    if value is None:
+        assert reason.startswith("%s = %r: " % (key, text))
+    else:
+        assert reason is None
+
+
+@pytest.mark.parametrize(
+    "text, refused_because",
+    [
+        ("08", "followed by '8'"),
+        ("256", "not in 0..255"),
+        ("", "nothing after '='"),
+        ("000000000000000000005", "longer than 20 characters"),
+        ("99999999999999999999", "does not fit 64 bits"),
+        ("x", "does not start with a digit"),
+    ],
+)
+def test_refusal_says_what_the_kernel_does(text, refused_because):
+    _value, reason = boot.kernel_value(PROBES, text, KERNEL)
+    assert refused_because in reason
+    assert reason.endswith("the kernel refuses it at boot (EINVAL) and the key keeps its value")
+
+
+@pytest.mark.parametrize(
+    "text, value, uncertain",
+    [
+        ("2147483", 2147483, False),  # INT_MAX / 1000: taken whatever CONFIG_HZ is
+        ("2147484", None, True),
+        ("21474836", None, True),  # INT_MAX / 100
+        ("21474837", None, False),  # refused whatever CONFIG_HZ is
+    ],
+)
+def test_jiffies_limit_without_kernel_config(text, value, uncertain):
+    got, reason = boot.kernel_value(TIME, text, {"release": "6.18.44", "hz": None})
+    assert got == value
+    assert (reason is not None and "uncertain" in reason) == uncertain
+
+
+@pytest.mark.parametrize(
+    "release, handler", [("6.18.44-fc", "u8"), ("5.13.0", "u8"), ("5.10.0-28-amd64", "int")]
+)
+def test_probes_handler_by_release(release, handler):
+    # Not proven on a kernel before 5.13 here: only the release rule is checked.
+    assert boot.handler_of(PROBES, {"release": release, "hz": 250}) == handler
+    assert boot.handler_of(TIME, {"release": release, "hz": 250}) == "jiffies"
+
+
+def test_hz_from_kernel_config_under_root(tmp_path):
+    release = os.uname()[2]
+    build_tree(tmp_path, {"/boot/config-" + release: "# c\nCONFIG_HZ_300=y\nCONFIG_HZ=300\n"})
+    assert boot.kernel_facts(str(tmp_path)) == {"release": release, "hz": 300}
+    assert boot.kernel_facts(str(tmp_path / "nothing"))["hz"] is None
+
+
+# A later file with each tricky value, after our file (600): (id, line, time at boot, source
+# line or None when it stays ours, shadows, problem lines)
+LATER = "/etc/sysctl.d/95-later.conf"
+TRICKY_LINES = [
+    ("comment-after-value", "%s = 4 # ops" % TIME, 4, 1, True, []),
+    ("octal", "%s = 010" % TIME, 8, 1, True, []),
+    ("hex", "%s = 0x20" % TIME, 32, 1, True, []),
+    ("two-numbers", "%s = 300 400" % TIME, 300, 1, True, []),
+    ("nul-then-junk", "%s = 45\0junk" % TIME, 45, 1, True, []),
+    ("nul-before-equals", "%s\0 = 45" % TIME, 600, None, False, [1]),
+    ("crlf", "%s = 50\r" % TIME, 50, 1, True, []),
+    ("cr-inside-value", "%s = 46\r47" % TIME, 600, None, False, [1]),
+    ("cr-before-value", "%s =\r48" % TIME, 48, 1, True, []),
+    ("octal-8", "%s = 08" % TIME, 600, None, False, [1]),
+    ("empty-after-equals", "%s =" % TIME, 600, None, False, [1]),
+    ("equals-first", "=%s=51" % TIME, 600, None, False, [1]),
+    ("double-equals", "%s == 53" % TIME, 600, None, False, [1]),
+    ("dash-space", "- %s = 62" % TIME, 600, None, False, []),
+    ("negative", "%s = -5" % TIME, -5, 1, True, []),
+    ("too-big-for-hz", "%s = 8589935" % TIME, 600, None, False, [1]),
+    ("hash-in-key", "%s   # x = 64" % TIME, 600, None, False, []),
+]
+
+
+@pytest.mark.parametrize(
+    "line, value, source_line, shadows, problems",
+    [case[1:] for case in TRICKY_LINES],
+    ids=[case[0] for case in TRICKY_LINES],
+)
+def test_tricky_later_line(tmp_path, line, value, source_line, shadows, problems):
+    build_tree(tmp_path, {OURS: OURS_TEXT, LATER: "# later\n" + line + "\n"})
+    model = boot.boot_assignments(str(tmp_path), keys=KEYS, kernel=KERNEL)
+    got = boot.boot_values(model, DEFAULTS)[TIME]
+    source = "%s:%d" % (LATER, source_line + 1) if source_line else OURS + ":2"
+    assert (got["value"], got["source"]) == (value, source)
+    assert [(e["file"], e["value"]) for e in boot.shadowing(model, OURS, KEYS)] == (
+        [(LATER, value)] if shadows else []
+    )
+    assert [p["line"] - 1 for p in model["problems"]] == problems
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("net.ipv4.tcp_keepalive_* = 33\n", {TIME: 600, INTVL: 33, PROBES: 33}),
+        ("net/ipv4/tcp_keepalive_* = 37\n", {TIME: 600, INTVL: 37, PROBES: 37}),
+        ("net.*.tcp_keepalive_intvl = 38\n", {TIME: 600, INTVL: 38, PROBES: 9}),
+        ("net.ipv4.tcp_keepalive_[i]ntvl = 35\n", {TIME: 600, INTVL: 35, PROBES: 9}),
+        ("net.* = 39\n", {TIME: 600, INTVL: 75, PROBES: 9}),  # * stops at a separator
+        # a glob never sets a key that some line names, wherever that line is
+        ("net.ipv4.tcp_keepalive_* = 33\n%s = 34\n" % INTVL, {TIME: 600, INTVL: 34, PROBES: 33}),
+        ("-%s\nnet.ipv4.tcp_keepalive_* = 33\n" % INTVL, {TIME: 600, INTVL: 75, PROBES: 33}),
+        # procps 4.0.2 excludes only exact names, not globs
+        ("-net.ipv4.*\nnet.ipv4.tcp_keepalive_* = 33\n", {TIME: 600, INTVL: 33, PROBES: 33}),
+        ("net.ipv4.tcp_keepalive_* = 300\n", {TIME: 600, INTVL: 300, PROBES: 9}),
+    ],
+)
+def test_globs(tmp_path, text, expected):
+    build_tree(tmp_path, {OURS: OURS_TEXT, LATER: text})
+    model = boot.boot_assignments(str(tmp_path), keys=KEYS, kernel=KERNEL)
+    values = boot.boot_values(model, DEFAULTS)
+    assert {k: v["value"] for k, v in values.items()} == expected
+    assert boot.shadowing(model, OURS, KEYS) == []  # our key is named, so no glob touches it
+
+
+def test_glob_value_refused_for_one_key_only(tmp_path):
+    build_tree(tmp_path, {LATER: "net.ipv4.tcp_keepalive_* = 300\n"})
+    model = boot.boot_assignments(str(tmp_path), keys=KEYS, kernel=KERNEL)
+    assert [(a["key"], a["value"]) for a in model["assignments"]] == [(TIME, 300), (INTVL, 300)]
+    assert [p["reason"].split(" = ")[0] for p in model["problems"]] == [PROBES]
+
+
+def test_all_keys_without_kernel_parse(tmp_path):
+    build_tree(tmp_path, {LATER: "a.b = 010\n-c.d\nnet.* = x\n"})
+    model = boot.boot_assignments(str(tmp_path))
+    assert [(a["key"], a["value"]) for a in model["assignments"]] == [
+        ("a.b", "010"),
+        ("net.*", "x"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that are not regular files
+
+
+def test_fifo_is_a_problem_and_never_blocks(tmp_path):
+    build_tree(tmp_path, {OURS: OURS_TEXT, "/etc/sysctl.d/99-z.conf": "%s = 1\n" % TIME})
+    os.mkfifo(str(tmp_path / "etc/sysctl.d/70-fifo.conf"))
+    os.symlink("70-fifo.conf", str(tmp_path / "etc/sysctl.d/71-fifo-link.conf"))
+    signal.alarm(10)  # a blocking open() would hang the test: fail it instead
+    try:
+        model = boot.boot_assignments(str(tmp_path), keys=KEYS, kernel=KERNEL)
+        with pytest.raises(OSError, match="is a FIFO"):
+            boot.read_boot_file(str(tmp_path), "/etc/sysctl.d/70-fifo.conf")
+    finally:
+        signal.alarm(0)
+    assert [(p["file"], p["line"]) for p in model["problems"]] == [
+        ("/etc/sysctl.d/70-fifo.conf", None),
+        ("/etc/sysctl.d/71-fifo-link.conf", None),
+    ]
+    reason = model["problems"][0]["reason"]
+    assert reason.startswith("is a FIFO, not a regular file: it sets nothing")
+    assert "procps 'sysctl --system' would block on it at boot" in reason
+    assert boot.boot_values(model, DEFAULTS)[TIME]["value"] == 1  # the other files still count
+
+
+def test_directory_and_device_named_conf(tmp_path):
+    build_tree(tmp_path, {"/etc/sysctl.d/80-dir.conf": ("dir",)})
+    os.symlink("/dev/zero", str(tmp_path / "etc/sysctl.d/81-zero.conf"))
+    os.makedirs(str(tmp_path / "dev"))
+    os.symlink("/dev/zero", str(tmp_path / "dev/zero"))  # the machine's /dev/zero
+    model = boot.boot_assignments(str(tmp_path), keys=KEYS, kernel=KERNEL)
+    assert [p["reason"].split(",")[0] for p in model["problems"]] == [
+        "is a directory",
+        "is a character device",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Merged /usr: /lib -> usr/lib makes /lib/sysctl.d and /usr/lib/sysctl.d one directory
+
+MERGED = {"/lib": ("link", "usr/lib"), "/usr/lib/sysctl.d": ("dir",)}
+
+
+@pytest.mark.parametrize("ours", ["/lib/sysctl.d/90-x.conf", "/usr/lib/sysctl.d/90-x.conf"])
+def test_merged_usr_our_file_is_not_masked_by_itself(tmp_path, ours):
+    build_tree(tmp_path, MERGED)
+    text = "%s = 601\n" % TIME
+    first = boot.boot_assignments(str(tmp_path), {ours: text}, keys=KEYS, kernel=KERNEL)
+    build_tree(tmp_path, {ours: text})
+    second = boot.boot_assignments(str(tmp_path), {}, keys=KEYS, kernel=KERNEL)
+    for model in (first, second):
+        assert model["masked"] == []
+        assert boot.shadowing(model, ours, KEYS) == []
+        got = boot.boot_values(model, DEFAULTS)[TIME]
+        assert (got["value"], got["source"]) == (601, "/usr/lib/sysctl.d/90-x.conf:1")
+    assert boot.list_boot_files(str(tmp_path))[0] == ["/usr/lib/sysctl.d/90-x.conf"]
+
+
+def test_merged_usr_our_file_removed_under_other_spelling(tmp_path):
+    build_tree(tmp_path, dict(MERGED, **{"/usr/lib/sysctl.d/90-x.conf": "%s = 601\n" % TIME}))
+    model = boot.boot_assignments(str(tmp_path), {"/lib/sysctl.d/90-x.conf": None}, keys=KEYS)
+    assert model["assignments"] == []
+
+
+def test_merged_usr_dev_null_link_masks_either_spelling(tmp_path):
+    build_tree(
+        tmp_path,
+        dict(
+            MERGED,
+            **{
+                "/usr/lib/sysctl.d/90-x.conf": "%s = 601\n" % TIME,
+                "/etc/sysctl.d/90-x.conf": ("link", "/dev/null"),
+            },
+        ),
+    )
+    model = boot.boot_assignments(str(tmp_path), keys=KEYS, kernel=KERNEL)
+    for ours in ("/lib/sysctl.d/90-x.conf", "/usr/lib/sysctl.d/90-x.conf"):
+        found = boot.shadowing(model, ours, KEYS)
+        assert [(e["file"], e["key"]) for e in found] == [("/etc/sysctl.d/90-x.conf", None)]
+        assert found[0]["reason"].startswith("masks %s (a link to /dev/null" % ours)
+    assert boot.boot_values(model, DEFAULTS)[TIME]["source"] == "kernel default"
+
+
+def test_dev_null_through_a_chain_of_links(tmp_path):
+    build_tree(
+        tmp_path,
+        {
+            OURS: OURS_TEXT,
+            "/etc/sysctl.d/99-x.conf": ("link", "../mask"),
+            "/etc/mask": ("link", "/dev/null"),
+        },
+    )
+    assert boot.is_masking_link(str(tmp_path), "/etc/sysctl.d/99-x.conf")
+    model = boot.boot_assignments(str(tmp_path), keys=KEYS, kernel=KERNEL)
+    assert model["problems"] == [] and len(model["assignments"]) == 1
+
+
+def test_directory_spellings(tmp_path):
+    build_tree(tmp_path, MERGED)
+    assert boot.directory_spellings(str(tmp_path))["/lib/sysctl.d"] == "/usr/lib/sysctl.d"
+    assert boot.directory_spellings(str(tmp_path / "plain"))["/lib/sysctl.d"] == "/lib/sysctl.d"
+    assert boot.host_realpath(str(tmp_path), "/lib/x/../sysctl.d") == "/usr/lib/sysctl.d"
