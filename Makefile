@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test lint sanity unit integration molecule bench build clean
+.PHONY: setup demo test lint sanity unit integration molecule matrix bench build clean
 
 setup:
 	@bash scripts/setup.sh
@@ -14,7 +14,7 @@ setup:
 demo: setup
 	@$(BIN)/python scripts/demo.py
 
-test: setup lint sanity unit integration molecule
+test: setup lint sanity unit integration molecule matrix
 	@echo "make test: every suite passed"
 
 lint:
@@ -36,6 +36,11 @@ integration:
 
 molecule:
 	$(PYTEST) tests/molecule
+
+# ansible-core 2.15, 2.17 and 2.19 (requirements/ansible-core-*.txt), each on the built and
+# installed collection; docs/compatibility.md has the checks and the measured table.
+matrix: setup
+	$(BIN)/python scripts/matrix.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_keepalive_sysctl.py

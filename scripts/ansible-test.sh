@@ -3,15 +3,22 @@
 # everything but PyPI. ansible-test insists on a physical path ending in
 # ansible_collections/netstack/keepalive, so the tracked tree is copied into a temporary one.
 # Usage: scripts/ansible-test.sh [sanity|units ...args]   (default: sanity)
+# ANSIBLE_TEST_VENV=DIR runs the ansible-test of another venv (scripts/matrix.py passes the
+# venv of each ansible-core it tests); the default is the project's .venv.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-ANSIBLE_TEST=$REPO/.venv/bin/ansible-test
+VENV=${ANSIBLE_TEST_VENV:-$REPO/.venv}
+ANSIBLE_TEST=$VENV/bin/ansible-test
+[[ -x $ANSIBLE_TEST ]] || { echo "ansible-test.sh: no $ANSIBLE_TEST" >&2; exit 2; }
 
 # A private HOME keeps ansible-test's caches (and the get-pip stand-in) inside the repo's
 # ignored .cache and away from the user's own ~/.ansible.
 export HOME=$REPO/.cache/ansible-test-home
 mkdir -p "$HOME/.ansible/test/cache"
-for version in 24_2 25_0 25_1 25_2; do
+# The pip versions this ansible-test bootstraps its venvs with (pip='X.Y' in its source).
+pip_versions=$(grep -ohE "pip='[0-9.]+'" "$VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py |
+  sed -E "s/pip='([0-9.]+)'/\1/; s/\./_/g" | sort -u)
+for version in 24_2 25_0 25_1 25_2 $pip_versions; do
   install -m 0644 "$REPO/scripts/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${version}.py"
 done
 
