@@ -27,19 +27,30 @@ description:
     and detection time against the idle timeouts on its path (log scale), so that a path
     that breaks shows as a bar that crosses a red line.
   - C(junit.xml) - one testcase per host and verdict (check and subject); a failing verdict
-    is a C(<failure>), a warning passes with its message in C(system-out).
+    is a C(<failure>), an unknown host an C(<error>), a warning passes with its message in
+    C(system-out).
   - C(<host>.prom) - with C(prometheus) in O(formats), one file per host for node_exporter's
     textfile collector - keepalive values (runtime, after the run, at boot, intended),
     keepalive socket counts per unit, verdict counts by status.
-  - Each file is written to a temporary file in O(dest) and renamed over the old one, so a
-    reader sees the old file or the new one, never half of one.
+  - All or nothing. Every option and every host report is checked, and every file rendered in
+    memory, before anything is written; then each file is written to a temporary file in
+    O(dest) and all are renamed over the old ones. On any failure the temporary files are
+    removed and the previous files put back, so O(dest) holds the previous report set or the
+    new one, never a mix, and a reader sees the old file or the new one, never half of one.
+  - "Bad input fails the task with a message that names the host (by its inventory name) or
+    the option, the key, the value and what is allowed - for example
+    C(host web-1: 'detection_seconds' must be after.time + after.intvl x after.probes = 240,
+    or null, got 'abc')."
   - This is an action plugin. It runs on the controller only, opens no connection and runs
     nothing on the managed hosts. Use it with C(run_once=true); C(delegate_to) is not
     needed.
   - B(The report is written in check mode too.) It changes no managed host, and an audit
     run with C(--check) exists to produce it. The result never reports C(changed).
   - A play host without the fact O(hostvars_key) (unreachable, or failed before the role
-    built its report) appears in the report as failing, with the check C(report_present).
+    built its report), with an empty one, or with a report without verdicts is C(unknown),
+    never C(pass) - with the check C(report_present) and the reason, in every file and in
+    the counts. Statuses rank C(pass) < C(warn) < C(unknown) < C(fail); an empty fleet is
+    C(unknown).
 author:
   - netstack.keepalive contributors (@netstack)
 extends_documentation_fragment:
@@ -49,27 +60,31 @@ options:
   hosts:
     description:
       - The host reports, one dict per host (host report schema 1, see C(docs/report.md)).
-        Only C(host) is required; missing optional keys are shown as unknown.
+        Only C(host) is required; missing optional keys are shown as unknown; a key that is
+        there must have the documented type and range.
       - When not given, the action reads the fact O(hostvars_key) of every host in
         O(play_hosts) from C(hostvars) itself.
     type: list
     elements: dict
   hostvars_key:
     description:
-      - The host fact that holds each host's report, when O(hosts) is not given.
+      - The host fact that holds each host's report, when O(hosts) is not given. A fact
+        without C(host) is about its own host; one that names another host is refused.
     type: str
     default: tcp_keepalive_report
   play_hosts:
     description:
       - The hosts whose reports go into the fleet report, when O(hosts) is not given.
       - Defaults to C(ansible_play_hosts_all), every host the play started with, so that a
-        host that failed on the way still shows up (as failing).
+        host that failed on the way still shows up (as C(unknown)).
+      - Each must be an inventory host, and appear once.
     type: list
     elements: str
   dest:
     description:
       - The folder to write the files into, on the controller; created if missing. A
         relative path is relative to the directory C(ansible-playbook) runs in.
+      - Must not be empty; none of the report's file names in it may be a directory.
       - The playbooks of the collection pass their variable C(keepalive_report_dir) here.
     type: path
     default: ./keepalive-report
@@ -77,14 +92,17 @@ options:
     description:
       - The files to write. C(json) is C(report.json), C(markdown) C(report.md), C(html)
         C(report.html), C(junit) C(junit.xml), C(prometheus) one C(<host>.prom) per host.
+      - Must not be empty. With C(prometheus), two hosts whose names map to the same file
+        name are refused.
     type: list
     elements: str
     choices: [json, markdown, html, junit, prometheus]
     default: [json, markdown, html, junit]
   fail_on:
     description:
-      - Set C(failed) in the result when the fleet's worst verdict is C(fail) (O(fail_on=fail)),
-        or C(warn) or C(fail) (O(fail_on=warn)). The files are written first in every case.
+      - Set C(failed) in the result when any host is C(fail) or C(unknown) (O(fail_on=fail)),
+        or also C(warn) (O(fail_on=warn)). An audit that could not see a host does not pass
+        the gate. The files are written first in every case.
       - The default C(never) leaves the exit status to the playbook, which gets RV(status)
         and RV(counts).
     type: str
@@ -140,32 +158,38 @@ EXAMPLES = r"""
 
 RETURN = r"""
 status:
-  description: The fleet's worst verdict.
+  description: The fleet's worst host status; C(unknown) ranks between C(warn) and C(fail).
   returned: success
   type: str
-  choices: [pass, warn, fail]
+  choices: [pass, warn, unknown, fail]
   sample: fail
 totals:
   description: Hosts in the report, by their worst verdict, and how many changed.
   returned: success
   type: dict
-  sample: {hosts: 4, pass: 1, warn: 1, fail: 2, changed: 2}
+  sample: {hosts: 4, pass: 1, warn: 1, fail: 2, unknown: 0, changed: 2}
 counts:
   description: Verdicts of all hosts by status.
   returned: success
   type: dict
-  sample: {pass: 27, warn: 7, fail: 4}
+  sample: {pass: 27, warn: 7, fail: 4, unknown: 0}
 checks:
   description: Verdicts by check name and status.
   returned: success
   type: dict
-  sample: {middlebox_idle: {pass: 5, warn: 0, fail: 1}}
+  sample: {middlebox_idle: {pass: 5, warn: 0, fail: 1, unknown: 0}}
 failing_hosts:
   description: Hosts whose worst verdict is C(fail), by name.
   returned: success
   type: list
   elements: str
   sample: [azure-db-1, gcp-worker-1]
+unknown_hosts:
+  description: Hosts that are C(unknown) (no report, an empty one, or no verdicts), by name.
+  returned: success
+  type: list
+  elements: str
+  sample: [db-9]
 warning_hosts:
   description: Hosts whose worst verdict is C(warn), by name.
   returned: success
@@ -173,7 +197,8 @@ warning_hosts:
   elements: str
   sample: [proxy-app-1]
 problems:
-  description: Every failing, then every warning verdict, each with its C(host).
+  description: Every failing, then every unknown, then every warning verdict, each with its
+    C(host).
   returned: success
   type: list
   elements: dict
@@ -201,6 +226,6 @@ msg:
   description: One line for a person - status, hosts failing, where the report is.
   returned: always
   type: str
-  sample: "fleet report FAIL: 4 hosts, 2 fail (azure-db-1, gcp-worker-1), 1 warn; written to
-    /home/ops/keepalive-report"
+  sample: "fleet report FAIL: 4 hosts, 2 fail (azure-db-1, gcp-worker-1), 0 unknown, 1 warn;
+    written to /home/ops/keepalive-report"
 """
