@@ -211,7 +211,7 @@ def _shadow(entry, where, field):
 
 def _adoption(value, where, field):
     _mapping(value, where, field)
-    _optional(value, "summary", where, _list_of(_socket_row))
+    _optional(value, "summary", where, _prefixed(field, "summary", _list_of(_socket_row)))
     namespaces = value.get("namespaces")
     if namespaces is not None and not isinstance(namespaces, (dict, list)):
         _refuse(where, field + ".namespaces", namespaces, "a dict, a list or null")
@@ -221,7 +221,6 @@ def _adoption(value, where, field):
 
 
 def _socket_row(row, where, field):
-    field = field.replace("summary", "adoption.summary", 1)
     for key in ROW_TEXT_KEYS:
         _optional(row, key, where, _prefixed(field, key, _text))
     _optional(row, "keepalive", where, _prefixed(field, "keepalive", _boolean))
