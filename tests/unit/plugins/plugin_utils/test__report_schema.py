@@ -82,7 +82,8 @@ BAD = [
     (("shadowed_by",), [{"value": [1]}], "'shadowed_by[0].value' must be a string, an integer "
      "or null, got [1] (list)"),
     (("adoption",), "off", "'adoption' must be a dict or null, got 'off' (str)"),
-    (("adoption", "summary"), {"unit": "x"}, "'adoption.summary' must be a list of dicts, got {'unit': 'x'}"),
+    (("adoption", "summary"), {"unit": "x"}, "'adoption.summary' must be a list of dicts, got "
+     "{'unit': 'x'}"),
     (("adoption", "summary", 0, "count"), -2, "'adoption.summary[0].count' must be an integer "
      "0..2147483647 or null, got -2 (int)"),
     (("adoption", "summary", 0, "count"), "8", "'adoption.summary[0].count' must be an integer"),
