@@ -690,7 +690,7 @@ def test_fifo_is_a_problem_and_never_blocks(tmp_path):
     ]
     reason = model["problems"][0]["reason"]
     assert reason.startswith("is a FIFO, not a regular file: it sets nothing")
-    assert "procps 'sysctl --system' would block on it at boot" in reason
+    assert "procps 'sysctl --system' and systemd-sysctl (252) block on it at boot" in reason
     assert boot.boot_values(model, DEFAULTS)[TIME]["value"] == 1  # the other files still count
 
 
