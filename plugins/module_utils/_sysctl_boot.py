@@ -301,13 +301,15 @@ def host_realpath(root, path):
     links = 0
     while pending:
         part = pending.pop(0)
+        if part == ".":
+            continue
         if part == "..":
             resolved = posixpath.dirname(resolved)
             continue
         candidate = posixpath.join(resolved, part)
         local = host_to_local(root, candidate)
-        if part == "." or not os.path.islink(local) or links >= _MAX_LINK_DEPTH:
-            resolved = resolved if part == "." else candidate
+        if links >= _MAX_LINK_DEPTH or not os.path.islink(local):
+            resolved = candidate
             continue
         links += 1
         target = os.readlink(local)
@@ -398,6 +400,8 @@ def _conf_names(root, directory, overrides):
     except OSError:
         listing = []  # a missing directory is normal (/run/sysctl.d, /usr/local/lib/...)
     for name in listing:
+        # procps 4.0.2 also applies a file called just ".conf", systemd-sysctl skips every
+        # hidden file: the model takes ".x.conf" (procps) but not ".conf" (both measured).
         if name.endswith(".conf") and len(name) > len(".conf"):
             names.add(name)
     for path, content in overrides.items():
