@@ -249,14 +249,22 @@ def test_playbook_writes_the_report_in_check_mode(play_dir):
     assert sorted(os.listdir(out)) == sorted(expected)
     doc = json.loads((out / "report.json").read_text())
     assert doc["schema_version"] == 1
-    assert doc["totals"] == {"hosts": 5, "pass": 1, "warn": 1, "fail": 3, "changed": 2}
+    assert doc["totals"] == {
+        "hosts": 5,
+        "pass": 1,
+        "warn": 1,
+        "fail": 2,
+        "unknown": 1,
+        "changed": 2,
+    }
     lost = next(h for h in doc["hosts"] if h["host"] == "lost-1")
     assert [v["check"] for v in lost["verdicts"]] == ["report_present"]
     assert len(ET.parse(out / "junit.xml").getroot().findall("testsuite")) == 5
     result = json.loads((play_dir / "result.json").read_text())
     assert result["changed"] is False and result["failed"] is False
     assert result["status"] == "fail"
-    assert result["failing_hosts"] == ["azure-db-1", "gcp-worker-1", "lost-1"]
+    assert result["failing_hosts"] == ["azure-db-1", "gcp-worker-1"]
+    assert result["unknown_hosts"] == ["lost-1"]
     assert sorted(result["paths"]) == sorted(str(out / name) for name in expected)
     assert "changed=0" in run.stdout.split("PLAY RECAP")[1]
 
@@ -265,7 +273,9 @@ def test_playbook_writes_the_report_in_check_mode(play_dir):
 def test_playbook_fail_on_fails_after_writing(play_dir):
     run = run_playbook(play_dir, formats=["json"], fail_on="fail")
     assert run.returncode == 2, run.stdout[-3000:]
-    assert "fleet report FAIL: 5 hosts, 3 fail (azure-db-1, gcp-worker-1, lost-1)" in run.stdout
+    assert (
+        "fleet report FAIL: 5 hosts, 2 fail (azure-db-1, gcp-worker-1), 1 unknown (lost-1)"
+    ) in run.stdout
     assert (play_dir / "keepalive-report" / "report.json").is_file()
 
 
