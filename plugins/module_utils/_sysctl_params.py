@@ -101,7 +101,9 @@ def validate(params, platform_name=None):
             "state=present needs at least one of %s; nothing was changed" % ", ".join(OPTION_ORDER),
             option="state",
         )
-    path = params.get("path") or DEFAULT_PATH
+    # Only a missing option gets the default: an empty path is a mistake, not "the default".
+    path = params.get("path")
+    path = DEFAULT_PATH if path is None else path
     check_path(path)
     return {
         "wanted": wanted,
@@ -111,10 +113,14 @@ def validate(params, platform_name=None):
         "restore_runtime": _bool(params, "restore_runtime", False),
         "on_shadowed": params.get("on_shadowed") or "fail",
         "path": path,
-        "mode": check_mode_value(params.get("mode", DEFAULT_MODE)),
+        "mode": check_mode_value(_default(params.get("mode"), DEFAULT_MODE)),
         "netns": params.get("netns"),
         "netns_path": resolve_netns(params.get("netns")),
     }
+
+
+def _default(value, default):
+    return default if value is None else value
 
 
 def _bool(params, name, default):

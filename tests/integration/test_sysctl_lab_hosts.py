@@ -18,6 +18,7 @@ import pytest
 
 MODULE = "netstack.keepalive.keepalive_sysctl"
 OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
+LOCK = "/etc/sysctl.d/.90-netstack-keepalive.conf.lock"
 OPTIONS = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
 DEFAULTS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
 WANT = {"tcp_keepalive_time": 120, "tcp_keepalive_intvl": 30, "tcp_keepalive_probes": 6}
@@ -56,8 +57,9 @@ def state_of(lab):
 
 
 def clean_host(lab, host, *extra):
-    """Back to a fresh host: our file and ``extra`` files gone, reboot (kernel defaults)."""
-    lab.run(host, ["rm", "-f", OURS, *extra], check=True)
+    """Back to a fresh host: our file, its lock and ``extra`` files gone, reboot (kernel
+    defaults)."""
+    lab.run(host, ["rm", "-f", OURS, LOCK, *extra], check=True)
     lab.reboot(host)
     assert runtime(lab, host) == DEFAULTS
 

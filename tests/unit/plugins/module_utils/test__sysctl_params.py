@@ -101,6 +101,10 @@ def test_good_paths(path):
         ("etc/sysctl.d/60-k.conf", "is not a plain absolute path"),
         ("/etc/sysctl.d/../sysctl.d/60-k.conf", "is not a plain absolute path"),
         ("/etc//sysctl.d/60-k.conf", "is not a plain absolute path"),
+        ("", "is not a plain absolute path"),
+        (" /etc/sysctl.d/60-k.conf", "is not a plain absolute path"),
+        ("/etc/sysctl.d/", "is not a plain absolute path"),
+        ("/etc/sysctl.d/60-k.conf\n", "only *.conf files are read at boot"),
     ],
 )
 def test_bad_paths(path, reason):
@@ -204,6 +208,12 @@ def test_unknown_netns():
     with pytest.raises(KeepaliveError) as err:
         validate({"tcp_keepalive_time": 600, "netns": "netstack-no-such-ns"})
     assert "netns='netstack-no-such-ns': no such network namespace" in str(err.value)
+
+
+def test_empty_path_is_not_the_default():
+    with pytest.raises(KeepaliveError) as err:
+        validate({"tcp_keepalive_time": 600, "path": ""})
+    assert str(err.value).startswith("path='' is not a plain absolute path")
 
 
 def test_validate_returns_settings():
