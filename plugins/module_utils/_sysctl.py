@@ -321,9 +321,16 @@ def _act(settings, todo, root):
         )
     except KeepaliveError as exc:
         if todo["file_changed"]:
-            runtime.restore_file(root, path, todo["old_content"], todo["old_mode"])
-            raise KeepaliveError("%s; %s was put back as it was" % (exc, path), **exc.details)
+            raise KeepaliveError("%s; %s" % (exc, _put_back(root, path, todo)), **exc.details)
         raise
+
+
+def _put_back(root, path, todo):
+    try:
+        runtime.restore_file(root, path, todo["old_content"], todo["old_mode"])
+    except (IOError, OSError) as exc:
+        return "putting %s back as it was FAILED: %s" % (path, exc.strerror or exc)
+    return "%s was put back as it was" % path
 
 
 def _remove_leftovers(settings, todo, root):

@@ -66,8 +66,16 @@ def read_runtime(root, keys):
     """Current runtime value of each dotted key, as ints."""
     values = {}
     for key in keys:
-        with open(proc_path(root, key)) as handle:
-            values[key] = int(handle.read().split()[0])
+        try:
+            with open(proc_path(root, key)) as handle:
+                values[key] = int(handle.read().split()[0])
+        except (IOError, OSError, ValueError, IndexError) as exc:
+            raise KeepaliveError(
+                "cannot read the runtime value of %s: %s; keepalive_sysctl needs a readable "
+                "/proc/sys/net/ipv4 (Linux, /proc mounted); nothing was changed"
+                % (key, getattr(exc, "strerror", None) or exc),
+                key=key,
+            )
     return values
 
 

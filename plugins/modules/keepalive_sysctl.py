@@ -133,7 +133,9 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Computes the same plan and writes nothing.
+    details: Computes the same plan and creates, writes and removes nothing (no lock file,
+      no temporary file); when the lock file exists it waits for a running change first, so
+      it never reports half of one.
   diff_mode:
     support: full
     details: Shows our file and the runtime values before and after.

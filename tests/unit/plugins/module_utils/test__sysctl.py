@@ -529,3 +529,32 @@ def test_boot_values_before_are_what_a_reboot_gives_now(host, existing, before_t
     later = result["boot_values"]["tcp_keepalive_time"]
     assert (now["value"], now["source"]) == before_time
     assert (later["value"], later["source"]) == after_time
+
+
+def test_a_failed_put_back_is_reported_loudly(host, monkeypatch):
+    real = rt._write_proc_value
+
+    def fail_on_time(root, key, value):
+        if key.endswith("time"):
+            raise OSError(22, "Invalid argument")
+        real(root, key, value)
+
+    def broken_restore(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rt, "_write_proc_value", fail_on_time)
+    real_restore = rt.restore_file
+    calls = []
+
+    def restore_once_then_break(*args):
+        calls.append(args)
+        if len(calls) > 1:
+            broken_restore()
+        real_restore(*args)
+
+    monkeypatch.setattr(rt, "restore_file", restore_once_then_break)
+    with pytest.raises(KeepaliveError) as err:
+        run(host, **WANT)
+    assert str(err.value).endswith(
+        "putting %s back as it was FAILED: No space left on device" % OURS
+    )

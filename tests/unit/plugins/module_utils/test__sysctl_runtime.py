@@ -246,3 +246,11 @@ def test_lock_file_that_is_a_link_is_refused(tmp_path):
     assert str(err.value).startswith(
         "path='/etc/sysctl.d/60-k.conf': lock file /etc/sysctl.d/.60-k.conf.lock: cannot open"
     )
+
+
+def test_unreadable_runtime_value_is_a_clear_error(proc_root):
+    (open(os.path.join(proc_root, "proc/sys/net/ipv4/tcp_keepalive_intvl"), "w")).close()
+    with pytest.raises(KeepaliveError) as err:
+        rt.read_runtime(proc_root, KEYS)
+    assert str(err.value).startswith("cannot read the runtime value of " + INTVL)
+    assert str(err.value).endswith("nothing was changed")
