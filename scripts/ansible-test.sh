@@ -5,6 +5,8 @@
 # Usage: scripts/ansible-test.sh [sanity|units ...args]   (default: sanity)
 # ANSIBLE_TEST_VENV=DIR runs the ansible-test of another venv (scripts/matrix.py passes the
 # venv of each ansible-core it tests); the default is the project's .venv.
+# ANSIBLE_TEST_SOURCE=DIR copies the tree from another git work tree (scripts/matrix.py passes
+# its snapshot); the default is this repository's working tree.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${ANSIBLE_TEST_VENV:-$REPO/.venv}
@@ -27,7 +29,8 @@ trap 'rm -rf "$WORK"' EXIT
 TREE=$WORK/ansible_collections/netstack/keepalive
 mkdir -p "$TREE"
 # Tracked and new-but-not-ignored files, as they are in the working tree.
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
+SOURCE=${ANSIBLE_TEST_SOURCE:-$REPO}
+(cd "$SOURCE" && git ls-files -z --cached --others --exclude-standard |
   xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' |
   tar --null -T - -cf -) | tar -xf - -C "$TREE"
 # ansible-test lists files through git when there is a repository: give it one.

@@ -17,7 +17,9 @@ For each controller version (2.15, 2.17, 2.19; latest release of each, Python 3.
   filters  each keepalive_* filter on localhost, asserting a value
   sanity   `ansible-test sanity` (scripts/ansible-test.sh with this venv) on 2.15 and 2.19
 
-One lab host (tests/lab/lab.py, unique prefix and subnet) serves every version; it is always
+Every version tests the same snapshot of the working tree (tracked and new, not ignored files,
+as `make sanity` sees them), taken once at the start, so edits made while it runs do not mix
+in. One lab host (tests/lab/lab.py, unique prefix and subnet) serves every version; it is always
 taken down at the end, on failure and on Ctrl-C/SIGTERM too. Each step prints a line; the
 end is a table version x check with pass/FAIL and seconds. Exit status 1 when any cell failed.
 Logs of every step: .cache/matrix/logs/<version>-<check>.log.
@@ -47,7 +49,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "matrix"
 LOGS = CACHE / "logs"
-PLAYS = REPO / "tests" / "matrix"
 LAB = REPO / "tests" / "lab" / "lab.py"
 PYTHON = os.environ.get("PYTHON", "python3.11")
 
@@ -131,6 +132,55 @@ def warnings_in(text):
         if "WARNING]" in line and line.strip() not in found:
             found.append(line.strip())
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The tree under test
+
+
+class Snapshot:
+    """A copy of the working tree's tracked and new-but-not-ignored files, as a git repository
+    (scripts/ansible-test.sh lists files through git), made once for the whole matrix."""
+
+    def __init__(self):
+        self.root = None
+
+    @property
+    def tree(self):
+        return self.root / "keepalive"
+
+    @property
+    def plays(self):
+        return self.tree / "tests" / "matrix"
+
+    def take(self):
+        self.root = Path(tempfile.mkdtemp(prefix="mxsrc-"))
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+        count = 0
+        for name in filter(None, listed.split("\0")):
+            source = REPO / name
+            if not source.is_file():  # deleted in the working tree, or a directory entry
+                continue
+            target = self.tree / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target, follow_symlinks=False)
+            count += 1
+        git = ["git", "-c", "user.email=matrix@localhost", "-c", "user.name=matrix"]
+        for argv in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+            subprocess.run(git + argv, cwd=self.tree, capture_output=True, check=True)
+        return count
+
+    def remove(self):
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+SNAPSHOT = Snapshot()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +268,7 @@ class Controller:
         extra_vars = {"matrix_out": str(self.out), "matrix_version": self.version}
         extra_vars.update(extra or {})
         argv = [self.tool("ansible-playbook"), "-i", inventory or "localhost,"]
-        argv += ["-e", json.dumps(extra_vars), PLAYS / name]
+        argv += ["-e", json.dumps(extra_vars), SNAPSHOT.plays / name]
         # cwd outside the repository: no ansible.cfg, no adjacent collections from the tree
         proc = step.run(argv, env=self.env, cwd=self.tmp, timeout=600)
         recap = re.findall(
@@ -255,7 +305,7 @@ class Controller:
 def check_build(step, ctl):
     dist = ctl.tmp / "dist"
     step.run(
-        [ctl.tool("ansible-galaxy"), "collection", "build", "--output-path", dist, REPO],
+        [ctl.tool("ansible-galaxy"), "collection", "build", "--output-path", dist, SNAPSHOT.tree],
         env=ctl.env,
         cwd=ctl.tmp,
     )
@@ -469,7 +519,9 @@ def check_report(step, ctl):
 def check_filters(step, ctl):
     shipped = shipped_plugins(ctl.installed)["filter"]
     named = set(
-        re.findall(r"netstack\.keepalive\.keepalive_\w+", (PLAYS / "filters.yml").read_text())
+        re.findall(
+            r"netstack\.keepalive\.keepalive_\w+", (SNAPSHOT.plays / "filters.yml").read_text()
+        )
     )
     untested = sorted(set(shipped) - named)
     if untested:
@@ -485,6 +537,7 @@ def check_filters(step, ctl):
 def check_sanity(step, ctl):
     env = dict(os.environ)
     env["ANSIBLE_TEST_VENV"] = str(venv_dir(step.version))
+    env["ANSIBLE_TEST_SOURCE"] = str(SNAPSHOT.tree)
     env["PATH"] = "%s:%s" % (venv_dir(step.version) / "bin", env.get("PATH", ""))
     proc = step.run(
         ["bash", REPO / "scripts" / "ansible-test.sh", "sanity"],
@@ -494,10 +547,52 @@ def check_sanity(step, ctl):
     )
     text = proc.stdout + proc.stderr
     ran = re.findall(r'^Running sanity test "([^"]+)"', text, re.M)
+    issues = sanity_issues(text)
+    SANITY_ISSUES[step.version] = issues
     if proc.returncode != 0:
-        errors = [line for line in text.splitlines() if line.startswith("ERROR: ")]
-        raise CheckFailed("%d sanity errors, first: %s" % (len(errors), errors[:2]))
+        failed = re.findall(
+            r"^FATAL: The \d+ sanity test\(s\) listed below.*\n((?:\S+.*\n)+)", text, re.M
+        )
+        names = failed[0].split("\n")[:-1] if failed else []
+        names = [n for n in names if re.fullmatch(r"[a-z0-9-]+( --python [0-9.]+)?", n)]
+        raise CheckFailed(
+            "%d of %d tests failed (%s), %d issues; first: %s"
+            % (len(names), len(ran), ", ".join(names), len(issues), issues[0] if issues else "-")
+        )
     return "%d sanity tests passed" % len(ran)
+
+
+SANITY_ISSUES = {}  # version -> ["test: path:line:col: message"]
+
+
+def sanity_issues(text):
+    """Each ``ERROR: path:line:col: message`` of a sanity run, prefixed by its test's name."""
+    issues, test = [], None
+    for line in text.splitlines():
+        match = re.match(r'Running sanity test "([^"]+)"', line)
+        if match:
+            test = match.group(1)
+        match = re.match(r"ERROR: (\S+:\d+:\d+: .*)", line)
+        if match:
+            issues.append("%s: %s" % (test, match.group(1)))
+    return issues
+
+
+def print_sanity_difference():
+    """What the oldest ansible-core's sanity finds that the newest does not, and vice versa."""
+    old, new = SANITY_VERSIONS[0], SANITY_VERSIONS[-1]
+    if old not in SANITY_ISSUES or new not in SANITY_ISSUES:
+        return
+
+    def key(issue):  # test, file and message: line numbers may differ between the versions
+        return re.sub(r":\d+:\d+: ", ": ", issue, count=1)
+
+    for mine, other in ((old, new), (new, old)):
+        theirs = {key(i) for i in SANITY_ISSUES[other]}
+        only = [i for i in SANITY_ISSUES[mine] if key(i) not in theirs]
+        say("sanity issues on %s only: %d" % (mine, len(only)))
+        for issue in only:
+            say("  %s" % issue)
 
 
 def _warn_note(warns):
@@ -603,6 +698,9 @@ def main(argv=None):
     lab = LabHost() if LAB_CHECKS & set(args.checks) else None
     interrupted = False
     try:
+        t0 = time.monotonic()
+        count = SNAPSHOT.take()
+        say("snapshot of the working tree: %d files in %.1f s" % (count, time.monotonic() - t0))
         if lab:
             if os.geteuid() != 0:
                 say("the lab host needs root (network namespaces); run as root")
@@ -653,6 +751,8 @@ def main(argv=None):
         if lab:
             lab.down()
             say("lab host %s down" % lab.name)
+        SNAPSHOT.remove()
+    print_sanity_difference()
     print_table(args.versions, args.checks, results, time.monotonic() - started)
     if interrupted:
         return 130
