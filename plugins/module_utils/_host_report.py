@@ -37,7 +37,7 @@ def plan(profile, path=None, profiles=None, middlebox_check=True):
     checked_path = list(path or []) if middlebox_check else []
     boxes = policy.resolve_path(path or [])  # a typo is an error even when not checked
     result = {
-        "profile": profile if isinstance(profile, str) else "(inline)",
+        "profile": profile if isinstance(profile, str) else "inline",
         "path": [box.to_dict() for box in boxes],
         "checked_path": checked_path,
         "profiles": profiles or {},
@@ -110,7 +110,9 @@ def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None
         found.append(policy.make_verdict("apply", host, policy.FAIL, None, None, sysctl_error))
     if after is not None:
         found += _value_verdicts(plan_result, after)
-        found += _drift_verdicts(plan_result["intended"], after, boot, audit, persist)
+        shadowed = bool((sysctl or {}).get("shadowed_by"))
+        boot_status = _boot_status(audit, persist, on_shadowed if shadowed else None)
+        found += _drift_verdicts(plan_result["intended"], after, boot, audit, boot_status)
     found += _shadow_verdicts((sysctl or {}).get("shadowed_by") or [], on_shadowed)
     found += _adoption_verdicts(sockets)
     summary = policy.summarize(found)
@@ -159,12 +161,24 @@ def _value_verdicts(plan_result, values):
     )
 
 
-def _drift_verdicts(intended, after, boot, audit, persist):
+def _boot_status(audit, persist, on_shadowed):
+    """Status of a boot value that is not the intended one.
+
+    After an enforce run the next reboot would undo the tuning: a failure, unless persist is
+    off (a warning) or the cause is another file shadowing ours (``on_shadowed`` given),
+    whose status the user chose with tcp_keepalive_on_shadowed.
+    """
+    if audit or not persist:
+        return policy.WARN
+    return SHADOW_STATUS.get(on_shadowed, policy.FAIL)
+
+
+def _drift_verdicts(intended, after, boot, audit, boot_status):
     """Runtime and boot values against the intended ones.
 
     Runtime drift is a warning: an audit changes nothing, and enforce mode only leaves it
-    when the user turned apply off. A boot value that is not the intended one after an
-    enforce run means the next reboot undoes the tuning: a failure, unless persist is off.
+    when the user turned apply off. A boot value that is not the intended one gets
+    ``boot_status`` (see ``_boot_status``).
     """
     if intended is None:
         return []
@@ -180,9 +194,8 @@ def _drift_verdicts(intended, after, boot, audit, persist):
             ))  # fmt: skip
         if name not in boot or boot[name]["value"] == intended[name]:
             continue
-        status = policy.FAIL if persist and not audit else policy.WARN
         found.append(policy.make_verdict(
-            "boot_value", sysctl, status, boot[name]["value"], intended[name],
+            "boot_value", sysctl, boot_status, boot[name]["value"], intended[name],
             "after a reboot %s=%s (from %s), the profile wants %s"
             % (sysctl, boot[name]["value"], boot[name]["source"], intended[name]),
         ))  # fmt: skip
