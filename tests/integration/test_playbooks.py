@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import pytest
+from _hostproof import unchanged
 
 LAB_HOSTS = 4
 pytestmark = pytest.mark.lab
@@ -14,6 +15,9 @@ KEYS = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
 OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
 CLOUD = (180, 20, 3)
 DEFAULTS = (7200, 75, 9)
+SET_TASK = "Set net.ipv4.tcp_keepalive_time/_intvl/_probes and write our sysctl.d file"
+VERIFY_TASK = "Verify the host converged (a second pass in check mode must find nothing to change)"
+ROLLOUT_TASKS = {"Apply, persist and judge the host", SET_TASK, VERIFY_TASK}
 PATHS = {
     1: ["aws_nlb", "aws_nat_gateway"],
     2: ["azure_lb_standard"],
@@ -54,6 +58,27 @@ def fleet(lab):
     return lab
 
 
+def test_rollout_check_is_a_green_dry_run_that_changes_nothing(fleet, ansible_playbook, tmp_path):
+    lab = fleet
+    hosts = [h.name for h in lab.hosts]
+    with unchanged(lab, hosts):
+        run = ansible_playbook(
+            "playbooks/rollout.yml",
+            check=True,
+            diff=True,
+            extra_vars={"keepalive_report_dir": str(tmp_path / "report")},
+        )
+    assert run.rc == 0, str(run)
+    for host in hosts:
+        # Every host was planned, its change previewed, and the verify pass ran as a dry run.
+        assert run.task(SET_TASK, host).changed, str(run)
+        assert not run.task(VERIFY_TASK, host).failed
+        said = run.task("Say what a real run would change (dry run, nothing was verified)", host)
+        assert "180" in said.msg and "7200" in said.msg, said.msg
+    assert "+net.ipv4.tcp_keepalive_time = 180" in run.stdout, run.stdout  # --diff
+    assert not [r for r in run.results if r.failed], str(run)
+
+
 def test_preflight_stops_the_rollout_before_any_host_changes(fleet, ansible_playbook, tmp_path):
     lab = fleet
     before = fleet_hash(lab)
@@ -68,6 +93,9 @@ def test_preflight_stops_the_rollout_before_any_host_changes(fleet, ansible_play
     assert run.rc != 0, str(run)
     assert "short by 11 s" in run.stdout, str(run)
     assert fleet_hash(lab) == before
+    # Every host was checked and refused in the preflight; none reached a batch.
+    assert {r.host for r in run.results if r.failed} == {h.name for h in lab.hosts}, str(run)
+    assert not [r for r in run.results if r.task in ROLLOUT_TASKS], str(run)
 
 
 def test_rollout_stops_at_the_first_failed_verification(fleet, ansible_playbook):
@@ -88,10 +116,8 @@ def test_rollout_stops_at_the_first_failed_verification(fleet, ansible_playbook)
     assert runtime(lab, name(lab, 3)) == DEFAULTS  # refused before any change
     assert host_hash(lab, name(lab, 4)) == untouched  # never reached
     # Host 4 passed the preflight (a plan, no change) but no batch ever reached it.
-    preflight = {"Plan the values from the profile and the path",
-                 "Stop the whole rollout when a host's profile cannot be met"}  # fmt: skip
-    assert {r.task for r in run.results if r.host == name(lab, 4)} <= preflight, str(run)
-    assert {r.task for r in run.results if r.host == name(lab, 1)} - preflight  # it was rolled
+    assert not {r.task for r in run.results if r.host == name(lab, 4)} & ROLLOUT_TASKS, str(run)
+    assert not run.task(VERIFY_TASK, name(lab, 1)).failed  # rolled and verified
     assert runtime(lab, name(lab, 4)) == DEFAULTS
 
 
@@ -117,3 +143,30 @@ def test_audit_changes_nothing_gates_on_failures_and_writes_the_report(
         "keepalive_report_dir": str(report_dir), "keepalive_audit_gate": False})  # fmt: skip
     assert ungated.rc == 0, str(ungated)
     assert fleet_hash(lab) == before
+
+
+def test_rollout_verifies_with_the_variables_it_applied(fleet, ansible_playbook, tmp_path):
+    """Non-default variables: the verify pass must use them too, or it fails a good host."""
+    lab = fleet
+    variables = {i: {"tcp_keepalive_path": p} for i, p in PATHS.items()}
+    variables[1]["tcp_keepalive_persist_enabled"] = False
+    variables[2]["tcp_keepalive_sysctl_file_mode"] = "0640"
+    variables[3]["tcp_keepalive_on_shadowed"] = "warn"  # /etc/sysctl.conf overrides ours
+    assert "tcp_keepalive_time" in lab.run(name(lab, 3), "cat /etc/sysctl.conf").stdout
+    lab.run(name(lab, 1), ["rm", "-f", OURS], check=True)
+    lab.write_inventory({name(lab, i): v for i, v in variables.items()})
+    report = {"keepalive_report_dir": str(tmp_path)}
+    try:
+        run = ansible_playbook("playbooks/rollout.yml", extra_vars=report)
+        assert run.rc == 0, str(run)
+        for host in lab.hosts:
+            assert runtime(lab, host.name) == CLOUD
+            assert not run.task(VERIFY_TASK, host.name).failed
+        assert lab.run(name(lab, 1), ["test", "-e", OURS]).returncode != 0  # persist off
+        mode = lab.run(name(lab, 2), ["stat", "-c", "%a", OURS], check=True).stdout.strip()
+        assert mode == "640"
+        with unchanged(lab, [h.name for h in lab.hosts]):
+            again = ansible_playbook("playbooks/rollout.yml", extra_vars=report)
+        assert again.rc == 0, str(again)
+    finally:
+        lab.write_inventory({name(lab, i): {"tcp_keepalive_path": p} for i, p in PATHS.items()})

@@ -177,3 +177,52 @@ def test_role_argument_spec_rejects_bad_variables(fleet, ansible_playbook, varia
     failed = [r for r in run.results if r.failed]
     assert failed and message in failed[0].msg, str(run)
     assert fingerprint(lab, host) == before
+
+
+def report_of(ansible_playbook, host, **role_vars):
+    play = role_play(host, **role_vars)
+    play[0]["tasks"] = [{"ansible.builtin.debug": {"var": "tcp_keepalive_report"}}]
+    run = ansible_playbook(play)
+    results = [r for r in run.results if r.task == "ansible.builtin.debug" and r.host == host]
+    return run, results[-1]["tcp_keepalive_report"] if results else None
+
+
+def test_inline_profile_is_planned_applied_reported_and_audited(fleet, ansible_playbook):
+    lab = fleet
+    host = name(lab, 3)
+    inline = {"detect_within": 40, "tolerate_outage": 6, "margin": 4}
+    # Behind an AWS NLB (350 s): a 6 s window (3 x 2 s), time = 40 - 6 = 34.
+    run, report = report_of(
+        ansible_playbook, host, tcp_keepalive_profile=inline, tcp_keepalive_path=["aws_nlb"]
+    )
+    assert run.rc == 0, str(run)
+    assert runtime(lab, host) == (34, 2, 3)
+    assert report["profile"] == "inline" and report["status"] == "pass", report["problems"]
+    detection = [v for v in report["verdicts"] if v["check"] == "detection_time"]
+    assert detection and detection[0]["limit"] == 40 and detection[0]["status"] == "pass"
+
+    before = fingerprint(lab, host)
+    run, audit = report_of(ansible_playbook, host, tcp_keepalive_profile=inline,
+                           tcp_keepalive_path=["aws_nlb"], tcp_keepalive_mode="audit")  # fmt: skip
+    assert run.rc == 0, str(run)
+    assert fingerprint(lab, host) == before
+    assert audit["runtime"] == {"time": 34, "intvl": 2, "probes": 3}
+    assert audit["status"] == "pass", audit["problems"]
+
+
+def test_a_bare_required_name_checks_established_connections_only(fleet, ansible_playbook):
+    lab = fleet
+    host = name(lab, 1)
+    # sshd sets SO_KEEPALIVE on each accepted connection (Ansible's own), never on its listener.
+    run, report = report_of(ansible_playbook, host, tcp_keepalive_require=["sshd"])
+    assert run.rc == 0, str(run)
+    required = {v["subject"]: v["status"] for v in report["verdicts"]
+                if v["check"] == "keepalive_required"}  # fmt: skip
+    assert required == {"sshd (established)": "pass"}, report["verdicts"]
+
+    listener = [{"name": "sshd", "states": ["listen"]}]
+    run, report = report_of(ansible_playbook, host, tcp_keepalive_require=listener)
+    assert run.rc != 0, str(run)
+    failed = [r for r in run.results if r.failed]
+    assert failed[-1].task == "Fail the host on a failing verdict (enforce mode)", str(run)
+    assert "listen sockets of sshd have SO_KEEPALIVE off" in failed[-1].msg
