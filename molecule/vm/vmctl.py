@@ -1,4 +1,4 @@
-"""Start and stop the qemu VMs of the molecule "vm" scenario (see TEST-HOSTS.md section 2).
+"""Start and stop the qemu VMs of the molecule "vm" scenario (see molecule/README.md).
 
 usage:
   vmctl.py up --state-dir D --image DIR NAME...   boot one VM per NAME, wait for ssh, print JSON

@@ -5,9 +5,8 @@
 
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
-Every entry is traceable to one row of the reference table
-(shared/reference/middlebox-idle-timeouts.md): product, default, configurable range, layer,
-behaviour at expiry, source and how well the figure is confirmed.
+Every entry records the product, its default, the configurable range, the layer, the
+behaviour at expiry, the vendor source and how well the figure is confirmed.
 
 How to read an entry:
 - ``idle_timeout`` is the timer that ends an *idle established* connection soonest at the

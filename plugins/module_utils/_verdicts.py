@@ -52,7 +52,7 @@ WARN = "warn"
 FAIL = "fail"
 STATUSES = (PASS, WARN, FAIL)
 # Above ~1000 probes/s the kernel's timer wheel and the peers' ACKs show up in CPU profiles
-# and p99 latencies (seeds); below it keepalive traffic is noise.
+# and p99 latencies; below it keepalive traffic is noise.
 DEFAULT_PROBE_RATE_WARN = 1000
 
 

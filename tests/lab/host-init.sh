@@ -1,5 +1,5 @@
 #!/bin/sh
-# PID 1 of one lab host (see tests/lab/README.md and TEST-HOSTS.md section 1).
+# PID 1 of one lab host (see tests/lab/README.md).
 #
 # Started by lab.py as:
 #   nsenter --net=/run/netns/NS -- unshare --mount --uts --ipc --pid --fork \
@@ -8,6 +8,9 @@
 # DISK holds upper/ and work/ of the overlay root; upper/ is the host's private disk and
 # survives reboots. The last step execs sshd, which stays PID 1 of the host.
 set -eu
+# Whatever umask the run was started with, the host's files must be readable as on a real host
+# (sshd, services running as their own users, unprivileged checks).
+umask 022
 
 NAME=$1
 ADDRESS=$2

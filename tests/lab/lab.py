@@ -7,7 +7,7 @@ Each host has its own network namespace (so its own ``net.ipv4.tcp_keepalive_*``
 mount/UTS/IPC/PID namespaces, an overlay root over the real ``/`` whose upper dir is the host's
 private disk (it survives ``reboot``), a read-only ``/proc/sys`` except ``/proc/sys/net``, and an
 sshd on its veth address, reachable from the machine (the controller) over a bridge.
-See README.md beside this file and shared/design/TEST-HOSTS.md section 1.
+See README.md beside this file.
 
     python3 tests/lab/lab.py [--state-dir DIR] [--bridge NAME] [--subnet 10.x.y] [--prefix P]
         up N | down | reboot NAME | ssh NAME [cmd...] | run NAME cmd... | inventory | status

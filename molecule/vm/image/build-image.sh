@@ -9,6 +9,9 @@
 # the lock when the holder dies, so no lock file can be left behind. Everything is built in a
 # temporary folder and renamed into place only when complete.
 set -euo pipefail
+# Files written into the image must be readable by the guest's own service users
+# (systemd-networkd reads its .network file as systemd-network), whatever the caller's umask.
+umask 022
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
