@@ -587,12 +587,19 @@ def print_sanity_difference():
     def key(issue):  # test, file and message: line numbers may differ between the versions
         return re.sub(r":\d+:\d+: ", ": ", issue, count=1)
 
+    def test_and_file(issue):
+        return issue.split(":", 2)[:2]
+
     for mine, other in ((old, new), (new, old)):
         theirs = {key(i) for i in SANITY_ISSUES[other]}
         only = [i for i in SANITY_ISSUES[mine] if key(i) not in theirs]
         say("sanity issues on %s only: %d" % (mine, len(only)))
         for issue in only:
-            say("  %s" % issue)
+            alike = [i for i in SANITY_ISSUES[other] if test_and_file(i) == test_and_file(issue)]
+            note = (
+                " (%s reports this file in this test too: %s)" % (other, alike[0]) if alike else ""
+            )
+            say("  %s%s" % (issue, note))
 
 
 def _warn_note(warns):
