@@ -212,27 +212,25 @@ def _plan_under_lock(settings, root, exclusive):
 
 
 def _plan_and_act_under_lock(settings, root, first):
-    # Create the lock file only when our file is to be written; a runtime-only change uses
-    # it when it exists and never leaves one behind.
-    create = _writes_file(first)
+    # Create the lock file only when our file is to be written or removed (state=absent
+    # removes the lock file too, at the end); a runtime-only change uses it when it exists
+    # and never leaves one behind.
+    absent = settings["state"] == "absent"
+    create = bool(first["file_changed"])
     while True:
         lock = runtime.FileLock(root, settings["path"])
         held = lock.acquire(exclusive=True, create=create)
         done = False
         try:
             todo, warnings = _checked_plan(settings, root)
-            if not held and _writes_file(todo):
-                create = True  # our file vanished meanwhile: write it under a lock
+            if not held and todo["file_changed"]:
+                create = True  # our file changed meanwhile: act on it under a lock
                 continue
             after = _act(settings, todo, root) if _has_changes(todo) else todo["before"]
             done = True
         finally:
-            lock.release(remove=done and settings["state"] == "absent", undo=not done)
+            lock.release(remove=done and absent, undo=not done)
         return todo, warnings, after
-
-
-def _writes_file(todo):
-    return bool(todo["file_changed"] and todo["new_content"] is not None)
 
 
 def _result(settings, todo, after, want_diff):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _hostproof import _STATE_SCRIPT as STATE_SCRIPT  # noqa: E402
 from _hostproof import unchanged  # noqa: E402
 
 MODULE = "netstack.keepalive.keepalive_sysctl"
@@ -345,10 +346,13 @@ def _remove_specials(lab, host):
 
 
 def _bad_input_play(host, check):
-    tasks = [
-        {"name": name, MODULE: args, "ignore_errors": True, "check_mode": check}
-        for name, args, _says in CASES
-    ]
+    """Each case, then the host's state read over the same connection (``raw``: no module,
+    so cheap enough to prove every single case changed nothing)."""
+    state = {"ansible.builtin.raw": STATE_SCRIPT, "check_mode": False}
+    tasks = [dict(state, name="state before")]
+    for name, args, _says in CASES:
+        tasks.append({"name": name, MODULE: args, "ignore_errors": True, "check_mode": check})
+        tasks.append(dict(state, name="state after " + name))
     return [{"hosts": host, "gather_facts": False, "tasks": tasks}]
 
 
@@ -366,12 +370,15 @@ def test_every_bad_input_fails_clearly_and_changes_nothing(lab, ansible_playbook
     try:
         with unchanged(lab, [host]):
             run = ansible_playbook(_bad_input_play(host, check))
+        pristine = run.task("state before", host)["stdout"]
+        assert "/etc/sysctl.d/90-netstack-keepalive.conf f 644" in pristine, pristine
         failures = []
         for name, _args, says in CASES:
             result = run.task(name, host)
             missing = [text for text in says if text not in (result.msg or "")]
-            if not result.failed or missing or result.changed:
-                failures.append((name, result.status, result.msg, missing))
+            state = run.task("state after " + name, host).get("stdout")
+            if not result.failed or missing or result.changed or state != pristine:
+                failures.append((name, result.status, result.msg, missing, state == pristine))
         assert not failures, "\n".join(map(repr, failures))
     finally:
         _remove_specials(lab, host)
