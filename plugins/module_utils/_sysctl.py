@@ -10,6 +10,10 @@ runtime values and our file, models the host after the change (boot values, shad
 refuses before touching anything when asked to, and only then writes the file (atomically)
 and the runtime values (undoing both if a runtime write fails half way). Check mode stops
 right before the writes, so its answer is the same plan.
+
+Only a file that is absent or starts with our HEADER is ever written or removed. Runs on a
+host are serialised by ``_sysctl_runtime.FileLock`` beside our file: a writer plans again
+under the exclusive lock, so what it does and reports is the state it found there.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -182,7 +186,7 @@ def converge(params, check_mode=False, want_diff=False, root="/"):
     reports is the state it found under that lock, not what an earlier run left.
     """
     settings = validate(params)
-    todo, warnings = _plan_under_lock(settings, root, exclusive=False)
+    todo, warnings = _plan_under_shared_lock(settings, root)
     if check_mode or not _has_changes(todo):
         after = dict(todo["before"], **todo["runtime_changes"])
     else:
@@ -202,9 +206,9 @@ def _checked_plan(settings, root):
     return todo, warnings
 
 
-def _plan_under_lock(settings, root, exclusive):
+def _plan_under_shared_lock(settings, root):
     lock = runtime.FileLock(root, settings["path"])
-    lock.acquire(exclusive=exclusive, create=False)
+    lock.acquire(exclusive=False, create=False)
     try:
         return _checked_plan(settings, root)
     finally:
