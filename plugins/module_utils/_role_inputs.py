@@ -48,12 +48,13 @@ FALSE_WORDS = ("n", "no", "off", "0", "false", "f")
 # own SO_KEEPALIVE is irrelevant when the service sets it on each accepted connection
 # (sshd, redis, PostgreSQL do), and such a listener would fail every host.
 ROLE_REQUIRE_STATES = ("established",)
-KNOWN = (
-    ("tcp_keepalive_profile", "tcp_keepalive_profiles", "tcp_keepalive_path",
-     "tcp_keepalive_sysctl_file", "tcp_keepalive_sysctl_file_mode", "tcp_keepalive_netns",
-     "tcp_keepalive_require")
-    + tuple(CHOICES) + BOOLEANS
+# Each has its own check below; KNOWN is every variable the role reads.
+OTHER_INPUTS = (
+    "tcp_keepalive_profile", "tcp_keepalive_profiles", "tcp_keepalive_path",
+    "tcp_keepalive_sysctl_file", "tcp_keepalive_sysctl_file_mode", "tcp_keepalive_netns",
+    "tcp_keepalive_require",
 )  # fmt: skip
+KNOWN = OTHER_INPUTS + tuple(CHOICES) + BOOLEANS
 
 
 def check_role_inputs(variables):

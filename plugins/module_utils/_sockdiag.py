@@ -139,8 +139,9 @@ def _uniform_struct(view, size):
     for offset, expected in checks:
         if view[offset::length] != expected * count:
             return None
-    last_len = view[length - 8]  # the short attribute after the cgroup id ends the message
-    if not 4 <= last_len <= 8 or view[length - 8 :: length] != bytes((last_len,)) * count:
+    last_len_at = length - 8  # the short attribute after the cgroup id ends the message
+    last_len = view[last_len_at]
+    if not 4 <= last_len <= 8 or view[last_len_at::length] != bytes((last_len,)) * count:
         return None
     return fast
 
@@ -151,7 +152,7 @@ def _uniform_layout(length):
     expected = _NLMSG_LEN_TYPE.pack(length, SOCK_DIAG_BY_FAMILY)  # nlmsg_len, nlmsg_type
     expected += _ATTR.pack(12, INET_DIAG_CGROUP_ID) + b"\0"  # cgroup id header, last_len < 256
     offsets = list(range(6)) + [length - 20 + index for index in range(4)] + [length - 7]
-    return fast, [(offset, expected[index : index + 1]) for index, offset in enumerate(offsets)]
+    return fast, [(offset, bytes((expected[index],))) for index, offset in enumerate(offsets)]
 
 
 def parse_messages(data, sockets):

@@ -207,7 +207,7 @@ def _read_integer(text):
     window = buffer[:_NUMBER_WINDOW]
     negative = window.startswith("-")
     start = 1 if negative else 0
-    if not _is_decimal(window[start : start + 1]):
+    if not _is_decimal(_char_at(window, start)):
         return None, None, "does not start with a digit"
     magnitude, end = _c_number(window, start)
     if end == _NUMBER_WINDOW:
@@ -224,13 +224,18 @@ def _c_number(text, start):
     base = 10
     if text[start] == "0":
         base = 8
-        if text[start + 1 : start + 2] in ("x", "X") and _digit(text[start + 2 : start + 3]) < 16:
+        if _char_at(text, start + 1) in ("x", "X") and _digit(_char_at(text, start + 2)) < 16:
             base = 16
             start += 2
     end = start
     while end < len(text) and _digit(text[end]) < base:
         end += 1
     return int(text[start:end], base), end
+
+
+def _char_at(text, index):
+    """``text[index]``, or "" past the end (where the kernel's buffer holds its NUL)."""
+    return text[index:][:1]
 
 
 def _is_decimal(char):
