@@ -19,7 +19,7 @@ export HOME=$REPO/.cache/ansible-test-home
 mkdir -p "$HOME/.ansible/test/cache"
 # The pip versions this ansible-test bootstraps its venvs with (pip='X.Y' in its source).
 pip_versions=$(grep -ohE "pip='[0-9.]+'" "$VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py |
-  sed -E "s/pip='([0-9.]+)'/\1/; s/\./_/g" | sort -u)
+  sed -E "s/pip='([0-9.]+)'/\1/; s/\./_/g" | sort -u || true)
 for version in 24_2 25_0 25_1 25_2 $pip_versions; do
   install -m 0644 "$REPO/scripts/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${version}.py"
 done
