@@ -47,10 +47,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils import (
     _sysctl_runtime as runtime,
 )
 
-HEADER = (
-    "# Managed by Ansible (netstack.keepalive.keepalive_sysctl): TCP keepalive.\n"
-    "# Local edits are overwritten; change the playbook instead.\n"
-)
+# The first line of our file: it tells our file from one an admin or a package wrote.
+MARKER = "# Managed by Ansible (netstack.keepalive.keepalive_sysctl): TCP keepalive."
+HEADER = MARKER + "\n# Local edits are overwritten; change the playbook instead.\n"
 ALL_KEYS = tuple(sysctl_key(option) for option in OPTION_ORDER)
 
 
@@ -133,14 +132,14 @@ def plan(settings, root="/"):
 
 def check_ours(path, content):
     """Refuse to rewrite or remove a file that another package or an admin wrote."""
-    if content is None or content.startswith(HEADER.split("\n")[0] + "\n"):
+    if content is None or content.startswith(MARKER + "\n"):
         return
     what = "an empty file" if not content.strip() else "a file"
     raise KeepaliveError(
         "path=%r is %s this module did not write (it does not start with the line %r), so "
         "it belongs to an admin or a package and is never rewritten or removed; allowed: a "
         "path that does not exist yet or a file this module wrote (default %s); nothing was "
-        "changed" % (path, what, HEADER.split("\n")[0], DEFAULT_PATH),
+        "changed" % (path, what, MARKER, DEFAULT_PATH),
         option="path",
     )
 

@@ -101,7 +101,8 @@ def _bool_case(option, value):
     )
 
 
-def _path_case(label, path, says, allowed=PATH_ALLOWED, args=WANT):
+def _path_case(label, path, says, allowed=PATH_ALLOWED, args=None):
+    args = WANT if args is None else args
     separator = "" if says.startswith(":") else " "
     return (
         "path-" + label,
