@@ -1,32 +1,57 @@
-"""The policy filters: same results as the policy code, errors as AnsibleFilterError, docs."""
+"""The filters: one plugin file each, same results as the policy code, errors as
+AnsibleFilterError, docs."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netstack.keepalive.plugins.filter import keepalive as filters
 from ansible_collections.netstack.keepalive.plugins.module_utils import _policy as policy
 
-FILTER_NAMES = [
+POLICY_FILTERS = [
     "keepalive_derive",
     "keepalive_verdicts",
     "keepalive_catalog",
     "keepalive_path",
     "keepalive_summary",
 ]
+ROLE_FILTERS = ["keepalive_plan", "keepalive_host_report", "keepalive_role_inputs"]
+FILTER_NAMES = POLICY_FILTERS + ROLE_FILTERS
 ANSIBLE_DOC = Path(sys.executable).with_name("ansible-doc")
 DEFAULTS = {"time": 7200, "intvl": 75, "probes": 9}
 
 
-def test_filter_module_exposes_every_filter():
-    assert sorted(filters.FilterModule().filters()) == sorted(FILTER_NAMES)
+def _filter_module(name):
+    module = importlib.import_module(
+        "ansible_collections.netstack.keepalive.plugins.filter." + name
+    )
+    return module.FilterModule()
+
+
+filters = SimpleNamespace(**{name: _filter_module(name).filters()[name] for name in FILTER_NAMES})
+
+
+def test_filter_directory_holds_one_file_per_filter():
+    filter_dir = Path(
+        importlib.import_module(
+            "ansible_collections.netstack.keepalive.plugins.filter.keepalive_derive"
+        ).__file__
+    ).parent
+    assert sorted(path.stem for path in filter_dir.glob("*.py")) == sorted(FILTER_NAMES)
+    assert not list(filter_dir.glob("*.yml"))
+
+
+@pytest.mark.parametrize("name", FILTER_NAMES)
+def test_each_filter_module_exposes_only_its_filter(name):
+    assert list(_filter_module(name).filters()) == [name]
 
 
 @pytest.mark.parametrize(
@@ -123,6 +148,10 @@ def test_derive_filter_equals_the_policy_function():
             r"^keepalive_summary: input must be a list of verdicts",
         ),
         (lambda: filters.keepalive_summary("fail"), r"^keepalive_summary: input must be a list"),
+        # The role's filters pass the policy code's message on as it is.
+        (lambda: filters.keepalive_plan("clod"), r"^unknown profile 'clod'"),
+        (lambda: filters.keepalive_role_inputs([]), r"^role inputs must be a mapping"),
+        (lambda: filters.keepalive_role_inputs({}), r"^role inputs are missing tcp_keepalive_"),
     ],
 )
 def test_errors_become_filter_errors(call, message):
@@ -143,7 +172,7 @@ def _ansible_doc(*args):
 
 
 def test_ansible_doc_renders_every_filter():
-    """ansible-doc must find and parse the .yml doc of each filter (ansible-core 2.14+ style)."""
+    """ansible-doc must find and parse the DOCUMENTATION, EXAMPLES and RETURN of each filter."""
     assert ANSIBLE_DOC.exists(), "ansible-doc not found next to %s" % sys.executable
     done = _ansible_doc("--json", *["netstack.keepalive.%s" % name for name in FILTER_NAMES])
     assert done.returncode == 0, done.stderr
