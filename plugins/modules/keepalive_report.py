@@ -51,6 +51,8 @@ description:
     never C(pass) - with the check C(report_present) and the reason, in every file and in
     the counts. Statuses rank C(pass) < C(warn) < C(unknown) < C(fail); an empty fleet is
     C(unknown).
+requirements:
+  - Jinja2 on the controller (ansible-core requires it)
 author:
   - netstack.keepalive contributors (@netstack)
 extends_documentation_fragment:
@@ -126,6 +128,10 @@ attributes:
     support: full
     platforms: posix
     details: The controller's platform; the managed hosts are not contacted.
+  idempotent:
+    description: The same facts give the same files; the report changes no managed host, so
+      RV(changed) is always false.
+    support: full
 notes:
   - Jinja2 renders C(report.md) and C(report.html); it is always there on an Ansible
     controller.

@@ -31,6 +31,12 @@ description:
     a filter, because 100,000 sockets make tens of megabytes of JSON.
   - Optional checks, returned as RV(verdicts) - O(require) (services that must have
     keepalive on) and O(path) (each group's effective idle against the middleboxes).
+requirements:
+  - Linux with C(/proc) and the C(NETLINK_SOCK_DIAG) netlink family (C(inet_diag))
+  - Python 3.6 or later on the managed host (standard library only)
+  - root for exact per-socket values; Linux 5.6 or later (C(pidfd_getfd)) for them, otherwise
+    the keepalive timer is read and RV(degraded) says why
+  - cgroup v2 for systemd unit names
 author:
   - netstack.keepalive contributors (@netstack)
 extends_documentation_fragment:
@@ -129,6 +135,9 @@ attributes:
     support: full
     platforms: posix
     details: Linux only; other systems get a clear error.
+  idempotent:
+    description: It only reads; running it again changes nothing and reports RV(changed=false).
+    support: full
 notes:
   - Run as root (C(become=true)). Without root, or on kernels before 5.6 (no
     C(pidfd_getfd)), or where ptrace is refused, the module still runs and says so in
