@@ -120,14 +120,19 @@ def plan(settings, root="/"):
         "old_mode": old_mode,
         "new_content": new_content,
         "new_mode": new_mode,
-        "file_changed": new_content != old_content
-        or (new_content is not None and new_mode != old_mode),
+        "file_changed": _file_changes(old_content, old_mode, new_content, new_mode),
         "leftovers": _leftovers(settings, root),
         "boot_values": boot,
         "boot_values_before": boot_now,
         "shadowed_by": shadowed,
         "problems": model["problems"],
     }
+
+
+def _file_changes(old_content, old_mode, new_content, new_mode):
+    if new_content != old_content:
+        return True
+    return new_content is not None and new_mode != old_mode
 
 
 def check_ours(path, content):
