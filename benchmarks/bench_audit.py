@@ -30,11 +30,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "lab"))
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
+from _collection_path import collections_path  # noqa: E402
 from lab import Lab  # noqa: E402
-
-from tests.conftest import collections_path  # noqa: E402
 
 ROTATION = [
     {"tcp_keepalive_profile": "cloud", "tcp_keepalive_path": ["aws_nlb", "aws_nat_gateway"]},

@@ -41,10 +41,10 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 import lab as lab_module  # noqa: E402
-from conftest import collections_path  # noqa: E402
+from _collection_path import collections_path  # noqa: E402
 
 ANSIBLE_SPEC = "ansible>=12,<13"  # the community package built on ansible-core 2.19
 CACHE = REPO / ".cache"

@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-import conftest  # noqa: E402  (makes the collection importable)
+from _collection_path import import_collection  # noqa: E402
+
+import_collection()  # the imports below find the working tree as the collection
 
 from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
     _report_model as model,
@@ -35,8 +37,6 @@ from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noq
 from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import (  # noqa: E402
     report_fleet,
 )
-
-assert conftest.REPO_ROOT == REPO_ROOT  # the import above is for its side effect
 
 
 def hosts(count):

@@ -37,8 +37,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from conftest import collections_path  # noqa: E402
+sys.path.insert(0, str(REPO / "scripts"))
+from _collection_path import collections_path  # noqa: E402
 
 # The module as the role calls it (a path to check) and with a row per socket.
 VARIANTS = (

@@ -16,11 +16,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "lab"))
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
+from _collection_path import collections_path  # noqa: E402
 from lab import Lab  # noqa: E402
-
-from tests.conftest import collections_path  # noqa: E402
 
 REPORT_DIR = Path(os.environ.get("KEEPALIVE_REPORT_DIR", REPO / "keepalive-report"))
 # host -> (role, variables, services started on it)
