@@ -22,6 +22,7 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/python scripts/role-readme.py --check
 	bash scripts/check-py36.sh
 	bash scripts/galaxy-importer.sh
 
