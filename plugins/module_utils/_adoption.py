@@ -26,6 +26,12 @@ from ansible_collections.netstack.keepalive.plugins.module_utils import (
     _procfd,
     _sockdiag,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_runtime import (
+    read_keepalive_sysctls,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    OPTION_OF,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
@@ -38,7 +44,6 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
 )
 
 DEFAULT_STATES = ("established", "listen")
-SYSCTLS = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
 SOURCE_GETSOCKOPT = "getsockopt"
 SOURCE_TIMER = "timer"
 SUMMARY_KEYS = (
@@ -61,21 +66,8 @@ _new_record = tuple.__new__
 _FIRST = operator.itemgetter(0)  # the pid of a _procfd.scan entry
 
 
-def read_sysctls():
-    """The keepalive sysctls of the calling thread's network namespace."""
-    values = {}
-    for name in SYSCTLS:
-        path = "/proc/sys/net/ipv4/" + name
-        try:
-            with open(path) as handle:
-                values[name] = int(handle.read())
-        except (IOError, OSError, ValueError) as exc:
-            raise KeepaliveError("cannot read %s: %s" % (path, getattr(exc, "strerror", exc)))
-    return values
-
-
 def _dump_namespace(states):
-    return read_sysctls(), _sockdiag.dump_tcp(states)
+    return read_keepalive_sysctls(), _sockdiag.dump_tcp(states)
 
 
 def select_namespaces(netns):
@@ -402,9 +394,9 @@ def set_by_app(record, sysctls):
     if record.source != SOURCE_GETSOCKOPT or not record.keepalive:
         return None
     return {
-        "idle": record.idle != sysctls["tcp_keepalive_time"],
-        "intvl": record.intvl != sysctls["tcp_keepalive_intvl"],
-        "cnt": record.cnt != sysctls["tcp_keepalive_probes"],
+        "idle": record.idle != sysctls[OPTION_OF["time"]],
+        "intvl": record.intvl != sysctls[OPTION_OF["intvl"]],
+        "cnt": record.cnt != sysctls[OPTION_OF["probes"]],
     }
 
 

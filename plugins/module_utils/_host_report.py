@@ -19,15 +19,19 @@ from ansible_collections.netstack.keepalive.plugins.module_utils import _policy 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    FAIL_ON,
+    OPTION_OF,
+    fails_gate,
+    is_integer,
+    short_names,
+)
 
 SCHEMA = 1
-FAIL_ON = ("fail", "warn", "never")
-# keepalive_sysctl names its values after the sysctls; the policy engine uses short names.
-SYSCTL_OPTION = {name: "tcp_keepalive_%s" % name for name in policy.VALUE_NAMES}
 SHADOW_STATUS = {"fail": policy.FAIL, "warn": policy.WARN, "ignore": policy.PASS}
 
 
-def plan(profile, path=None, profiles=None, middlebox_check=True):
+def plan_values(profile, path=None, profiles=None, middlebox_check=True):
     """Values to set for ``profile`` on ``path``, or the reason they must not be set.
 
     ``error`` is set when no values satisfy the profile on the path, or when the profile's
@@ -68,12 +72,12 @@ def plan(profile, path=None, profiles=None, middlebox_check=True):
     return result
 
 
-def _short_names(sysctl_values):
-    """``{tcp_keepalive_time: 1, ...}`` from keepalive_sysctl -> ``{time: 1, ...}``."""
-    if not sysctl_values:
-        return None
-    values = {name: sysctl_values.get(option) for name, option in SYSCTL_OPTION.items()}
-    return values if all(isinstance(v, int) for v in values.values()) else None
+def _values_by_short_name(sysctl_values):
+    """keepalive_sysctl's ``{tcp_keepalive_time: 1, ...}`` -> ``{time: 1, ...}``, or None
+    unless all three are integers."""
+    values = short_names(sysctl_values or {})
+    complete = len(values) == len(OPTION_OF) and all(map(is_integer, values.values()))
+    return values if complete else None
 
 
 def _boot_values(sysctl, audit):
@@ -82,7 +86,7 @@ def _boot_values(sysctl, audit):
     boot = (sysctl.get("boot_values_before") if audit else None) or sysctl.get("boot_values")
     return {
         name: {"value": boot[option].get("value"), "source": boot[option].get("source")}
-        for name, option in SYSCTL_OPTION.items()
+        for name, option in OPTION_OF.items()
         if option in (boot or {})
     }
 
@@ -101,8 +105,8 @@ def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None
         )
     audit = mode == "audit"
     sysctl = sysctl if isinstance(sysctl, dict) and "before" in sysctl else None
-    runtime = _short_names((sysctl or {}).get("before"))
-    after = runtime if audit else _short_names((sysctl or {}).get("after"))
+    runtime = _values_by_short_name((sysctl or {}).get("before"))
+    after = runtime if audit else _values_by_short_name((sysctl or {}).get("after"))
     boot = _boot_values(sysctl, audit)
     found = []
     found += _plan_verdicts(plan_result)
@@ -138,7 +142,7 @@ def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None
         "status": summary["status"],
         "counts": summary["counts"],
         "problems": summary["problems"],
-        "fails_host": _fails_host(summary["status"], fail_on),
+        "fails_host": fails_gate(summary["status"], fail_on),
     }
 
 
@@ -230,11 +234,3 @@ def _adoption_verdicts(sockets):
     if not isinstance(sockets, dict):
         return []
     return [item for item in sockets.get("verdicts") or [] if isinstance(item, dict)]
-
-
-def _fails_host(status, fail_on):
-    if fail_on == "never":
-        return False
-    if fail_on == "warn":
-        return status in (policy.WARN, policy.FAIL)
-    return status == policy.FAIL

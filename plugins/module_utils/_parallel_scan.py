@@ -78,7 +78,7 @@ def _probe_below(pid, count, parts, proc):
     return size if holes >= 0 and holes * 2 < parts * count else 0
 
 
-def plan(pids, jobs, proc="/proc"):
+def plan_scan(pids, jobs, proc="/proc"):
     """``(groups, chunks)``: ``jobs`` lists of scan items with about as many fds each, and
     the chunks of big dense processes any child takes (``_procfd.scan`` items)."""
     counted = sorted(((_fd_count(pid, proc), pid) for pid in pids), reverse=True)
@@ -142,7 +142,7 @@ def start_scan(exact=True, jobs=2, proc="/proc"):
     Returns handles for ``finish_scan``; where no fork is possible the share is scanned here
     and now.
     """
-    groups, chunks = plan(process_ids(proc), jobs, proc)
+    groups, chunks = plan_scan(process_ids(proc), jobs, proc)
     queue = _make_queue(chunks)
     handles = []
     try:

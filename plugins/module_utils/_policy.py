@@ -69,26 +69,29 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._profiles impor
     BUILTIN_PROFILES,
     DEFAULT_MARGIN,
     DEFAULT_TOLERATE_OUTAGE,
-    KERNEL_LIMITS,
-    LINUX_DEFAULTS,
-    SYSCTL_NAMES,
-    VALUE_NAMES,
     profile_names,
     resolve_profile,
     validate_values,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import (
     DEFAULT_PROBE_RATE_WARN,
-    FAIL,
-    PASS,
-    STATUSES,
-    WARN,
-    detection_time,
     idle_verdicts,
-    make_verdict,
     recommended_heartbeat,
     summarize,
     verdicts,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    FAIL,
+    KERNEL_LIMITS,
+    LINUX_DEFAULTS,
+    OPTION_OF,
+    PASS,
+    STATUSES,
+    SYSCTL_NAMES,
+    VALUE_NAMES,
+    WARN,
+    detection_time,
+    make_verdict,
 )
 
 # The stable API: everything callers may import from here (re-exports included).
@@ -157,7 +160,7 @@ def derive(profile, path, profiles=None):
         "values": values,
         # Jinja reads result.values as dict.values(): this key works as result.sysctl_args,
         # and is exactly the options of the keepalive_sysctl module.
-        "sysctl_args": {"tcp_keepalive_%s" % name: values[name] for name in VALUE_NAMES},
+        "sysctl_args": {OPTION_OF[name]: values[name] for name in VALUE_NAMES},
         "provenance": provenance,
         "requirements": {key: prof[key] for key in ("detect_within", "tolerate_outage", "margin")},
         "defaults_used": prof["defaults_used"],
@@ -263,7 +266,8 @@ def _choose_time(prof, explicit, limiting, window):
     """The largest ``time`` under every bound; the reason names the bound that binds."""
     if "time" in explicit:
         return explicit["time"], "set in profile %r" % prof["name"]
-    bounds = [(LINUX_DEFAULTS["time"], "the Linux default 7200 s (no tighter bound applies)")]
+    linux_default = LINUX_DEFAULTS["time"]
+    bounds = [(linux_default, "the Linux default %s s (no tighter bound applies)" % linux_default)]
     if limiting is not None:
         bounds.append(
             (

@@ -21,12 +21,12 @@ __metaclass__ = type
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-
-VALUE_NAMES = ("time", "intvl", "probes")
-# include/net/tcp.h: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT; the lower bound is 1.
-KERNEL_LIMITS = {"time": (1, 32767), "intvl": (1, 32767), "probes": (1, 127)}
-LINUX_DEFAULTS = {"time": 7200, "intvl": 75, "probes": 9}
-SYSCTL_NAMES = {name: "net.ipv4.tcp_keepalive_%s" % name for name in VALUE_NAMES}
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    KERNEL_LIMITS,
+    LINUX_DEFAULTS,
+    VALUE_NAMES,
+    is_integer,
+)
 
 MAX_PROBE_WINDOW = KERNEL_LIMITS["intvl"][1] * KERNEL_LIMITS["probes"][1]
 MAX_DETECTION = KERNEL_LIMITS["time"][1] + MAX_PROBE_WINDOW
@@ -52,9 +52,9 @@ BUILTIN_PROFILES = {
     "kernel_default": {
         "description": "Linux and RFC 1122 defaults, for reference: first probe after two "
         "hours, a dead peer noticed after 7875 s.",
-        "time": 7200,
-        "intvl": 75,
-        "probes": 9,
+        "time": LINUX_DEFAULTS["time"],
+        "intvl": LINUX_DEFAULTS["intvl"],
+        "probes": LINUX_DEFAULTS["probes"],
     },
     "cloud": {
         "description": "General cloud hosts: the first probe at 180 s beats every confirmed "
@@ -86,7 +86,7 @@ def check_integer(option, value, minimum, maximum=None, unit=""):
     Strings are refused too: callers convert typed input (argument specs do) before asking.
     """
     allowed = "%s..%s%s" % (minimum, "" if maximum is None else maximum, unit)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_integer(value):
         raise KeepaliveError(
             "%s must be an integer in %s, got %r (%s)" % (option, allowed, value, kind(value)),
             option=option,

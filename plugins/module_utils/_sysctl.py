@@ -38,33 +38,39 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot im
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (
     DEFAULT_PATH,
-    OPTION_ORDER,
-    kernel_default,
-    sysctl_key,
     validate,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils import (
     _sysctl_runtime as runtime,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    LINUX_DEFAULTS,
+    OPTION_NAMES,
+    SYSCTL_KEY_OF,
+    SYSCTL_KEYS,
+    SYSCTL_NAMES,
+    VALUE_NAMES,
+    detection_time,
+    short_names,
+)
 
 # The first line of our file: it tells our file from one an admin or a package wrote.
 MARKER = "# Managed by Ansible (netstack.keepalive.keepalive_sysctl): TCP keepalive."
 HEADER = MARKER + "\n# Local edits are overwritten; change the playbook instead.\n"
-ALL_KEYS = tuple(sysctl_key(option) for option in OPTION_ORDER)
 
 
 def render_file(values):
     """Our file: the header and exactly our keys (option name -> int), in a fixed order."""
     lines = [HEADER]
-    for option in OPTION_ORDER:
+    for option in OPTION_NAMES:
         if option in values:
-            lines.append("%s = %d\n" % (sysctl_key(option), values[option]))
+            lines.append("%s = %d\n" % (SYSCTL_KEY_OF[option], values[option]))
     return "".join(lines)
 
 
 def keys_in_file(content):
     """Our keys already in our file (option name -> int); anything else is dropped."""
-    by_key = dict((sysctl_key(option), option) for option in OPTION_ORDER)
+    by_key = dict((SYSCTL_KEY_OF[option], option) for option in OPTION_NAMES)
     found = {}
     for entry in parse_sysctl_text(content or ""):
         option = by_key.get(entry.get("key"))
@@ -73,29 +79,21 @@ def keys_in_file(content):
     return found
 
 
-def detection_seconds(values):
-    """Time from the last packet to a dead peer being noticed: time + intvl x probes."""
-    return values["tcp_keepalive_time"] + (
-        values["tcp_keepalive_intvl"] * values["tcp_keepalive_probes"]
-    )
-
-
 def _read_runtime(root, need_write):
     runtime.check_proc_dir(root, need_write)
-    values = runtime.read_runtime(root, ALL_KEYS)
-    return dict((option, values[sysctl_key(option)]) for option in OPTION_ORDER)
+    return runtime.read_keepalive_sysctls(root)
 
 
 def _write_runtime(root, changes, before):
     runtime.write_runtime(
         root,
-        dict((sysctl_key(o), v) for o, v in changes.items()),
-        dict((sysctl_key(o), v) for o, v in before.items()),
+        dict((SYSCTL_KEY_OF[o], v) for o, v in changes.items()),
+        dict((SYSCTL_KEY_OF[o], v) for o, v in before.items()),
     )
     return _read_runtime(root, False)
 
 
-def plan(settings, root="/"):
+def plan_changes(settings, root="/"):
     """Everything ``converge`` will do, computed without writing anything."""
     path = settings["path"]
     old_content, old_mode = runtime.read_text_file(root, path)
@@ -104,13 +102,13 @@ def plan(settings, root="/"):
     before = run_in_netns(settings["netns_path"], _read_runtime, root, False)
     new_content, new_mode = _desired_file(settings, old_content, old_mode)
     overrides = {path: new_content} if new_content != old_content else {}
-    model = boot_assignments(root, overrides, keys=ALL_KEYS)
+    model = boot_assignments(root, overrides, keys=SYSCTL_KEYS)
     boot = _boot_by_option(model)
     # An audit (check mode) wants the boot values the disk gives now, not after the task.
-    boot_now = _boot_by_option(boot_assignments(root, {}, keys=ALL_KEYS)) if overrides else boot
+    boot_now = _boot_by_option(boot_assignments(root, {}, keys=SYSCTL_KEYS)) if overrides else boot
     shadowed = []
     if settings["state"] == "present" and settings["persist"]:
-        shadowed = shadowing(model, path, ALL_KEYS)
+        shadowed = shadowing(model, path, SYSCTL_KEYS)
     runtime_wanted = _desired_runtime(settings, boot)
     changes = dict((o, v) for o, v in runtime_wanted.items() if before[o] != v)
     return {
@@ -159,8 +157,9 @@ def _leftovers(settings, root):
 
 
 def _boot_by_option(model):
-    boot = boot_values(model, dict((sysctl_key(o), kernel_default(o)) for o in OPTION_ORDER))
-    return dict((option, boot[sysctl_key(option)]) for option in OPTION_ORDER)
+    kernel_defaults = dict((SYSCTL_NAMES[name], LINUX_DEFAULTS[name]) for name in VALUE_NAMES)
+    boot = boot_values(model, kernel_defaults)
+    return dict((option, boot[SYSCTL_KEY_OF[option]]) for option in OPTION_NAMES)
 
 
 def _desired_file(settings, old_content, old_mode):
@@ -177,7 +176,7 @@ def _desired_runtime(settings, boot):
     if settings["state"] == "present":
         return dict(settings["wanted"]) if settings["apply"] else {}
     if settings["restore_runtime"]:
-        return dict((option, boot[option]["value"]) for option in OPTION_ORDER)
+        return dict((option, boot[option]["value"]) for option in OPTION_NAMES)
     return {}
 
 
@@ -203,7 +202,7 @@ def _has_changes(todo):
 
 
 def _checked_plan(settings, root):
-    todo = plan(settings, root)
+    todo = plan_changes(settings, root)
     warnings = _warn_or_refuse(settings, todo)
     if todo["runtime_changes"]:
         run_in_netns(settings["netns_path"], runtime.check_proc_dir, root, True)
@@ -254,7 +253,7 @@ def _result(settings, todo, after, want_diff):
         "shadowed_by": todo["shadowed_by"],
         "boot_problems": todo["problems"],
         "file": settings["path"],
-        "detection_seconds": detection_seconds(after),
+        "detection_seconds": detection_time(short_names(after)),
         "netns": _netns_facts(settings),
     }
     if want_diff:
@@ -363,7 +362,7 @@ def _netns_facts(settings):
 
 
 def _render_runtime(values):
-    return "".join("%s = %d\n" % (sysctl_key(o), values[o]) for o in OPTION_ORDER)
+    return "".join("%s = %d\n" % (SYSCTL_KEY_OF[o], values[o]) for o in OPTION_NAMES)
 
 
 def _diff(settings, todo, after):

@@ -39,6 +39,10 @@ import posixpath
 import re
 import stat
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    SYSCTL_NAMES,
+)
+
 SYSCTL_D_DIRS = (
     "/etc/sysctl.d",
     "/run/sysctl.d",
@@ -55,9 +59,9 @@ _MAX_LINK_DEPTH = 40
 # allowed), "u8" proc_dou8vec_minmax (0..255, no sign; since Linux 5.13, proc_dointvec
 # before), "int" proc_dointvec (a C int). A key not listed is read as "int".
 KERNEL_HANDLERS = {
-    "net.ipv4.tcp_keepalive_time": "jiffies",
-    "net.ipv4.tcp_keepalive_intvl": "jiffies",
-    "net.ipv4.tcp_keepalive_probes": "u8",
+    SYSCTL_NAMES["time"]: "jiffies",
+    SYSCTL_NAMES["intvl"]: "jiffies",
+    SYSCTL_NAMES["probes"]: "u8",
     "net.ipv4.tcp_retries2": "u8",
 }
 _U8_SINCE = (5, 13)

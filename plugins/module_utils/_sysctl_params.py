@@ -28,28 +28,22 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot import (
     SYSCTL_D_DIRS,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    KERNEL_LIMITS,
+    ON_SHADOWED,
+    OPTION_NAMES,
+    UNITS,
+    VALUE_OF,
+    is_integer,
+    is_linux,
+)
 
-# option name -> (dotted sysctl key, smallest, largest, kernel default, unit)
-KEEPALIVE_OPTIONS = {
-    "tcp_keepalive_time": ("net.ipv4.tcp_keepalive_time", 1, 32767, 7200, "seconds"),
-    "tcp_keepalive_intvl": ("net.ipv4.tcp_keepalive_intvl", 1, 32767, 75, "seconds"),
-    "tcp_keepalive_probes": ("net.ipv4.tcp_keepalive_probes", 1, 127, 9, "probes"),
-}
-OPTION_ORDER = ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes")
 # Files apply in lexical order and the last one wins: 90- comes after the vendor and distro
 # files (10- to 60-) that a package may drop in, yet before 99-sysctl.conf (the admin's own).
 DEFAULT_PATH = "/etc/sysctl.d/90-netstack-keepalive.conf"
 DEFAULT_MODE = "0644"
 _DECIMAL = re.compile(r"^[0-9]+$")
 _OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
-
-
-def sysctl_key(option):
-    return KEEPALIVE_OPTIONS[option][0]
-
-
-def kernel_default(option):
-    return KEEPALIVE_OPTIONS[option][3]
 
 
 def argument_spec():
@@ -61,10 +55,10 @@ def argument_spec():
         mode=dict(type="raw", default=DEFAULT_MODE),
         apply=dict(type="bool", default=True),
         restore_runtime=dict(type="bool", default=False),
-        on_shadowed=dict(type="str", default="fail", choices=["fail", "warn", "ignore"]),
+        on_shadowed=dict(type="str", default="fail", choices=list(ON_SHADOWED)),
         netns=dict(type="str"),
     )
-    for option in OPTION_ORDER:
+    for option in OPTION_NAMES:
         spec[option] = dict(type="raw")
     return spec
 
@@ -73,7 +67,7 @@ def module_kwargs():
     """Everything else AnsibleModule needs besides the spec."""
     return dict(
         argument_spec=argument_spec(),
-        required_if=[("state", "present", list(OPTION_ORDER), True)],
+        required_if=[("state", "present", list(OPTION_NAMES), True)],
         supports_check_mode=True,
     )
 
@@ -85,20 +79,20 @@ def validate(params, platform_name=None):
     up the network namespace and the path.
     """
     platform_name = platform_name or sys.platform
-    if not platform_name.startswith("linux"):
+    if not is_linux(platform_name):
         raise KeepaliveError(
             "keepalive_sysctl manages Linux sysctls; this host is %r (platform: Linux only); "
             "nothing was changed" % platform_name,
             option="platform",
         )
     wanted = {}
-    for option in OPTION_ORDER:
+    for option in OPTION_NAMES:
         if params.get(option) is not None:
             wanted[option] = check_keepalive_value(option, params[option])
     state = params.get("state") or "present"
     if state == "present" and not wanted:
         raise KeepaliveError(
-            "state=present needs at least one of %s; nothing was changed" % ", ".join(OPTION_ORDER),
+            "state=present needs at least one of %s; nothing was changed" % ", ".join(OPTION_NAMES),
             option="state",
         )
     # Only a missing option gets the default: an empty path is a mistake, not "the default".
@@ -130,8 +124,8 @@ def _bool(params, name, default):
 
 def check_keepalive_value(option, value):
     """The value as an int, or KeepaliveError naming option, value and range."""
-    _key, low, high, _default, unit = KEEPALIVE_OPTIONS[option]
-    allowed = "a whole number of %s in %d..%d" % (unit, low, high)
+    low, high = KERNEL_LIMITS[VALUE_OF[option]]
+    allowed = "a whole number of %s in %d..%d" % (UNITS[VALUE_OF[option]], low, high)
     if isinstance(value, bool):
         raise KeepaliveError(
             "%s=%r is a boolean; allowed: %s; nothing was changed" % (option, value, allowed),
@@ -213,7 +207,7 @@ def check_mode_value(mode):
 
 
 def _mode_number(mode):
-    if isinstance(mode, int) and not isinstance(mode, bool) and 0 <= mode <= 0o7777:
+    if is_integer(mode) and 0 <= mode <= 0o7777:
         return mode
     if isinstance(mode, str) and _OCTAL_MODE.match(mode.strip()):
         return int(mode.strip(), 8)

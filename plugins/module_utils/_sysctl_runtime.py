@@ -29,6 +29,11 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot import (
     host_to_local,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    OPTION_NAMES,
+    SYSCTL_KEY_OF,
+    SYSCTL_KEYS,
+)
 
 PROC_IPV4 = "/proc/sys/net/ipv4"
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -71,12 +76,19 @@ def read_runtime(root, keys):
                 values[key] = int(handle.read().split()[0])
         except (IOError, OSError, ValueError, IndexError) as exc:
             raise KeepaliveError(
-                "cannot read the runtime value of %s: %s; keepalive_sysctl needs a readable "
+                "cannot read the runtime value of %s: %s; the module needs a readable "
                 "/proc/sys/net/ipv4 (Linux, /proc mounted); nothing was changed"
                 % (key, getattr(exc, "strerror", None) or exc),
                 key=key,
             )
     return values
+
+
+def read_keepalive_sysctls(root="/"):
+    """The three keepalive sysctls of the calling thread's network namespace, by option
+    name (``tcp_keepalive_time``...)."""
+    values = read_runtime(root, SYSCTL_KEYS)
+    return dict((option, values[SYSCTL_KEY_OF[option]]) for option in OPTION_NAMES)
 
 
 def _write_proc_value(root, key, value):

@@ -40,32 +40,27 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
     DEFAULT_MARGIN,
-    KERNEL_LIMITS,
-    VALUE_NAMES,
     check_integer,
     kind,
     resolve_profile,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    FAIL,
+    KERNEL_LIMITS,
+    PASS,
+    STATUSES,
+    VALUE_NAMES,
+    WARN,
+    detection_time,
+    is_integer,
+    make_verdict,
+    probe_window,
+    worst_status,
+)
 
-PASS = "pass"
-WARN = "warn"
-FAIL = "fail"
-STATUSES = (PASS, WARN, FAIL)
 # Above ~1000 probes/s the kernel's timer wheel and the peers' ACKs show up in CPU profiles
 # and p99 latencies; below it keepalive traffic is noise.
 DEFAULT_PROBE_RATE_WARN = 1000
-
-
-def make_verdict(check, subject, status, value, limit, message):
-    """The one shape of a verdict."""
-    return {
-        "check": check,
-        "subject": subject,
-        "status": status,
-        "value": value,
-        "limit": limit,
-        "message": message,
-    }
 
 
 def check_value_types(values, option="values"):
@@ -76,7 +71,7 @@ def check_value_types(values, option="values"):
         if name not in values:
             raise KeepaliveError("%s is missing %s" % (option, name), option=option)
         value = values[name]
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_integer(value):
             raise KeepaliveError(
                 "%s.%s must be an integer, got %r (%s)" % (option, name, value, kind(value)),
                 option="%s.%s" % (option, name),
@@ -219,11 +214,6 @@ def heartbeat_verdicts(boxes, detect_within=None):
     return result
 
 
-def detection_time(values):
-    """Worst-case seconds from a peer's death to the socket's error when idle."""
-    return values["time"] + values["intvl"] * values["probes"]
-
-
 def detection_verdict(values, detect_within):
     seconds = detection_time(values)
     formula = "%s + %s x %s" % (values["time"], values["probes"], values["intvl"])
@@ -247,7 +237,7 @@ def detection_verdict(values, detect_within):
 
 
 def outage_verdict(values, tolerate_outage):
-    window = values["intvl"] * values["probes"]
+    window = probe_window(values)
     formula = "%s x %s" % (values["probes"], values["intvl"])
     if window >= tolerate_outage:
         return make_verdict(
@@ -284,11 +274,18 @@ def summarize(verdict_list):
     counts = {status: 0 for status in STATUSES}
     for item in verdict_list:
         counts[item["status"]] += 1
-    worst = FAIL if counts[FAIL] else WARN if counts[WARN] else PASS
-    problems = [
+    worst = worst_status([item["status"] for item in verdict_list], default=PASS)
+    # One line per verdict that did not pass, failures first (the fleet report's
+    # ``problems`` are whole verdicts instead: see _report_model.problem_verdicts).
+    problem_lines = [
         "%s %s: %s" % (item["check"], item["subject"], item["message"])
         for status in (FAIL, WARN)
         for item in verdict_list
         if item["status"] == status
     ]
-    return {"status": worst, "counts": counts, "total": len(verdict_list), "problems": problems}
+    return {
+        "status": worst,
+        "counts": counts,
+        "total": len(verdict_list),
+        "problems": problem_lines,
+    }

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
     host_report,
-    plan,
+    plan_values,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._role_inputs import (
     check_role_inputs,
@@ -27,7 +27,7 @@ from ansible_collections.netstack.keepalive.plugins.plugin_utils._filters_policy
 
 def keepalive_plan(profile, path=None, profiles=None, middlebox_check=True):
     """The values to set for a profile on a path, or why they must not be set."""
-    return policy_call(None, plan, profile, path, profiles, middlebox_check)
+    return policy_call(None, plan_values, profile, path, profiles, middlebox_check)
 
 
 def keepalive_role_inputs(variables):

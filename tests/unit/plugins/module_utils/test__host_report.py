@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
     host_report,
-    plan,
+    plan_values,
 )
 
 DEFAULTS = {"time": 7200, "intvl": 75, "probes": 9}
@@ -48,7 +48,7 @@ def sysctl_result(before, after=None, boot=None, shadowed=(), changed=False):
     ],
 )  # fmt: skip
 def test_plan_values_or_reason(profile, path, intended, error_part):
-    result = plan(profile, path)
+    result = plan_values(profile, path)
     assert result["intended"] == intended
     if error_part is None:
         assert result["error"] is None
@@ -58,8 +58,10 @@ def test_plan_values_or_reason(profile, path, intended, error_part):
 
 def test_plan_ignores_the_path_when_the_middlebox_check_is_off():
     # 7200 s behind Azure's 240 s fails with the check, passes without it.
-    assert plan({"time": 7200}, ["azure_lb_standard"])["error"]
-    assert plan({"time": 7200}, ["azure_lb_standard"], middlebox_check=False)["error"] is None
+    assert plan_values({"time": 7200}, ["azure_lb_standard"])["error"]
+    assert (
+        plan_values({"time": 7200}, ["azure_lb_standard"], middlebox_check=False)["error"] is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,7 +73,7 @@ def test_plan_ignores_the_path_when_the_middlebox_check_is_off():
 )
 def test_plan_refuses_wrong_input(profile, path, message_part):
     with pytest.raises(KeepaliveError) as exc:
-        plan(profile, path)
+        plan_values(profile, path)
     assert message_part in str(exc.value)
 
 
@@ -109,7 +111,7 @@ CLOUD = {"time": 180, "intvl": 20, "probes": 3}
     ],
 )  # fmt: skip
 def test_host_report_verdicts(case, kwargs, status, checks):
-    report = host_report(plan("cloud", ["aws_nlb", "aws_nat_gateway"]), "h1", **kwargs)
+    report = host_report(plan_values("cloud", ["aws_nlb", "aws_nat_gateway"]), "h1", **kwargs)
     failing = {v["check"] for v in report["verdicts"] if v["status"] != "pass"}
     assert report["status"] == status, case
     assert failing == checks, case
@@ -117,7 +119,7 @@ def test_host_report_verdicts(case, kwargs, status, checks):
 
 
 def test_audit_reports_the_values_found_not_the_ones_it_would_set():
-    report = host_report(plan("cloud", ["aws_nlb"]), "h1", mode="audit", check_mode=True,
+    report = host_report(plan_values("cloud", ["aws_nlb"]), "h1", mode="audit", check_mode=True,
                          sysctl=sysctl_result(DEFAULTS, CLOUD))  # fmt: skip
     assert report["runtime"] == DEFAULTS
     assert report["after"] == DEFAULTS
@@ -135,7 +137,7 @@ def test_fail_on_decides_whether_the_host_fails(fail_on, status, fails):
     sysctl = sysctl_result(CLOUD, shadowed=[{"file": "/etc/sysctl.conf", "line": 1,
                                              "key": "net.ipv4.tcp_keepalive_time",
                                              "value": "7200"}])  # fmt: skip
-    report = host_report(plan("cloud", []), "h1", sysctl=sysctl, fail_on=fail_on,
+    report = host_report(plan_values("cloud", []), "h1", sysctl=sysctl, fail_on=fail_on,
                          on_shadowed=shadow)  # fmt: skip
     assert report["status"] == status
     assert report["fails_host"] is fails
@@ -143,4 +145,4 @@ def test_fail_on_decides_whether_the_host_fails(fail_on, status, fails):
 
 def test_bad_fail_on_names_option_and_allowed_values():
     with pytest.raises(KeepaliveError, match=r"fail_on='sometimes': allowed values are fail, warn"):
-        host_report(plan("cloud", []), "h1", fail_on="sometimes")
+        host_report(plan_values("cloud", []), "h1", fail_on="sometimes")

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
     host_report,
-    plan,
+    plan_values,
 )
 
 WANTED = {"tcp_keepalive_time": 180, "tcp_keepalive_intvl": 20, "tcp_keepalive_probes": 3}
@@ -34,7 +34,7 @@ def sysctl(shadowed):
     ],
 )
 def test_boot_value_status_follows_on_shadowed(on_shadowed, persist, shadowed, expected):
-    report = host_report(plan("cloud", ["aws_nlb"]), "h1", sysctl=sysctl(shadowed),
+    report = host_report(plan_values("cloud", ["aws_nlb"]), "h1", sysctl=sysctl(shadowed),
                          on_shadowed=on_shadowed, persist=persist)  # fmt: skip
     (boot,) = [v for v in report["verdicts"] if v["check"] == "boot_value"]
     assert boot["status"] == expected
@@ -43,4 +43,7 @@ def test_boot_value_status_follows_on_shadowed(on_shadowed, persist, shadowed, e
 
 
 def test_an_infeasible_inline_profile_is_labelled_like_a_feasible_one():
-    assert plan({"detect_within": 20})["profile"] == plan({"detect_within": 60})["profile"]
+    assert (
+        plan_values({"detect_within": 20})["profile"]
+        == plan_values({"detect_within": 60})["profile"]
+    )

@@ -63,7 +63,7 @@ def test_big_process_is_scanned_in_queued_chunks_even_when_a_child_dies(
 ):
     pid, expected = big_holder
     monkeypatch.setattr(_parallel_scan, "CHUNK_FDS", 256)  # several chunks of its 2048
-    groups, chunks = _parallel_scan.plan([pid], 2)
+    groups, chunks = _parallel_scan.plan_scan([pid], 2)
     assert groups == [[], []] and len(chunks) == 8  # the table is dense: probed, queued
     handles = _parallel_scan.start_scan(exact=True, jobs=2)
     if kill is not None:
@@ -96,7 +96,7 @@ def test_plan_gives_small_processes_whole_to_the_lightest_child(
     monkeypatch, counts, jobs, expected
 ):
     monkeypatch.setattr(_parallel_scan, "_fd_count", lambda pid, proc: counts[pid])
-    groups, chunks = _parallel_scan.plan(sorted(counts), jobs)
+    groups, chunks = _parallel_scan.plan_scan(sorted(counts), jobs)
     assert sorted(sorted(pid for pid, *_rest in group) for group in groups) == expected
     assert {item[1:] for group in groups for item in group} == {(0, 0, 1)}  # whole, listed
     assert chunks == []
@@ -107,7 +107,7 @@ def test_plan_queues_chunks_of_dense_big_processes_and_shares_sparse_ones(monkey
     table_sizes = {10: 8192, 11: 65536}  # 10 is dense, 11 sparse (one fd far up)
     monkeypatch.setattr(_parallel_scan, "_fd_count", lambda pid, proc: counts[pid])
     monkeypatch.setattr(_parallel_scan, "_fd_table_size", lambda pid, proc: table_sizes[pid])
-    groups, chunks = _parallel_scan.plan(sorted(counts), 2)
+    groups, chunks = _parallel_scan.plan_scan(sorted(counts), 2)
     assert groups == [[(11, 0, 0, 2), (12, 0, 0, 1)], [(11, 1, 0, 2)]]
     assert chunks == [(10, 0, 2048, 1), (10, 2048, 4096, 1), (10, 4096, 6144, 1),
                       (10, 6144, 8192, 1)]  # fmt: skip
@@ -116,7 +116,7 @@ def test_plan_queues_chunks_of_dense_big_processes_and_shares_sparse_ones(monkey
 def test_plan_keeps_a_child_per_job_when_only_the_queue_has_work(monkeypatch):
     monkeypatch.setattr(_parallel_scan, "_fd_count", lambda pid, proc: 3000)
     monkeypatch.setattr(_parallel_scan, "_fd_table_size", lambda pid, proc: 4096)
-    groups, chunks = _parallel_scan.plan([7], 3)
+    groups, chunks = _parallel_scan.plan_scan([7], 3)
     assert groups == [[], [], []] and chunks == [(7, 0, 2048, 1), (7, 2048, 4096, 1)]
 
 
@@ -125,7 +125,7 @@ def test_plan_never_overflows_the_queue_and_covers_every_fd_number_once(monkeypa
     sizes = {pid: (1 << 20) >> (pid % 8) for pid in range(1, processes + 1)}
     monkeypatch.setattr(_parallel_scan, "_fd_count", lambda pid, proc: sizes[pid] - 1)
     monkeypatch.setattr(_parallel_scan, "_fd_table_size", lambda pid, proc: sizes[pid])
-    groups, chunks = _parallel_scan.plan(sorted(sizes), 2)
+    groups, chunks = _parallel_scan.plan_scan(sorted(sizes), 2)
     assert len(chunks) <= _parallel_scan.MAX_CHUNKS
     items = chunks + [item for group in groups for item in group]
     for pid, size in sizes.items():  # probed whole in a group, or in chunks of the queue

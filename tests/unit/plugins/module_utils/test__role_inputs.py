@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
     host_report,
-    plan,
+    plan_values,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._role_inputs import (
     KNOWN,
@@ -123,12 +123,12 @@ def test_every_variable_of_the_role_is_checked():
 def test_an_infeasible_profile_is_valid_input_the_plan_refuses():
     variables = dict(GOOD, tcp_keepalive_profile={"detect_within": 20})
     assert check_role_inputs(variables)["valid"]
-    assert "short by 11 s" in plan({"detect_within": 20})["error"]
+    assert "short by 11 s" in plan_values({"detect_within": 20})["error"]
 
 
 def test_an_inline_profile_is_planned_and_judged_by_its_own_requirements():
     inline = {"detect_within": 40, "tolerate_outage": 6, "margin": 4}
-    planned = plan(inline, ["aws_nlb"])
+    planned = plan_values(inline, ["aws_nlb"])
     assert planned["error"] is None and planned["profile"] == "inline"
     values = planned["intended"]
     sysctl = {

@@ -20,7 +20,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_check
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
     host_report,
-    plan,
+    plan_values,
 )
 
 OUR_FILE = "/etc/sysctl.d/90-netstack-keepalive.conf"
@@ -84,7 +84,7 @@ def _values(planned):
 
 def aws_web():
     path = ["aws_nlb", "aws_nat_gateway"]
-    planned = plan("cloud", path)
+    planned = plan_values("cloud", path)
     rows = [_row("nginx.service", "nginx", "established", True, 180, 42)]
     return host_report(
         planned, "aws-web-1", mode="enforce",
@@ -94,7 +94,7 @@ def aws_web():
 
 
 def azure_db():
-    planned = plan("cloud", ["azure_lb_standard"])
+    planned = plan_values("cloud", ["azure_lb_standard"])
     shadow = {"file": "/etc/sysctl.conf", "line": 12, "key": "net.ipv4.tcp_keepalive_time",
               "value": "7200"}  # fmt: skip
     return host_report(
@@ -105,7 +105,7 @@ def azure_db():
 
 def gcp_worker():
     path = ["gcp_cloud_nat"]
-    planned = plan("cloud", path)
+    planned = plan_values("cloud", path)
     rows = [
         _row("worker.service", "worker", "established", True, 180, 8),
         _row("legacy-sync.service", "rsync", "established", False, None, 2),
@@ -118,7 +118,7 @@ def gcp_worker():
 
 
 def proxy_app():
-    planned = plan("cloud", ["envoy", "aws_nlb"])
+    planned = plan_values("cloud", ["envoy", "aws_nlb"])
     values = _values(planned)
     return host_report(planned, "proxy-app-1", mode="audit", sysctl=_sysctl(values, values))
 
