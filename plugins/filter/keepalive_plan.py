@@ -24,12 +24,19 @@ options:
     type: raw
     required: true
   path:
-    description: Middleboxes on the path (catalog ids, overrides, custom boxes).
+    description:
+      - "The middleboxes between the host and its peers. Each item is a catalog id
+        (V(aws_nat_gateway)), an override C({id: aws_nlb, idle_timeout: 600}) checked against
+        the product's configurable range, or a custom box
+        C({name: corp-fw, idle_timeout: 900, layer: 4})."
+      - See P(netstack.keepalive.keepalive_catalog#filter) for the ids.
     type: list
     elements: raw
     default: []
   profiles:
-    description: User profiles merged over the built-ins.
+    description:
+      - User profiles by name, merged over the built-in ones (a user profile replaces a
+        built-in of the same name; C(base) with its own name extends the built-in).
     type: dict
     default: {}
   middlebox_check:

@@ -30,16 +30,27 @@ options:
     type: dict
     required: true
   path:
-    description: The middleboxes on the path, as for P(netstack.keepalive.keepalive_derive#filter).
+    description:
+      - "The middleboxes between the host and its peers. Each item is a catalog id
+        (V(aws_nat_gateway)), an override C({id: aws_nlb, idle_timeout: 600}) checked against
+        the product's configurable range, or a custom box
+        C({name: corp-fw, idle_timeout: 900, layer: 4})."
+      - See P(netstack.keepalive.keepalive_catalog#filter) for the ids.
     type: list
     elements: raw
     default: []
   profile:
-    description: The requirements to check against, a profile name or mapping; none means
-      the defaults (tolerate_outage 30 s, margin 30 s, no detect_within).
+    description:
+      - The requirements to check against - a profile name (V(kernel_default), V(cloud),
+        V(database), V(latency_sensitive), or a key of O(profiles)) or an inline profile
+        mapping.
+      - Not given - the defaults (C(tolerate_outage) 30 s, C(margin) 30 s, no
+        C(detect_within)).
     type: raw
   profiles:
-    description: User profiles by name, merged over the built-in ones.
+    description:
+      - User profiles by name, merged over the built-in ones (a user profile replaces a
+        built-in of the same name; C(base) with its own name extends the built-in).
     type: dict
     default: {}
   socket_count:

@@ -31,6 +31,11 @@ description:
     a filter, because 100,000 sockets make tens of megabytes of JSON.
   - Optional checks, returned as RV(verdicts) - O(require) (services that must have
     keepalive on) and O(path) (each group's effective idle against the middleboxes).
+  - With O(path), each group's effective idle is checked against every layer-4 box, with
+    the C(margin) of O(profile); keepalive off behind such a box fails. Only established
+    connections to a remote peer are checked - listeners carry no traffic (their accepted
+    connections are checked instead), and a connection to a loopback address never crosses
+    a middlebox.
 requirements:
   - Linux with C(/proc) and the C(NETLINK_SOCK_DIAG) netlink family (C(inet_diag))
   - Python 3.6 or later on the managed host (standard library only)
@@ -107,23 +112,26 @@ options:
     default: []
   path:
     description:
-      - Middleboxes between these sockets and their peers, as for the policy engine - catalog
-        ids (C(aws_nat_gateway)), C({id, idle_timeout}) overrides or custom boxes
-        C({name, idle_timeout, layer}). Each group's effective idle is checked against
-        every layer-4 box; keepalive off behind such a box fails.
-      - Only established connections to a remote peer are checked - listeners carry no
-        traffic (their accepted connections are checked instead), and a connection to a
-        loopback address never crosses a middlebox.
+      - "The middleboxes between the host and its peers. Each item is a catalog id
+        (V(aws_nat_gateway)), an override C({id: aws_nlb, idle_timeout: 600}) checked against
+        the product's configurable range, or a custom box
+        C({name: corp-fw, idle_timeout: 900, layer: 4})."
+      - See P(netstack.keepalive.keepalive_catalog#filter) for the ids.
     type: list
     elements: raw
     default: []
   profile:
     description:
-      - Profile name or mapping whose C(margin) applies to the path checks.
+      - The requirements to check against - a profile name (V(kernel_default), V(cloud),
+        V(database), V(latency_sensitive), or a key of O(profiles)) or an inline profile
+        mapping.
+      - Not given - the defaults (C(tolerate_outage) 30 s, C(margin) 30 s, no
+        C(detect_within)).
     type: raw
   profiles:
     description:
-      - User profiles by name, merged over the built-in ones.
+      - User profiles by name, merged over the built-in ones (a user profile replaces a
+        built-in of the same name; C(base) with its own name extends the built-in).
     type: dict
 attributes:
   check_mode:
