@@ -20,9 +20,13 @@ import fcntl
 import os
 import re
 import stat
-import tempfile
 import time
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._atomic_write import (
+    fsync_directory,
+    remove_quietly,
+    write_temp_file,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
@@ -230,18 +234,13 @@ def write_file_atomic(root, path, content, mode):
     directory = os.path.dirname(local)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(local), dir=directory)
+    temp = write_temp_file(directory, os.path.basename(local), content, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, local)
+        os.rename(temp, local)
     except BaseException:
-        _remove_quietly(tmp)
+        remove_quietly(temp)
         raise
-    _fsync_dir(directory)
+    fsync_directory(directory)
 
 
 def remove_file(root, path):
@@ -251,7 +250,7 @@ def remove_file(root, path):
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
-    _fsync_dir(os.path.dirname(host_to_local(root, path)))
+    fsync_directory(os.path.dirname(host_to_local(root, path)))
 
 
 def restore_file(root, path, content, mode):
@@ -260,26 +259,6 @@ def restore_file(root, path, content, mode):
         remove_file(root, path)
     else:
         write_file_atomic(root, path, content, mode)
-
-
-def _remove_quietly(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; the rename is still done
-    finally:
-        os.close(fd)
 
 
 def temp_name_pattern(path):

@@ -25,18 +25,27 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import xml.etree.ElementTree as ET
 
 import jinja2
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._atomic_write import (
+    fsync_directory,
+    write_temp_file,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    STATUS_RANK,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_chart import (
     fleet_chart,
     host_chart,
     human_seconds,
+)
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_model import (
+    detection_seconds,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_prom import (
     label_text,
@@ -47,6 +56,12 @@ from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_prom im
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_templates")
 FORMATS = ("json", "markdown", "html", "junit", "prometheus")
 DEFAULT_FORMATS = ("json", "markdown", "html", "junit")
+# The values table of a host: (label, host report key, where the values come from).
+VALUE_ROWS = (
+    ("intended", "intended", "policy"),
+    ("before this run", "runtime", "runtime"),
+    ("after this run", "after", "runtime"),
+)
 FILE_NAMES = {
     "json": "report.json",
     "markdown": "report.md",
@@ -145,7 +160,7 @@ def write_files(dest, files):
     finally:
         for temp in temps:
             _remove(temp)
-    _fsync_folder(dest)
+    fsync_directory(dest)
     return targets
 
 
@@ -171,20 +186,10 @@ def _kind(path):
 
 def _write_temp(path, text):
     """A temporary file next to ``path`` with ``text``, synced, mode 0644 minus the umask."""
-    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
-                                    dir=os.path.dirname(path))  # fmt: skip
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o644 & ~umask)
-    except BaseException:
-        _remove(temp)
-        raise
-    return temp
+    umask = os.umask(0)
+    os.umask(umask)
+    directory, name = os.path.split(path)
+    return write_temp_file(directory, name, text, 0o644 & ~umask, suffix=".tmp")
 
 
 def _commit(pairs):
@@ -253,20 +258,6 @@ def _remove(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def _fsync_folder(dest):
-    """Make the renames durable; a folder that cannot be opened (odd filesystems) is left."""
-    try:
-        handle = os.open(dest, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
 
 
 def render_json(doc):
@@ -370,15 +361,35 @@ def _host_view(host):
         for box in host["path"]
         if box.get("layer") == 4 and isinstance(box.get("idle_timeout"), int)
     ]
-    order = {"fail": 0, "unknown": 1, "warn": 2, "pass": 3}
     return {
         "data": host,
         "anchor": host_anchor(host["host"]),
         "chart": host_chart(host),
         "smallest_timeout": min(layer4) if layer4 else None,
-        "verdicts": sorted(host["verdicts"], key=lambda v: order[v["status"]]),
+        "verdicts": sorted(host["verdicts"], key=_worst_first),
+        "value_rows": _value_rows(host),
         "path_text": " → ".join(_box_text(box) for box in host["path"]) or "none given",
     }
+
+
+def _value_rows(host):
+    """The rows of a host's values table, each with its detection time from the model."""
+    rows = []
+    for label, key, source in VALUE_ROWS:
+        values = host[key]
+        rows.append(
+            {
+                "label": label,
+                "values": values,
+                "detection": detection_seconds(values),
+                "source": source,
+            }
+        )
+    return rows
+
+
+def _worst_first(verdict):
+    return -STATUS_RANK[verdict["status"]]
 
 
 def host_anchor(name):
