@@ -21,25 +21,28 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    FAIL,
+    FAIL_ON,
+    UNKNOWN,
+    WARN,
+    fails_gate,
+)
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_model import (
-    STATUS_RANK,
     build_report,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_render import (
     DEFAULT_FORMATS,
     FORMATS,
     check_formats,
-    render_files,
-    write_files,
+    write_report,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_schema import (
     shown,
 )
 
-FAIL_ON = ("fail", "warn", "never")
-# The best status that still fails the gate. An unknown host (no report, nothing judged)
-# fails `fail_on: fail` too: an audit that could not see a host must not look green.
-FAIL_ON_THRESHOLD = {"fail": "unknown", "warn": "warn"}
+# Hosts that did not pass, worst first, as the summary names them.
+NOT_PASSING = (FAIL, UNKNOWN, WARN)
 ARGUMENT_SPEC = dict(
     hosts=dict(type="list", elements="raw"),
     hostvars_key=dict(type="str", default="tcp_keepalive_report"),
@@ -69,7 +72,7 @@ class ActionModule(ActionBase):
             dest = _check_options(args)
             hosts, unseen = _host_reports(args, task_vars)
             doc = build_report(hosts, unseen=unseen)
-            paths = write_files(dest, render_files(doc, args["formats"]))
+            paths = write_report(doc, dest, args["formats"])
         except KeepaliveError as exc:
             result.update(failed=True, msg=str(exc))
             return result
@@ -181,27 +184,27 @@ def _unknown(value):
 
 def _summary(doc, dest, paths, fail_on):
     by_status = {
-        status: [h["host"] for h in doc["hosts"] if h["status"] == status]
-        for status in ("fail", "unknown", "warn")
+        status: [h["host"] for h in doc["hosts"] if h["status"] == status] for status in NOT_PASSING
     }
+    not_passing = ", ".join(_named(by_status[status], status) for status in (FAIL, UNKNOWN))
     msg = "fleet report %s: %d hosts, %s, %d warn; written to %s" % (
-        doc["status"].upper(), doc["totals"]["hosts"],
-        ", ".join(_named(by_status[status], status) for status in ("fail", "unknown")),
-        len(by_status["warn"]), dest,
-    )  # fmt: skip
-    threshold = FAIL_ON_THRESHOLD.get(fail_on)
-    failed = threshold is not None and STATUS_RANK[doc["status"]] >= STATUS_RANK[threshold]
+        doc["status"].upper(),
+        doc["totals"]["hosts"],
+        not_passing,
+        len(by_status[WARN]),
+        dest,
+    )
     return {
         "changed": False,
-        "failed": failed,
+        "failed": fails_gate(doc["status"], fail_on),
         "msg": msg,
         "status": doc["status"],
         "totals": doc["totals"],
         "counts": doc["verdict_totals"],
         "checks": doc["checks"],
-        "failing_hosts": by_status["fail"],
-        "unknown_hosts": by_status["unknown"],
-        "warning_hosts": by_status["warn"],
+        "failing_hosts": by_status[FAIL],
+        "unknown_hosts": by_status[UNKNOWN],
+        "warning_hosts": by_status[WARN],
         "problems": doc["problems"],
         "dest": dest,
         "paths": paths,

@@ -29,7 +29,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy import 
     resolve_profile,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import kind
-from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import make_verdict
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import make_verdict
 
 REQUIRED_STATES = ("established", "listen")
 REQUIRE_KEYS = ("name", "states")
@@ -183,13 +183,21 @@ def path_verdicts(rows, path, profile=None, profiles=None):
                 % row["source"],
             ))  # fmt: skip
         else:
-            for verdict in idle_verdicts(row["idle"], boxes, margin):
-                verdict["message"] = "%s: %s" % (subject, verdict["message"])
-                verdict.update(
-                    check="socket_idle", subject="%s via %s" % (subject, verdict["subject"])
-                )
-                result.append(verdict)
+            for box_verdict in idle_verdicts(row["idle"], boxes, margin):
+                result.append(_socket_idle_verdict(subject, box_verdict))
     return result
+
+
+def _socket_idle_verdict(subject, box_verdict):
+    """A group's ``socket_idle`` verdict from the ``middlebox_idle`` verdict of one box."""
+    return make_verdict(
+        "socket_idle",
+        "%s via %s" % (subject, box_verdict["subject"]),
+        box_verdict["status"],
+        box_verdict["value"],
+        box_verdict["limit"],
+        "%s: %s" % (subject, box_verdict["message"]),
+    )
 
 
 def _off_verdict(subject, boxes):

@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import platform
+import sys
 import time
 
 from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
@@ -32,6 +32,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy import 
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockdiag import STATE_NUMBERS
 from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import summarize
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import is_linux
 
 STATE_CHOICES = sorted(STATE_NUMBERS)
 FILTERS = ("units", "ports", "keepalive", "limit")
@@ -58,8 +59,8 @@ def module_kwargs():
 
 
 def check_platform(system=None):
-    system = system or platform.system()
-    if system != "Linux":
+    system = system or sys.platform
+    if not is_linux(system):
         raise KeepaliveError(
             "keepalive_sockets_info needs Linux (netlink inet_diag, /proc, pidfd_getfd); "
             "this host runs %s" % system

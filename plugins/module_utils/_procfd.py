@@ -32,6 +32,8 @@ import stat
 # which matters 100,000 times over. Only getsockopt and detach are called on it.
 from _socket import socket as _raw_socket
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import is_linux
+
 SYS_PIDFD_OPEN = 434  # same number on every architecture since Linux 5.3
 SYS_PIDFD_GETFD = 438  # Linux 5.6
 UNIFIED_CGROUP_MOUNTS = ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
@@ -93,7 +95,7 @@ def retagging_controllers(cgroups="/proc/cgroups"):
 
 def exact_options_support(cgroups="/proc/cgroups"):
     """None when pidfd_getfd can work here, else the reason it cannot (a sentence)."""
-    if platform.system() != "Linux":
+    if not is_linux():
         return "pidfd_getfd needs Linux"
     if platform.machine() not in ("x86_64", "aarch64", "arm64", "ppc64le", "s390x", "riscv64"):
         return "pidfd_getfd syscall number not known for %s" % platform.machine()

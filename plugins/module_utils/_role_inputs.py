@@ -29,11 +29,16 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params 
     check_mode_value,
     check_path,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    FAIL_ON,
+    MODES,
+    ON_SHADOWED,
+)
 
 CHOICES = {
-    "tcp_keepalive_mode": ("enforce", "audit"),
-    "tcp_keepalive_on_shadowed": ("fail", "warn", "ignore"),
-    "tcp_keepalive_fail_on": ("fail", "warn", "never"),
+    "tcp_keepalive_mode": MODES,
+    "tcp_keepalive_on_shadowed": ON_SHADOWED,
+    "tcp_keepalive_fail_on": FAIL_ON,
 }
 BOOLEANS = (
     "tcp_keepalive_apply_enabled",

@@ -15,6 +15,11 @@ __metaclass__ = type
 
 import math
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    is_integer,
+    worst_status,
+)
+
 WIDTH = 1000
 PLOT_LEFT = 150
 PLOT_RIGHT = WIDTH - 40
@@ -28,7 +33,6 @@ TICKS = (
     (300, "5 min"), (600, "10 min"), (1200, "20 min"), (1800, "30 min"), (3600, "1 h"),
     (7200, "2 h"), (14400, "4 h"), (28800, "8 h"), (86400, "1 d"), (172800, "2 d"),
 )  # fmt: skip
-STATUS_RANK = {"pass": 0, "warn": 1, "unknown": 2, "fail": 3}
 LABEL_MAX = 24  # characters of a bar label that fit left of the plot
 MAX_SOCKET_BARS = 6
 FLEET_TOP = 24  # room for the caption above the rows
@@ -172,7 +176,7 @@ def _idle_status(host):
 
 def _worst_verdict(host, checks):
     statuses = [v["status"] for v in host["verdicts"] if v["check"] in checks]
-    return max(statuses, key=STATUS_RANK.__getitem__) if statuses else None
+    return worst_status(statuses, default=None)
 
 
 def _verdict_limit(host, check):
@@ -187,7 +191,7 @@ def _timeout_lines(path):
     lines = {}
     for box in path:
         timeout = box.get("idle_timeout")
-        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+        if not is_integer(timeout) or timeout <= 0:
             continue
         layer = 4 if box.get("layer") == 4 else 7
         line = lines.setdefault((timeout, layer), {"value": timeout, "layer": layer, "ids": []})

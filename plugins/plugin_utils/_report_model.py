@@ -23,20 +23,24 @@ import datetime
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    PASS,
+    REPORT_STATUSES,
+    STATUS_RANK,
+    UNKNOWN,
+    VALUE_NAMES,
+    VERDICT_KEYS,
+    detection_time,
+    is_integer,
+    make_verdict,
+    worst_status,
+)
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_schema import (
     check_host_report,
-    is_integer,
     shown,
 )
 
 SCHEMA_VERSION = 1
-# Host and fleet statuses, in the order counts list them. ``unknown`` is a host the audit
-# could not see (no host report, or one without verdicts): never a pass.
-STATUSES = ("pass", "warn", "fail", "unknown")
-# Worst last: a host nobody could audit is worse than a warning, a failing check worse still.
-STATUS_RANK = {"pass": 0, "warn": 1, "unknown": 2, "fail": 3}
-VALUE_NAMES = ("time", "intvl", "probes")
-VERDICT_KEYS = ("check", "subject", "status", "value", "limit", "message")
 UNSEEN_CHECK = "report_present"
 # Keys of list entries that the renderers read; missing ones become None.
 BOX_KEYS = ("id", "product", "layer", "idle_timeout", "origin", "source")
@@ -85,18 +89,13 @@ def build_report(hosts, generated_at=None, unseen=None):
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": _timestamp(generated_at),
-        "status": worst([item["status"] for item in checked]),
+        "status": worst_status([item["status"] for item in checked]),
         "totals": _host_totals(checked),
         "verdict_totals": _verdict_totals(checked),
         "checks": _check_counts(checked),
-        "problems": problems(checked),
+        "problems": problem_verdicts(checked),
         "hosts": checked,
     }
-
-
-def worst(statuses):
-    """The worst of ``statuses``; ``unknown`` for none: an audit that saw no host is not green."""
-    return max(statuses, key=STATUS_RANK.__getitem__, default="unknown")
 
 
 def normalize_host(item, position=(1, 1)):
@@ -142,26 +141,28 @@ def unseen_host(host, reason):
 
 
 def detection_seconds(values):
-    """How long until a dead peer is noticed: time + intvl x probes (None if unknown)."""
+    """How long until a dead peer is noticed (``detection_time``); None if unknown."""
     if not values or any(not is_integer(values.get(name)) for name in VALUE_NAMES):
         return None
-    return values["time"] + values["intvl"] * values["probes"]
+    return detection_time(values)
 
 
 def count_statuses(verdicts):
-    counts = dict.fromkeys(STATUSES, 0)
+    counts = dict.fromkeys(REPORT_STATUSES, 0)
     for verdict in verdicts:
         counts[verdict["status"]] += 1
     return counts
 
 
-def problems(hosts):
-    """Every fail, then every unknown, then every warn: what a reader must see first."""
+def problem_verdicts(hosts):
+    """Every verdict that did not pass, with its host: every fail, then every unknown, then
+    every warn, what a reader must see first (the document's ``problems``; a host report's
+    ``problems`` are one line per verdict instead)."""
     found = [
         {"host": item["host"], **verdict}
         for item in hosts
         for verdict in item["verdicts"]
-        if verdict["status"] != "pass"
+        if verdict["status"] != PASS
     ]
     found.sort(key=lambda p: (-STATUS_RANK[p["status"]], p["host"], p["check"], p["subject"]))
     return found
@@ -197,16 +198,13 @@ def _host_name(item, position):
 
 
 def _unknown_verdict(host, message):
-    return {
-        "check": UNSEEN_CHECK, "subject": host, "status": "unknown", "value": None,
-        "limit": None, "message": message,
-    }  # fmt: skip
+    return make_verdict(UNSEEN_CHECK, host, UNKNOWN, None, None, message)
 
 
 def _set_status(result):
     # Counts and status follow the verdicts, so the report can never disagree with itself.
     result["counts"] = count_statuses(result["verdicts"])
-    result["status"] = worst([verdict["status"] for verdict in result["verdicts"]])
+    result["status"] = worst_status([verdict["status"] for verdict in result["verdicts"]])
 
 
 def _entries(value, keys):
@@ -257,9 +255,9 @@ def _host_totals(hosts):
 
 
 def _verdict_totals(hosts):
-    totals = dict.fromkeys(STATUSES, 0)
+    totals = dict.fromkeys(REPORT_STATUSES, 0)
     for item in hosts:
-        for status in STATUSES:
+        for status in REPORT_STATUSES:
             totals[status] += item["counts"][status]
     return totals
 
@@ -269,7 +267,7 @@ def _check_counts(hosts):
     checks = {}
     for item in hosts:
         for verdict in item["verdicts"]:
-            counts = checks.setdefault(verdict["check"], dict.fromkeys(STATUSES, 0))
+            counts = checks.setdefault(verdict["check"], dict.fromkeys(REPORT_STATUSES, 0))
             counts[verdict["status"]] += 1
     return dict(sorted(checks.items()))
 

@@ -17,6 +17,10 @@ import calendar
 import re
 import time
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    REPORT_STATUSES,
+)
+
 PROM_PREFIX = "netstack_keepalive_"
 # unknown (the audit could not see the host) is above fail so that `status > 0` and
 # `status >= 2` alerts both fire for it.
@@ -67,7 +71,7 @@ def render_prometheus(host, generated_at=None):
         detection.add({}, host["detection_seconds"])
     _prom_sockets(metrics, host)
     verdicts = metrics.family("verdicts", "gauge", "Verdicts of the last run by status.")
-    for status in ("pass", "warn", "fail", "unknown"):
+    for status in REPORT_STATUSES:
         verdicts.add({"status": status}, host["counts"][status])
     metrics.family(
         "status",

@@ -21,14 +21,15 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
     MAX_IDLE_TIMEOUT,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     KERNEL_LIMITS,
+    MODES,
+    STATUSES,
+    VALUE_NAMES,
+    is_integer,
 )
 
 HOST_SCHEMAS = (1,)
-MODES = ("enforce", "audit")
-VERDICT_STATUSES = ("pass", "warn", "fail")
-VALUE_NAMES = ("time", "intvl", "probes")
 LAYERS = (4, 7)
 # The keepalive sysctls store a C int and take 0 or negatives without a word; a host report
 # may carry such a value (its kernel_limits verdict fails), but nothing outside an int.
@@ -65,10 +66,6 @@ def shown(value):
     if len(text) > SHOWN_CHARS:
         text = text[: SHOWN_CHARS - 3] + "..."
     return "%s (%s)" % (text, _type_name(value))
-
-
-def is_integer(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _refuse(where, field, value, allowed):
@@ -231,7 +228,7 @@ def _socket_row(row, where, field):
 
 def _verdict(verdict, where, field):
     status = verdict.get("status")
-    _choice(VERDICT_STATUSES)(status, where, field + ".status")
+    _choice(STATUSES)(status, where, field + ".status")
     check = verdict.get("check")
     if not isinstance(check, str) or not check:
         _refuse(where, field + ".check", check, "a non-empty string")

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ansible_collections.netstack.keepalive.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_model as model
 from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import report_fleet
@@ -48,7 +49,7 @@ def test_fleet_document_is_json_and_counts_add_up(fleet_doc):
     again = json.loads(json.dumps(fleet_doc))
     assert again == fleet_doc
     per_check = {status: sum(c[status] for c in fleet_doc["checks"].values())
-                 for status in model.STATUSES}  # fmt: skip
+                 for status in vocabulary.REPORT_STATUSES}  # fmt: skip
     assert per_check == fleet_doc["verdict_totals"]
     assert sum(fleet_doc["verdict_totals"].values()) == sum(
         len(h["verdicts"]) for h in fleet_doc["hosts"]
@@ -59,7 +60,7 @@ def test_fleet_document_is_json_and_counts_add_up(fleet_doc):
 
 def test_problems_list_fails_first_then_warns(fleet_doc):
     statuses = [p["status"] for p in fleet_doc["problems"]]
-    assert statuses == sorted(statuses, key=lambda s: -model.STATUS_RANK[s])
+    assert statuses == sorted(statuses, key=lambda s: -vocabulary.STATUS_RANK[s])
     assert "pass" not in statuses
     fails = {(p["host"], p["check"]) for p in fleet_doc["problems"] if p["status"] == "fail"}
     assert fails == {
@@ -175,15 +176,6 @@ def test_unseen_host_is_unknown_and_counted():
     assert problem["message"] == "no host report: unreachable"
 
 
-@pytest.mark.parametrize(
-    "statuses, fleet",
-    [(["pass", "unknown"], "unknown"), (["warn", "unknown"], "unknown"),
-     (["fail", "unknown"], "fail"), (["pass", "warn"], "warn")],
-)  # fmt: skip
-def test_unknown_ranks_above_warn_and_below_fail(statuses, fleet):
-    assert model.worst(statuses) == fleet
-
-
 def test_unseen_host_cannot_also_be_reported():
     with pytest.raises(KeepaliveError, match="host a: reported twice"):
         model.build_report([host("a", verdict("c", "pass"))], unseen={"a": "gone"})
@@ -230,6 +222,6 @@ def test_schema_1_keys_are_all_there(hosts):
     for item in doc["hosts"]:
         assert set(item) >= HOST_KEYS
         for verdict in item["verdicts"]:
-            assert set(verdict) == set(model.VERDICT_KEYS)
+            assert set(verdict) == set(vocabulary.VERDICT_KEYS)
     for problem in doc["problems"]:
-        assert set(problem) == set(model.VERDICT_KEYS) | {"host"}
+        assert set(problem) == set(vocabulary.VERDICT_KEYS) | {"host"}
