@@ -1,10 +1,10 @@
 """Stand-in for pip's get-pip.py, used only by scripts/ansible-test.sh.
 
 ansible-test bootstraps pip in each of its venvs by running get-pip.py, which it downloads
-from a host outside the package registries this project may reach. It looks for a cached
-copy first; this file is placed there. It does what get-pip does with the wheel Python
-already ships: put a pip wheel on sys.path and run ``pip install <args>`` (everything else
-still comes from PyPI).
+from bootstrap.pypa.io, a host that a machine limited to the package registries (PyPI)
+cannot reach. It looks for a cached copy first; this file is placed there. It does what
+get-pip does with the wheel Python already ships: put a pip wheel on sys.path and run
+``pip install <args>`` (everything else still comes from PyPI).
 """
 
 import glob
