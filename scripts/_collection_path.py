@@ -5,7 +5,7 @@ scripts keep a symlink farm in the ignored ``.cache`` folder (the same one the t
 so the repository can be cloned anywhere. Nothing happens on import: call
 ``collections_path()`` for the value of ``ANSIBLE_COLLECTIONS_PATH``, and
 ``import_collection()`` before importing ``ansible_collections.netstack.keepalive`` in
-this Python.
+this Python. Run as a script, it makes the farm and prints its folder.
 """
 
 from __future__ import annotations
@@ -35,3 +35,8 @@ def import_collection() -> Path:
     if base not in sys.path:
         sys.path.insert(0, base)
     return Path(base)
+
+
+if __name__ == "__main__":
+    # ANSIBLE_COLLECTIONS_PATH=$(.venv/bin/python scripts/_collection_path.py) ansible-doc ...
+    print(collections_path())
