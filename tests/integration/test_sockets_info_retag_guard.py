@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils import (
-    _adoption_report,
+    _sockets_info,
     _procfd,
     _sockdiag,
 )
@@ -134,8 +134,8 @@ def test_audit_leaves_net_cls_tags_alone_and_pidfd_getfd_would_not(tmp_path):
             port, fd = map(int, holder.stdout.readline().split())
             assert class_id_of(port) == CLASS_ID
 
-            params = {k: v.get("default") for k, v in _adoption_report.ARGUMENT_SPEC.items()}
-            result = _adoption_report.report(params)
+            params = {k: v.get("default") for k, v in _sockets_info.ARGUMENT_SPEC.items()}
+            result = _sockets_info.report(params)
             assert result["degraded"][0].startswith(
                 "exact options unavailable (cgroup v1 net_cls mounted: "
             )

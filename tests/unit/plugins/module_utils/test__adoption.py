@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.netstack.keepalive.plugins.module_utils import (
     _adoption,
-    _adoption_report,
+    _sockets_info,
     _procfd,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._adoption import Record
@@ -207,15 +207,15 @@ def test_path_verdicts_empty_path_and_margin_from_profile():
     ],
 )
 def test_report_errors_name_the_option(params, message):
-    full = dict((k, v.get("default")) for k, v in _adoption_report.ARGUMENT_SPEC.items())
+    full = dict((k, v.get("default")) for k, v in _sockets_info.ARGUMENT_SPEC.items())
     full.update(params)
     with pytest.raises(KeepaliveError, match=message):
-        _adoption_report.report(full)
+        _sockets_info.report(full)
 
 
 def test_not_linux_is_a_clear_error():
     with pytest.raises(KeepaliveError, match="needs Linux .* this host runs Darwin"):
-        _adoption_report.check_platform("Darwin")
+        _sockets_info.check_platform("Darwin")
 
 
 # ---------------------------------------------------------------- live, in real namespaces
@@ -277,14 +277,14 @@ def namespaced_holder():
 
 
 def _params(**overrides):
-    params = dict((k, v.get("default")) for k, v in _adoption_report.ARGUMENT_SPEC.items())
+    params = dict((k, v.get("default")) for k, v in _sockets_info.ARGUMENT_SPEC.items())
     params.update(overrides)
     return params
 
 
 def test_live_audit_compares_each_socket_with_its_own_namespace(namespaced_holder):
     name, pid, ports = namespaced_holder
-    result = _adoption_report.report(_params(ports=[ports["port"]]))
+    result = _sockets_info.report(_params(ports=[ports["port"]]))
     assert result["namespaces"][name]["tcp_keepalive_time"] == 600
     assert result["namespaces"][name]["tcp_keepalive_probes"] == 4
     rows = {(r["state"], r["local"].rsplit(":", 1)[1]): r for r in result["sockets"]}
@@ -314,7 +314,7 @@ def test_live_summaries_counted_without_records_equal_the_records_summaries(
     server, _peer = listener.accept()
     server.close()  # the server's end: FIN_WAIT2 with no owner, named by its cgroup id
     try:
-        gathered = _adoption.gather(_adoption_report.STATE_CHOICES, exact=exact)
+        gathered = _adoption.gather(_sockets_info.STATE_CHOICES, exact=exact)
         summary, crossing = gathered.summaries(crossing=True)
         records = gathered.records()
     finally:
@@ -330,7 +330,7 @@ def test_live_summaries_counted_without_records_equal_the_records_summaries(
 
 def test_live_path_check_fails_an_app_that_sets_7200_behind_a_nat(namespaced_holder):
     name, _pid, ports = namespaced_holder
-    result = _adoption_report.report(
+    result = _sockets_info.report(
         _params(netns=[name], ports=[ports["own"]], path=["aws_nat_gateway"])
     )
     statuses = {v["subject"].split(" (")[0].split()[-1]: v["status"] for v in result["verdicts"]}
@@ -341,7 +341,7 @@ def test_live_path_check_fails_an_app_that_sets_7200_behind_a_nat(namespaced_hol
 
 def test_live_require_and_limit(namespaced_holder):
     name, _pid, ports = namespaced_holder
-    result = _adoption_report.report(
+    result = _sockets_info.report(
         _params(netns=[name], limit=1, require=[{"name": "python*", "states": ["established"]}])
     )
     assert len(result["sockets"]) == 1 and result["truncated"] is True
@@ -351,7 +351,7 @@ def test_live_require_and_limit(namespaced_holder):
 
 def test_live_timer_only_audit(namespaced_holder):
     name, _pid, ports = namespaced_holder
-    result = _adoption_report.report(_params(netns=[name], exact=False, details=True))
+    result = _sockets_info.report(_params(netns=[name], exact=False, details=True))
     by_port = {(r["state"], int(r["local"].rsplit(":", 1)[1])): r for r in result["sockets"]}
     assert {r["source"] for r in result["sockets"]} == {"timer"}
     assert by_port[("established", ports["plain"])]["keepalive"] is True  # idle, timer armed
@@ -364,7 +364,7 @@ def test_live_degraded_when_pidfd_getfd_is_missing(namespaced_holder, monkeypatc
     monkeypatch.setattr(
         _procfd, "exact_options_support", lambda: "pidfd_getfd refused: Function not implemented"
     )
-    result = _adoption_report.report(_params(netns=[name]))
+    result = _sockets_info.report(_params(netns=[name]))
     assert result["degraded"] == [
         "exact options unavailable (pidfd_getfd refused: Function not implemented): "
         "source is the kernel timer"
@@ -377,7 +377,7 @@ def test_live_audit_does_not_duplicate_where_it_would_reclassify_traffic(
 ):
     name, _pid, _ports = namespaced_holder
     monkeypatch.setattr(_procfd, "retagging_controllers", lambda cgroups: ["net_cls"])
-    result = _adoption_report.report(_params(netns=[name]))
+    result = _sockets_info.report(_params(netns=[name]))
     (reason,) = result["degraded"]
     assert reason.startswith("exact options unavailable (cgroup v1 net_cls mounted: ")
     assert {row["source"] for row in result["summary"]} == {"timer"}
@@ -388,9 +388,9 @@ import json, os, sys
 sys.path.insert(0, sys.argv[1])
 os.setgid(65534)
 os.setuid(65534)
-from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption_report
-params = dict((k, v.get("default")) for k, v in _adoption_report.ARGUMENT_SPEC.items())
-print(json.dumps(_adoption_report.report(params)))
+from ansible_collections.netstack.keepalive.plugins.module_utils import _sockets_info
+params = dict((k, v.get("default")) for k, v in _sockets_info.ARGUMENT_SPEC.items())
+print(json.dumps(_sockets_info.report(params)))
 """
 
 
