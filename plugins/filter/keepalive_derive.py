@@ -25,6 +25,8 @@ description:
     satisfy the requirements and the path.
   - Uses the same policy code as the role C(netstack.keepalive.tcp_keepalive).
 positional: path, profiles
+extends_documentation_fragment:
+  - netstack.keepalive.policy
 options:
   _input:
     description:
@@ -35,21 +37,7 @@ options:
         C(base) (a profile to start from) and C(description)."
     type: raw
     required: true
-  path:
-    description:
-      - "The middleboxes between the host and its peers. Each item is a catalog id
-        (V(aws_nat_gateway)), an override C({id: aws_nlb, idle_timeout: 600}) checked against
-        the product's configurable range, or a custom box
-        C({name: corp-fw, idle_timeout: 900, layer: 4})."
-      - See P(netstack.keepalive.keepalive_catalog#filter) for the ids.
-    type: list
-    elements: raw
-    default: []
   profiles:
-    description:
-      - User profiles by name, merged over the built-in ones (a user profile replaces a
-        built-in of the same name; C(base) with its own name extends the built-in).
-    type: dict
     default: {}
 seealso:
   - plugin: netstack.keepalive.keepalive_verdicts

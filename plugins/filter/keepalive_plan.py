@@ -18,26 +18,14 @@ description:
     raise an error; the reason is returned in C(error), so an audit can still report the host.
   - Wrong input (an unknown profile or catalog id, a value out of range) raises an error.
 positional: path, profiles, middlebox_check
+extends_documentation_fragment:
+  - netstack.keepalive.policy
 options:
   _input:
     description: Profile name, or an inline profile mapping.
     type: raw
     required: true
-  path:
-    description:
-      - "The middleboxes between the host and its peers. Each item is a catalog id
-        (V(aws_nat_gateway)), an override C({id: aws_nlb, idle_timeout: 600}) checked against
-        the product's configurable range, or a custom box
-        C({name: corp-fw, idle_timeout: 900, layer: 4})."
-      - See P(netstack.keepalive.keepalive_catalog#filter) for the ids.
-    type: list
-    elements: raw
-    default: []
   profiles:
-    description:
-      - User profiles by name, merged over the built-in ones (a user profile replaces a
-        built-in of the same name; C(base) with its own name extends the built-in).
-    type: dict
     default: {}
   middlebox_check:
     description: Whether the values must beat the idle timeouts on O(path).

@@ -56,6 +56,8 @@ requirements:
 author:
   - netstack.keepalive contributors (@netstack)
 extends_documentation_fragment:
+  # Order matters: for a key set twice, the module's own wins, then the earlier fragment.
+  - netstack.keepalive.attributes.no_diff
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 options:
@@ -122,15 +124,13 @@ attributes:
   check_mode:
     support: full
     details: Writes the report in check mode as well; it changes no managed host.
-  diff_mode:
-    support: none
   platform:
     support: full
     platforms: posix
     details: The controller's platform; the managed hosts are not contacted.
   idempotent:
     description: The same facts give the same files; the report changes no managed host, so
-      RV(changed) is always false.
+      C(changed) is always false.
     support: full
 notes:
   - Jinja2 renders C(report.md) and C(report.html); it is always there on an Ansible

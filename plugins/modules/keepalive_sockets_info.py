@@ -45,6 +45,11 @@ requirements:
 author:
   - netstack.keepalive contributors (@netstack)
 extends_documentation_fragment:
+  # Order matters: for a key set twice, the module's own wins, then the earlier fragment.
+  - netstack.keepalive.attributes.linux
+  - netstack.keepalive.attributes.no_diff
+  - netstack.keepalive.policy
+  - netstack.keepalive.policy.profile
   - ansible.builtin.action_common_attributes
 options:
   states:
@@ -110,41 +115,12 @@ options:
     type: list
     elements: raw
     default: []
-  path:
-    description:
-      - "The middleboxes between the host and its peers. Each item is a catalog id
-        (V(aws_nat_gateway)), an override C({id: aws_nlb, idle_timeout: 600}) checked against
-        the product's configurable range, or a custom box
-        C({name: corp-fw, idle_timeout: 900, layer: 4})."
-      - See P(netstack.keepalive.keepalive_catalog#filter) for the ids.
-    type: list
-    elements: raw
-    default: []
-  profile:
-    description:
-      - The requirements to check against - a profile name (V(kernel_default), V(cloud),
-        V(database), V(latency_sensitive), or a key of O(profiles)) or an inline profile
-        mapping.
-      - Not given - the defaults (C(tolerate_outage) 30 s, C(margin) 30 s, no
-        C(detect_within)).
-    type: raw
-  profiles:
-    description:
-      - User profiles by name, merged over the built-in ones (a user profile replaces a
-        built-in of the same name; C(base) with its own name extends the built-in).
-    type: dict
 attributes:
   check_mode:
     support: full
     details: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: posix
-    details: Linux only; other systems get a clear error.
   idempotent:
-    description: It only reads; running it again changes nothing and reports RV(changed=false).
+    description: It only reads; running it again changes nothing and reports C(changed=false).
     support: full
 notes:
   - Run as root (C(become=true)). Without root, or on kernels before 5.6 (no

@@ -39,6 +39,8 @@ requirements:
 author:
   - netstack.keepalive contributors (@netstack)
 extends_documentation_fragment:
+  # Order matters: for a key set twice, the module's own wins, then the earlier fragment.
+  - netstack.keepalive.attributes.linux
   - ansible.builtin.action_common_attributes
 options:
   tcp_keepalive_time:
@@ -139,10 +141,6 @@ attributes:
   diff_mode:
     support: full
     details: Shows our file and the runtime values before and after.
-  platform:
-    support: full
-    platforms: posix
-    details: Linux only; other systems get a clear error.
   idempotent:
     description: When run twice with the same options, the second run changes nothing and
       reports RV(changed=false).
