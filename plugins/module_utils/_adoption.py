@@ -5,9 +5,10 @@
 
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
-``audit()`` gathers (inet_diag dump and sysctls per network namespace, owners and exact
-options from /proc + pidfd_getfd) and returns one ``Record`` per socket; ``summary_rows``,
-``socket_rows`` and ``select`` shape them for the module. Policy checks live in
+``gather()`` dumps (inet_diag and sysctls per network namespace, owners and exact options
+from /proc + pidfd_getfd); its ``summaries()`` count the sockets, its ``records()`` give one
+``Record`` per socket, which ``summary_rows``, ``socket_rows`` and ``select`` shape for the
+module. Policy checks live in
 ``_adoption_checks``. A host may hold 100,000 sockets: records are tuples, addresses are
 decoded only for the rows that are returned.
 """
@@ -48,10 +49,6 @@ SOURCE_GETSOCKOPT = "getsockopt"
 SOURCE_TIMER = "timer"
 SUMMARY_KEYS = (
     "netns", "unit", "comm", "state", "keepalive", "idle", "intvl", "cnt", "source", "count",
-)  # fmt: skip
-SOCKET_KEYS = (
-    "netns", "pid", "comm", "unit", "state", "local", "remote", "keepalive", "idle", "intvl",
-    "cnt", "source", "set_by_app",
 )  # fmt: skip
 
 # One audited socket. Hot loops index it with these constants.
@@ -214,17 +211,16 @@ class Gathered(object):
 
     def _summary_key(self, ns_id, key, units):
         (state, timer, cgroup_id), entry = key[:2]
-        if entry is not None and len(entry) == 5:
-            pid, keepalive, idle, intvl, cnt = entry
-            comm, unit = self._info[pid]
-            return (ns_id, unit, comm, _STATE_NAMES[state], keepalive, idle, intvl, cnt,
-                    SOURCE_GETSOCKOPT)  # fmt: skip
+        state_name = _STATE_NAMES[state]
         if entry is None:
             comm, unit = None, units[cgroup_id]
         else:
             comm, unit = self._info[entry[0]]
-        return (ns_id, unit, comm, _STATE_NAMES[state], timer_keepalive(state, timer), None,
-                None, None, SOURCE_TIMER)  # fmt: skip
+        options = _procfd.options_of(entry)
+        if options is not None:
+            return (ns_id, unit, comm, state_name) + options + (SOURCE_GETSOCKOPT,)
+        keepalive = timer_keepalive(state, timer)
+        return (ns_id, unit, comm, state_name, keepalive, None, None, None, SOURCE_TIMER)
 
     def records(self):
         """One ``Record`` per socket, in namespace then kernel order (consumes the dumps)."""
@@ -278,15 +274,6 @@ def gather(states=DEFAULT_STATES, netns=None, exact=True):
         )  # fmt: skip
         ordered.append((entry["id"], sockets))
     return Gathered(ordered, found, namespaces, degraded)
-
-
-def audit(states=DEFAULT_STATES, netns=None, exact=True):
-    """Gather every socket in ``states``; returns ``(records, namespaces, degraded)``.
-
-    ``namespaces`` maps each audited namespace id to its sysctls and identity.
-    """
-    gathered = gather(states, netns, exact)
-    return gathered.records(), gathered.namespaces, gathered.degraded
 
 
 def _add_records(records, ns_id, sockets, found, info, orphans):

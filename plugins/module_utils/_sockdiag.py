@@ -56,7 +56,6 @@ STATE_NUMBERS = dict((name, number) for number, name in enumerate(TCP_STATES) if
 
 # idiag_timer values (net/ipv4/inet_diag.c).
 TIMER_NONE, TIMER_RETRANSMIT, TIMER_KEEPALIVE, TIMER_TIME_WAIT, TIMER_PERSIST = range(5)
-TIMER_NAMES = ("off", "on", "keepalive", "timewait", "persist")
 
 # Fields of one socket tuple, in order.
 SOCKET_FIELDS = (

@@ -85,11 +85,6 @@ def host_to_local(root, path):
     return os.path.join(root, path.lstrip("/"))
 
 
-def normalize_key(key):
-    """Canonical dotted form of a sysctl key (surrounding white space ignored)."""
-    return _dotted(key.strip())
-
-
 def _dotted(key):
     """As procps' slashdot(): when the first separator is ``/``, ``/`` separates the parts and
     ``.`` is part of a name (an interface "eth0.100"), so the two are swapped."""
@@ -422,17 +417,6 @@ def _conf_names(root, directory, overrides):
         else:
             names.add(name)
     return sorted(names)
-
-
-def read_boot_file(root, path, overrides=None):
-    """Text of one boot file as sysctl would read it; raises OSError when unreadable or
-    not a regular file (``strerror`` then says what it is)."""
-    spellings = directory_spellings(root)
-    overrides = _canonical_overrides(spellings, overrides)
-    text, problem = _boot_file_text(root, _canonical(spellings, path), overrides)
-    if problem is not None:
-        raise OSError(problem)
-    return text
 
 
 def _boot_file_text(root, path, overrides):

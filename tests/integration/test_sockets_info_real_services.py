@@ -50,10 +50,16 @@ def stack():
         yield running
 
 
+def audit_in_process(exact=True):
+    """``(records, namespaces, degraded)`` of every socket, as the module gathers them."""
+    gathered = _adoption.gather(exact=exact)
+    return gathered.records(), gathered.namespaces, gathered.degraded
+
+
 @pytest.fixture(scope="module")
 def in_process(stack):
     """One audit in this process: (records, namespaces, degraded) of module_utils._adoption."""
-    return _adoption.audit()
+    return audit_in_process()
 
 
 def on_our_ports(stack, audit):
@@ -250,7 +256,7 @@ def test_in_process_summary_row(stack, ours_exact, unit, state):
 @pytest.fixture(scope="module")
 def timer_only(stack):
     """The fallback where pidfd_getfd is refused: the same audit from the kernel timer only."""
-    return on_our_ports(stack, _adoption.audit(exact=False))
+    return on_our_ports(stack, audit_in_process(exact=False))
 
 
 @pytest.mark.parametrize(("unit", "state"), SERVER_SOCKETS)

@@ -27,6 +27,22 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_check
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
 NS = "net:[1]"
+# The documented keys of a socket row, in order.
+SOCKET_ROW_KEYS = (
+    "netns",
+    "pid",
+    "comm",
+    "unit",
+    "state",
+    "local",
+    "remote",
+    "keepalive",
+    "idle",
+    "intvl",
+    "cnt",
+    "source",
+    "set_by_app",
+)
 SYSCTLS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
 
 
@@ -124,7 +140,7 @@ def test_socket_rows_have_exactly_the_documented_keys_and_honour_limit():
         "keepalive": True, "idle": 300, "intvl": 75, "cnt": 9, "source": "getsockopt",
         "set_by_app": {"idle": True, "intvl": False, "cnt": False},
     }]  # fmt: skip
-    assert tuple(rows[0]) == _adoption.SOCKET_KEYS
+    assert tuple(rows[0]) == SOCKET_ROW_KEYS
 
 
 # ---------------------------------------------------------------- policy checks
