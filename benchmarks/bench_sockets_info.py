@@ -51,17 +51,17 @@ APP_IDLE, APP_INTVL, APP_CNT = 600, 30, 4
 AUDIT_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption_report
+from ansible_collections.netstack.keepalive.plugins.module_utils import _sockets_info
 def cpu(who):
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 # The module's own logic: report() is the whole module minus AnsibleModule, run with the
 # module's defaults plus the options given (the role adds a path).
-params = {name: spec.get("default") for name, spec in _adoption_report.ARGUMENT_SPEC.items()}
+params = {name: spec.get("default") for name, spec in _sockets_info.ARGUMENT_SPEC.items()}
 params.update(json.loads(sys.argv[2]))
 before = cpu(resource.RUSAGE_SELF)
 started = time.perf_counter()
-result = _adoption_report.report(params)
+result = _sockets_info.report(params)
 elapsed = time.perf_counter() - started
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so it would report the
 # benchmark's own peak (it holds ss output) instead of this process's.
