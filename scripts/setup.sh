@@ -13,6 +13,7 @@ APT_PACKAGES=(
   redis-server postgresql nginx
   qemu-system-x86 qemu-utils debootstrap
   chromium shellcheck
+  nftables  # the blackhole of tests/integration/test_detection_kernel.py
 )
 PYTHON=${PYTHON:-python3.11}
 VENV=.venv
