@@ -92,8 +92,9 @@ def _check_options(args):
     if not key or not key.strip():
         raise KeepaliveError(
             "hostvars_key: expected the name of the host fact that holds each host's report, "
-            "got %r" % key, option="hostvars_key",
-        )  # fmt: skip
+            "got %r" % key,
+            option="hostvars_key",
+        )
     names = args["play_hosts"] or []
     twice = sorted(set(name for name in names if names.count(name) > 1))
     if twice:
@@ -130,8 +131,10 @@ def _hosts_from_hostvars(args, task_vars):
             )
         report = _plain(hostvars[name].get(key), "host %s" % name)
         if report is None:
-            unseen[name] = "the host has no %s fact (unreachable, or it failed before the " \
-                "report was built)" % key  # fmt: skip
+            unseen[name] = (
+                "the host has no %s fact (unreachable, or it failed before the "
+                "report was built)" % key
+            )
         elif not report and isinstance(report, (dict, list, str)):
             unseen[name] = "its %s fact is empty" % key
         else:
@@ -154,7 +157,7 @@ def _own_report(name, key, report):
             "host %s: its %s fact is about host %s; a host's fact must report on the host "
             "itself (host: %s)" % (name, key, shown(report["host"]), name),
             option="hostvars_key",
-        )  # fmt: skip
+        )
     return report
 
 

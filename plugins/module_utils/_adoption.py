@@ -48,8 +48,17 @@ DEFAULT_STATES = ("established", "listen")
 SOURCE_GETSOCKOPT = "getsockopt"
 SOURCE_TIMER = "timer"
 SUMMARY_KEYS = (
-    "netns", "unit", "comm", "state", "keepalive", "idle", "intvl", "cnt", "source", "count",
-)  # fmt: skip
+    "netns",
+    "unit",
+    "comm",
+    "state",
+    "keepalive",
+    "idle",
+    "intvl",
+    "cnt",
+    "source",
+    "count",
+)
 
 # One audited socket. Hot loops index it with these constants.
 RECORD_FIELDS = "netns pid comm unit state keepalive idle intvl cnt source family sockid"
@@ -269,9 +278,12 @@ def gather(states=DEFAULT_STATES, netns=None, exact=True):
             continue
         sysctls, sockets = dumps[entry["id"]]
         namespaces[entry["id"]] = dict(
-            sysctls, inode=entry["inode"], names=entry["names"], current=entry["current"],
+            sysctls,
+            inode=entry["inode"],
+            names=entry["names"],
+            current=entry["current"],
             sockets=len(sockets),
-        )  # fmt: skip
+        )
         ordered.append((entry["id"], sockets))
     return Gathered(ordered, found, namespaces, degraded)
 
@@ -292,10 +304,21 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
         if entry is not None and len(entry) == 5:  # the usual case, kept to the fewest steps
             pid, keepalive, idle, intvl, cnt = entry
             comm, unit = info[pid]
-            append(_new_record(Record, (
-                ns_id, pid, comm, unit, states[state], keepalive, idle, intvl, cnt,
-                SOURCE_GETSOCKOPT, family, sockid,
-            )))  # fmt: skip
+            fields = (
+                ns_id,
+                pid,
+                comm,
+                unit,
+                states[state],
+                keepalive,
+                idle,
+                intvl,
+                cnt,
+                SOURCE_GETSOCKOPT,
+                family,
+                sockid,
+            )
+            append(_new_record(Record, fields))
             continue
         if entry is None:
             pid = comm = None
@@ -304,10 +327,22 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
         else:
             pid = entry[0]
             comm, unit = info[pid]
-        append(_new_record(Record, (
-            ns_id, pid, comm, unit, states[state], timer_keepalive(state, timer), None, None,
-            None, SOURCE_TIMER, family, sockid,
-        )))  # fmt: skip
+        keepalive = timer_keepalive(state, timer)
+        fields = (
+            ns_id,
+            pid,
+            comm,
+            unit,
+            states[state],
+            keepalive,
+            None,
+            None,
+            None,
+            SOURCE_TIMER,
+            family,
+            sockid,
+        )
+        append(_new_record(Record, fields))
     records[start:] = records[start:][::-1]  # popped from the end: back to the kernel's order
     last = len(records) - 1
     orphans.extend(start + last - index for index in ownerless)
@@ -348,9 +383,10 @@ def crossing_the_path(records):
     """
     loopback = _sockdiag.loopback_peer
     return [
-        record for record in records
+        record
+        for record in records
         if record[STATE] == "established" and not loopback(record[FAMILY], record[SOCKID])
-    ]  # fmt: skip
+    ]
 
 
 def summary_rows(records):
@@ -367,9 +403,17 @@ def _rows_of(counts):
 def _summary_row(key, count):
     netns, unit, comm, state, keepalive, idle, intvl, cnt, source = key
     return {
-        "netns": netns, "unit": unit, "comm": comm, "state": state, "keepalive": keepalive,
-        "idle": idle, "intvl": intvl, "cnt": cnt, "source": source, "count": count,
-    }  # fmt: skip
+        "netns": netns,
+        "unit": unit,
+        "comm": comm,
+        "state": state,
+        "keepalive": keepalive,
+        "idle": idle,
+        "intvl": intvl,
+        "cnt": cnt,
+        "source": source,
+        "count": count,
+    }
 
 
 def _row_order(row):
@@ -392,11 +436,21 @@ def socket_rows(records, namespaces, limit=None):
     rows = []
     for record in records[:limit] if limit is not None else records:
         local, remote = _sockdiag.endpoints(record.family, record.sockid)
-        rows.append({
-            "netns": record.netns, "pid": record.pid, "comm": record.comm, "unit": record.unit,
-            "state": record.state, "local": local, "remote": remote,
-            "keepalive": record.keepalive, "idle": record.idle, "intvl": record.intvl,
-            "cnt": record.cnt, "source": record.source,
-            "set_by_app": set_by_app(record, namespaces[record.netns]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "netns": record.netns,
+                "pid": record.pid,
+                "comm": record.comm,
+                "unit": record.unit,
+                "state": record.state,
+                "local": local,
+                "remote": remote,
+                "keepalive": record.keepalive,
+                "idle": record.idle,
+                "intvl": record.intvl,
+                "cnt": record.cnt,
+                "source": record.source,
+                "set_by_app": set_by_app(record, namespaces[record.netns]),
+            }
+        )
     return rows

@@ -118,10 +118,10 @@ def require_verdicts(rows, require, audited_states):
         for state in item["states"]:
             subject = "%s (%s)" % (item["name"], state)
             if state not in audited_states:
-                result.append(make_verdict(
-                    "keepalive_required", subject, WARN, None, None,
-                    "state %s was not audited (states=%s)" % (state, list(audited_states)),
-                ))  # fmt: skip
+                message = "state %s was not audited (states=%s)" % (state, list(audited_states))
+                result.append(
+                    make_verdict("keepalive_required", subject, WARN, None, None, message)
+                )
                 continue
             mine = [r for r in rows if r["state"] == state and _row_matches(r, item["name"])]
             result.append(_require_verdict(subject, item["name"], state, mine))
@@ -147,8 +147,11 @@ def _require_verdict(subject, name, state, rows):
     elif unknown:
         status = WARN
         message = "%d of %d %s sockets of %s: keepalive cannot be told from the timer" % (
-            unknown, total, state, name,
-        )  # fmt: skip
+            unknown,
+            total,
+            state,
+            name,
+        )
     else:
         status = PASS
         message = "all %d %s sockets of %s have SO_KEEPALIVE on" % (total, state, name)
@@ -171,17 +174,16 @@ def path_verdicts(rows, path, profile=None, profiles=None):
     margin = resolve_profile({} if profile is None else profile, profiles)["margin"]
     result = []
     for row in rows:
-        subject = "%s %s [%s] %s (%d sockets)" % (
-            row["unit"] or "-", row["comm"] or "-", row["netns"], row["state"], row["count"],
-        )  # fmt: skip
+        owner = "%s %s" % (row["unit"] or "-", row["comm"] or "-")
+        subject = "%s [%s] %s (%d sockets)" % (owner, row["netns"], row["state"], row["count"])
         if row["keepalive"] is False:
             result.append(_off_verdict(subject, boxes))
         elif row["keepalive"] is None or row["idle"] is None:
-            result.append(make_verdict(
-                "socket_idle", subject, WARN, None, None,
+            message = (
                 "effective idle unknown (source %s): cannot check it against the path"
-                % row["source"],
-            ))  # fmt: skip
+                % row["source"]
+            )
+            result.append(make_verdict("socket_idle", subject, WARN, None, None, message))
         else:
             for box_verdict in idle_verdicts(row["idle"], boxes, margin):
                 result.append(_socket_idle_verdict(subject, box_verdict))
@@ -203,12 +205,11 @@ def _socket_idle_verdict(subject, box_verdict):
 def _off_verdict(subject, boxes):
     timeouts = [box.idle_timeout for box in layer4(boxes) if box.idle_timeout is not None]
     if not timeouts:
-        return make_verdict(
-            "socket_idle", subject, PASS, None, None,
-            "SO_KEEPALIVE off, and no box on the path has a known layer-4 idle timeout",
-        )  # fmt: skip
-    return make_verdict(
-        "socket_idle", subject, FAIL, None, min(timeouts),
+        message = "SO_KEEPALIVE off, and no box on the path has a known layer-4 idle timeout"
+        return make_verdict("socket_idle", subject, PASS, None, None, message)
+    smallest = min(timeouts)
+    message = (
         "%s: SO_KEEPALIVE off: an idle connection through the path dies silently after %d s"
-        % (subject, min(timeouts)),
-    )  # fmt: skip
+        % (subject, smallest)
+    )
+    return make_verdict("socket_idle", subject, FAIL, None, smallest, message)

@@ -91,9 +91,18 @@ def _boot_values(sysctl, audit):
     }
 
 
-def host_report(plan_result, host, mode="enforce", check_mode=False, sysctl=None,
-                sysctl_error=None, sockets=None, fail_on="fail", on_shadowed="fail",
-                persist=True):  # fmt: skip
+def host_report(
+    plan_result,
+    host,
+    mode="enforce",
+    check_mode=False,
+    sysctl=None,
+    sysctl_error=None,
+    sockets=None,
+    fail_on="fail",
+    on_shadowed="fail",
+    persist=True,
+):
     """The host's report: values, boot values, shadowing, adoption and every verdict.
 
     An audit judges the values the host has now. Enforce mode judges the values the host has
@@ -186,38 +195,48 @@ def _drift_verdicts(intended, after, boot, audit, boot_status):
     """
     if intended is None:
         return []
+    why_left = "an audit changes nothing" if audit else "apply is off"
     found = []
     for name in policy.VALUE_NAMES:
         sysctl = policy.SYSCTL_NAMES[name]
-        if after[name] != intended[name]:
-            found.append(policy.make_verdict(
-                "runtime_value", sysctl, policy.WARN, after[name], intended[name],
-                "runtime %s=%s, the profile wants %s (%s)" % (
-                    sysctl, after[name], intended[name],
-                    "an audit changes nothing" if audit else "apply is off"),
-            ))  # fmt: skip
-        if name not in boot or boot[name]["value"] == intended[name]:
+        wanted, now = intended[name], after[name]
+        if now != wanted:
+            message = "runtime %s=%s, the profile wants %s (%s)" % (sysctl, now, wanted, why_left)
+            found.append(
+                policy.make_verdict("runtime_value", sysctl, policy.WARN, now, wanted, message)
+            )
+        if name not in boot or boot[name]["value"] == wanted:
             continue
-        found.append(policy.make_verdict(
-            "boot_value", sysctl, boot_status, boot[name]["value"], intended[name],
-            "after a reboot %s=%s (from %s), the profile wants %s"
-            % (sysctl, boot[name]["value"], boot[name]["source"], intended[name]),
-        ))  # fmt: skip
+        at_boot, source = boot[name]["value"], boot[name]["source"]
+        message = "after a reboot %s=%s (from %s), the profile wants %s" % (
+            sysctl,
+            at_boot,
+            source,
+            wanted,
+        )
+        found.append(
+            policy.make_verdict("boot_value", sysctl, boot_status, at_boot, wanted, message)
+        )
     return found
 
 
 def _shadow_verdicts(shadowed_by, on_shadowed):
     status = SHADOW_STATUS.get(on_shadowed, policy.FAIL)
-    return [
-        policy.make_verdict(
-            "shadowed", "%s:%s" % (entry.get("file"), entry.get("line")), status,
-            entry.get("value"), None,
-            "%s sets %s=%s and is applied after our file at boot"
-            % (entry.get("file"), entry.get("key"), entry.get("value"))
-            if entry.get("key") else "%s masks our file at boot" % entry.get("file"),
+    return [_shadow_verdict(entry, status) for entry in shadowed_by]
+
+
+def _shadow_verdict(entry, status):
+    """A file applied after ours at boot: one that sets our key, or one that masks our file."""
+    where = "%s:%s" % (entry.get("file"), entry.get("line"))
+    if entry.get("key"):
+        message = "%s sets %s=%s and is applied after our file at boot" % (
+            entry.get("file"),
+            entry.get("key"),
+            entry.get("value"),
         )
-        for entry in shadowed_by
-    ]  # fmt: skip
+    else:
+        message = "%s masks our file at boot" % entry.get("file")
+    return policy.make_verdict("shadowed", where, status, entry.get("value"), None, message)
 
 
 def _adoption(sockets):

@@ -110,7 +110,7 @@ def plan_scan(pids, jobs, proc="/proc"):
         (pid, first, min(first + step, size), 1)
         for pid, size in queued
         for first in range(0, size, step)
-    ]  # fmt: skip
+    ]
     if not chunks:  # no queue to share: a child per non-empty group is enough
         groups = [group for group in groups if group]
     return groups, chunks

@@ -149,7 +149,7 @@ def _override(index, item, entries):
                     entry.source,
                     value,
                     entry.layer,
-                ),  # fmt: skip
+                ),
                 option="path",
                 value=value,
             )
@@ -188,9 +188,12 @@ def _custom(index, item, entries):
                 "path item %d (%s): a custom box needs %s" % (index, name, key), option="path"
             )
     timeout = check_integer(
-        "path item %d (%s) idle_timeout" % (index, name), item["idle_timeout"], 1,
-        MAX_IDLE_TIMEOUT, " s",
-    )  # fmt: skip
+        "path item %d (%s) idle_timeout" % (index, name),
+        item["idle_timeout"],
+        1,
+        MAX_IDLE_TIMEOUT,
+        " s",
+    )
     layer = item["layer"]
     if isinstance(layer, bool) or layer not in LAYERS:
         raise KeepaliveError(

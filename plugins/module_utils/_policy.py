@@ -92,6 +92,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     WARN,
     detection_time,
     make_verdict,
+    probe_window,
 )
 
 # The stable API: everything callers may import from here (re-exports included).
@@ -231,25 +232,29 @@ def _choose_window(prof, explicit):
         intvl = explicit["intvl"]
         probes = min(max_probes, max(1, -(-tolerate // intvl)))
         return (intvl, probes), "fewest probes at intvl=%s s covering tolerate_outage %s s" % (
-            intvl, tolerate,
-        )  # fmt: skip
+            intvl,
+            tolerate,
+        )
     if "probes" in explicit:
         probes = explicit["probes"]
         intvl = min(max_intvl, max(1, -(-tolerate // probes)))
         return (intvl, probes), "shortest intvl with probes=%s covering tolerate_outage %s s" % (
-            probes, tolerate,
-        )  # fmt: skip
+            probes,
+            tolerate,
+        )
     fits = _windows(tolerate)
     if budget is not None:
-        fits = (c for c in fits if c[0] * c[1] <= budget)
+        fits = (c for c in fits if probe_window(*c) <= budget)
     chosen = next(fits, None)
     # Explicit time may leave too little budget: keep the tolerance, the detection verdict fails.
-    intvl, probes = chosen or min(_windows(tolerate), key=lambda c: c[0] * c[1])
-    return (intvl, probes), "probe window %s x %s = %s s: the smallest covering tolerate_outage " \
-        "%s s with %s probes (3 preferred)%s" % (
-        probes, intvl, intvl * probes, tolerate, probes,
-        "" if chosen else "; the explicit time leaves less than that within detect_within",
-    )  # fmt: skip
+    intvl, probes = chosen or min(_windows(tolerate), key=lambda c: probe_window(*c))
+    window = probe_window(intvl, probes)
+    short = "" if chosen else "; the explicit time leaves less than that within detect_within"
+    reason = (
+        "probe window %s x %s = %s s: the smallest covering tolerate_outage %s s with %s probes "
+        "(3 preferred)%s" % (probes, intvl, window, tolerate, probes, short)
+    )
+    return (intvl, probes), reason
 
 
 def _unknown_note(boxes):
@@ -269,23 +274,24 @@ def _choose_time(prof, explicit, limiting, window):
     linux_default = LINUX_DEFAULTS["time"]
     bounds = [(linux_default, "the Linux default %s s (no tighter bound applies)" % linux_default)]
     if limiting is not None:
-        bounds.append(
-            (
-                latest_first_probe(limiting, prof["margin"]),
-                "smallest layer-4 idle timeout on the path %s s (%s, %s: %s) minus margin %s s"
-                % (limiting.idle_timeout, limiting.id, limiting.origin, limiting.source,
-                   max(prof["margin"], 1)),
-            )
-        )  # fmt: skip
-    if prof["detect_within"] is not None:
-        probe_window = window[0] * window[1]
-        bounds.append(
-            (
-                prof["detect_within"] - probe_window,
-                "detect_within %s s minus the probe window %s s"
-                % (prof["detect_within"], probe_window),
-            )
+        box = "%s s (%s, %s: %s)" % (
+            limiting.idle_timeout,
+            limiting.id,
+            limiting.origin,
+            limiting.source,
         )
+        reason = "smallest layer-4 idle timeout on the path %s minus margin %s s" % (
+            box,
+            max(prof["margin"], 1),
+        )
+        bounds.append((latest_first_probe(limiting, prof["margin"]), reason))
+    if prof["detect_within"] is not None:
+        window_seconds = probe_window(*window)
+        reason = "detect_within %s s minus the probe window %s s" % (
+            prof["detect_within"],
+            window_seconds,
+        )
+        bounds.append((prof["detect_within"] - window_seconds, reason))
     time, reason = min(bounds, key=lambda bound: bound[0])
     low, high = KERNEL_LIMITS["time"]
     return max(low, min(high, time)), "largest time that fits: %s" % reason

@@ -169,9 +169,12 @@ def _scan_by_duplicate(pid, pidfd, fds, wanted, found, shared):
                 try:
                     if sock.getsockopt(_SOL_SOCKET, _SO_KEEPALIVE):
                         entry = (
-                            pid, True, sock.getsockopt(_TCP, _KEEPIDLE),
-                            sock.getsockopt(_TCP, _KEEPINTVL), sock.getsockopt(_TCP, _KEEPCNT),
-                        )  # fmt: skip
+                            pid,
+                            True,
+                            sock.getsockopt(_TCP, _KEEPIDLE),
+                            sock.getsockopt(_TCP, _KEEPINTVL),
+                            sock.getsockopt(_TCP, _KEEPCNT),
+                        )
                     else:  # idle..cnt have no effect while keepalive is off
                         entry = (pid, False, None, None, None)
                 except OSError:

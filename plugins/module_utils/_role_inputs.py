@@ -55,10 +55,14 @@ FALSE_WORDS = ("n", "no", "off", "0", "false", "f")
 ROLE_REQUIRE_STATES = ("established",)
 # Each has its own check below; KNOWN is every variable the role reads.
 OTHER_INPUTS = (
-    "tcp_keepalive_profile", "tcp_keepalive_profiles", "tcp_keepalive_path",
-    "tcp_keepalive_sysctl_file", "tcp_keepalive_sysctl_file_mode", "tcp_keepalive_netns",
+    "tcp_keepalive_profile",
+    "tcp_keepalive_profiles",
+    "tcp_keepalive_path",
+    "tcp_keepalive_sysctl_file",
+    "tcp_keepalive_sysctl_file_mode",
+    "tcp_keepalive_netns",
     "tcp_keepalive_require",
-)  # fmt: skip
+)
 KNOWN = OTHER_INPUTS + tuple(CHOICES) + BOOLEANS
 
 
@@ -76,11 +80,13 @@ def check_role_inputs(variables):
     errors = []
     errors += _choice_errors(variables)
     errors += _boolean_errors(variables)
-    errors += _profile_errors(variables["tcp_keepalive_profile"],
-                              variables["tcp_keepalive_profiles"])  # fmt: skip
+    errors += _profile_errors(
+        variables["tcp_keepalive_profile"], variables["tcp_keepalive_profiles"]
+    )
     errors += _path_errors(variables["tcp_keepalive_path"])
-    errors += _file_errors(variables["tcp_keepalive_sysctl_file"],
-                           variables["tcp_keepalive_sysctl_file_mode"])  # fmt: skip
+    errors += _file_errors(
+        variables["tcp_keepalive_sysctl_file"], variables["tcp_keepalive_sysctl_file_mode"]
+    )
     errors += _netns_errors(variables["tcp_keepalive_netns"])
     require, require_errors = _require(variables["tcp_keepalive_require"])
     errors += require_errors
@@ -92,8 +98,9 @@ def _choice_errors(variables):
     for name, allowed in sorted(CHOICES.items()):
         value = variables[name]
         if not isinstance(value, str) or value not in allowed:
-            errors.append("%s=%r (%s): allowed values are %s"
-                          % (name, value, kind(value), ", ".join(allowed)))  # fmt: skip
+            errors.append(
+                "%s=%r (%s): allowed values are %s" % (name, value, kind(value), ", ".join(allowed))
+            )
     return errors
 
 
@@ -108,23 +115,26 @@ def is_boolean(value):
 
 def _boolean_errors(variables):
     return [
-        "%s=%r (%s): allowed values are true or false" % (name, variables[name],
-                                                          kind(variables[name]))
+        "%s=%r (%s): allowed values are true or false"
+        % (name, variables[name], kind(variables[name]))
         for name in BOOLEANS
         if not is_boolean(variables[name])
-    ]  # fmt: skip
+    ]
 
 
 def _profile_errors(profile, profiles):
     """Every user profile on its own, then the profile the host follows."""
     if not isinstance(profiles, dict):
-        return ["tcp_keepalive_profiles=%r (%s): allowed: a mapping of profile names to "
-                "profiles" % (profiles, kind(profiles))]  # fmt: skip
+        return [
+            "tcp_keepalive_profiles=%r (%s): allowed: a mapping of profile names to "
+            "profiles" % (profiles, kind(profiles))
+        ]
     errors = []
     for name in sorted(profiles, key=str):
         if not isinstance(name, str):
-            errors.append("tcp_keepalive_profiles: profile name %r (%s) must be a string"
-                          % (name, kind(name)))  # fmt: skip
+            errors.append(
+                "tcp_keepalive_profiles: profile name %r (%s) must be a string" % (name, kind(name))
+            )
             continue
         try:
             policy.resolve_profile(name, profiles)
@@ -133,9 +143,16 @@ def _profile_errors(profile, profiles):
     if errors:
         return errors
     if not isinstance(profile, (str, dict)):
-        return ["tcp_keepalive_profile=%r (%s): allowed: a profile name (%s) or a profile "
-                "mapping (%s)" % (profile, kind(profile), ", ".join(policy.profile_names(profiles)),
-                                  ", ".join(PROFILE_FIELDS))]  # fmt: skip
+        return [
+            "tcp_keepalive_profile=%r (%s): allowed: a profile name (%s) or a profile "
+            "mapping (%s)"
+            % (
+                profile,
+                kind(profile),
+                ", ".join(policy.profile_names(profiles)),
+                ", ".join(PROFILE_FIELDS),
+            )
+        ]
     try:
         policy.resolve_profile(profile, profiles)
     except KeepaliveError as exc:
@@ -173,8 +190,10 @@ def _without_tail(exc):
 
 
 def _netns_errors(netns):
-    allowed = ("allowed: empty for the host's own namespace, a name of 'ip netns list' or a "
-               "path such as /proc/PID/ns/net")  # fmt: skip
+    allowed = (
+        "allowed: empty for the host's own namespace, a name of 'ip netns list' or a "
+        "path such as /proc/PID/ns/net"
+    )
     if netns is None:
         return []
     if not isinstance(netns, str) or "\n" in netns or netns != netns.strip():
@@ -186,8 +205,9 @@ def _netns_errors(netns):
 
 def _require(require):
     try:
-        clean = normalize_require(require, option="tcp_keepalive_require",
-                                  default_states=ROLE_REQUIRE_STATES)  # fmt: skip
+        clean = normalize_require(
+            require, option="tcp_keepalive_require", default_states=ROLE_REQUIRE_STATES
+        )
     except KeepaliveError as exc:
         return None, [str(exc)]
     return clean, []

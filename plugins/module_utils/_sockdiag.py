@@ -101,10 +101,12 @@ def state_mask(states):
 
 def build_request(family, states_mask, seq=1):
     """The SOCK_DIAG_BY_FAMILY dump request for one address family (bytes)."""
-    return _REQUEST.pack(
-        _REQUEST.size, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0,
-        family, socket.IPPROTO_TCP, 0, 0, states_mask, b"\0" * 48,
-    )  # fmt: skip
+    # struct nlmsghdr: length, type, flags, sequence, port id
+    header = (_REQUEST.size, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+    # struct inet_diag_req_v2: family, protocol, ext, pad, states, and an all-zero
+    # inet_diag_sockid (any socket)
+    request = (family, socket.IPPROTO_TCP, 0, 0, states_mask, b"\0" * 48)
+    return _REQUEST.pack(*(header + request))
 
 
 def _cgroup_id(view, start, end):

@@ -38,8 +38,9 @@ STATE_CHOICES = sorted(STATE_NUMBERS)
 FILTERS = ("units", "ports", "keepalive", "limit")
 
 ARGUMENT_SPEC = dict(
-    states=dict(type="list", elements="str", choices=STATE_CHOICES,
-                default=list(_adoption.DEFAULT_STATES)),
+    states=dict(
+        type="list", elements="str", choices=STATE_CHOICES, default=list(_adoption.DEFAULT_STATES)
+    ),
     netns=dict(type="list", elements="str", default=[]),
     details=dict(type="bool", default=False),
     units=dict(type="list", elements="str"),
@@ -51,7 +52,7 @@ ARGUMENT_SPEC = dict(
     path=dict(type="list", elements="raw", default=[]),
     profile=dict(type="raw"),
     profiles=dict(type="dict"),
-)  # fmt: skip
+)
 
 
 def module_kwargs():
@@ -111,8 +112,9 @@ def _check_policy_inputs(params):
     if params.get("profile") is None and params.get("profiles") is None:
         return
     try:
-        resolve_profile({} if params.get("profile") is None else params["profile"],
-                        params.get("profiles"))  # fmt: skip
+        resolve_profile(
+            {} if params.get("profile") is None else params["profile"], params.get("profiles")
+        )
     except KeepaliveError as exc:
         raise KeepaliveError(
             "profile=%r, profiles: %s" % (params.get("profile"), exc), option="profile"
@@ -172,8 +174,9 @@ def report(params):
     if params.get("require"):
         checks += require_verdicts(unfiltered, params["require"], params["states"])
     if params.get("path"):
-        checks += path_verdicts(crossing, params["path"], params.get("profile"),
-                                params.get("profiles"))  # fmt: skip
+        checks += path_verdicts(
+            crossing, params["path"], params.get("profile"), params.get("profiles")
+        )
     if checks:
         result["verdicts"] = checks
         result["verdict_summary"] = summarize(checks)

@@ -80,8 +80,14 @@ def check_value_types(values, option="values"):
     return {name: values[name] for name in VALUE_NAMES}
 
 
-def verdicts(values, path, profile=None, socket_count=None, profiles=None,
-             probe_rate_warn=DEFAULT_PROBE_RATE_WARN):  # fmt: skip
+def verdicts(
+    values,
+    path,
+    profile=None,
+    socket_count=None,
+    profiles=None,
+    probe_rate_warn=DEFAULT_PROBE_RATE_WARN,
+):
     """Check ``values`` against ``path`` and ``profile``; return a list of verdicts.
 
     ``profile`` is a name, a mapping or a profile already resolved by ``resolve_profile``;
@@ -112,9 +118,8 @@ def kernel_limit_verdicts(values):
         low, high = KERNEL_LIMITS[name]
         value = values[name]
         ok = low <= value <= high
-        message = "%s=%s is %s the kernel limits %s..%s" % (
-            name, value, "within" if ok else "outside", low, high,
-        )  # fmt: skip
+        where = "within" if ok else "outside"
+        message = "%s=%s is %s the kernel limits %s..%s" % (name, value, where, low, high)
         if not ok:
             # Measured on Linux 6.18: the sysctl takes 0, negatives and 40000 without a word.
             message += (
@@ -136,12 +141,12 @@ def idle_verdict(time, box, margin=DEFAULT_MARGIN):
     """Does the first probe leave before ``box`` forgets the idle connection?"""
     label = "%s (%s)" % (box.product, box.id)
     if box.idle_timeout is None:
-        return make_verdict(
-            "middlebox_idle", box.id, WARN, time, None,
+        message = (
             "%s has no known idle timeout (%s): cannot tell whether the first probe at %s s "
             "keeps it; measure it and give it as {id: %s, idle_timeout: S}"
-            % (label, box.note or box.source, time, box.id),
-        )  # fmt: skip
+            % (label, box.note or box.source, time, box.id)
+        )
+        return make_verdict("middlebox_idle", box.id, WARN, time, None, message)
     timeout = box.idle_timeout
     limit = latest_first_probe(box, margin)
     if time >= timeout:
@@ -177,8 +182,11 @@ def recommended_heartbeat(boxes, detect_within=None):
     bases = []
     smallest = smallest_timeout(layer7(boxes))
     if smallest is not None:
-        bases.append((smallest.idle_timeout, "the smallest proxy idle timeout on the path, "
-                      "%s s (%s)" % (smallest.idle_timeout, smallest.id)))  # fmt: skip
+        basis = "the smallest proxy idle timeout on the path, %s s (%s)" % (
+            smallest.idle_timeout,
+            smallest.id,
+        )
+        bases.append((smallest.idle_timeout, basis))
     if detect_within is not None:
         bases.append((detect_within, "the detection budget detect_within %s s" % detect_within))
     if not bases:
@@ -198,8 +206,10 @@ def heartbeat_verdicts(boxes, detect_within=None):
         else:
             timer = "closes connections idle for %s s" % box.idle_timeout
         if heartbeat is None:
-            advice = "set its timeouts, give them as {id: %s, idle_timeout: S} and send an " \
-                "application heartbeat at a third of the smallest" % box.id  # fmt: skip
+            advice = (
+                "set its timeouts, give them as {id: %s, idle_timeout: S} and send an "
+                "application heartbeat at a third of the smallest" % box.id
+            )
         else:
             advice = "send an application heartbeat every %s s or less (%s)" % (heartbeat, basis)
         message = (
@@ -209,7 +219,7 @@ def heartbeat_verdicts(boxes, detect_within=None):
         result.append(
             make_verdict(
                 "application_heartbeat", box.id, WARN, box.idle_timeout, heartbeat, message
-            )  # fmt: skip
+            )
         )
     return result
 
@@ -218,52 +228,59 @@ def detection_verdict(values, detect_within):
     seconds = detection_time(values)
     formula = "%s + %s x %s" % (values["time"], values["probes"], values["intvl"])
     if detect_within is None:
-        return make_verdict(
-            "detection_time", "peer", PASS, seconds, None,
-            "a dead peer is noticed after up to %s s (%s); no detect_within requirement"
-            % (seconds, formula),
-        )  # fmt: skip
-    if seconds <= detect_within:
-        return make_verdict(
-            "detection_time", "peer", PASS, seconds, detect_within,
-            "a dead peer is noticed after up to %s s (%s), within detect_within %s s"
-            % (seconds, formula, detect_within),
-        )  # fmt: skip
-    return make_verdict(
-        "detection_time", "peer", FAIL, seconds, detect_within,
-        "a dead peer is noticed only after up to %s s (%s); detect_within is %s s: over by %s s"
-        % (seconds, formula, detect_within, seconds - detect_within),
-    )  # fmt: skip
+        status = PASS
+        message = "a dead peer is noticed after up to %s s (%s); no detect_within requirement" % (
+            seconds,
+            formula,
+        )
+    elif seconds <= detect_within:
+        status = PASS
+        message = "a dead peer is noticed after up to %s s (%s), within detect_within %s s" % (
+            seconds,
+            formula,
+            detect_within,
+        )
+    else:
+        status = FAIL
+        message = (
+            "a dead peer is noticed only after up to %s s (%s); detect_within is %s s: over by "
+            "%s s" % (seconds, formula, detect_within, seconds - detect_within)
+        )
+    return make_verdict("detection_time", "peer", status, seconds, detect_within, message)
 
 
 def outage_verdict(values, tolerate_outage):
-    window = probe_window(values)
+    window = probe_window(values["intvl"], values["probes"])
     formula = "%s x %s" % (values["probes"], values["intvl"])
     if window >= tolerate_outage:
-        return make_verdict(
-            "outage_tolerance", "network", PASS, window, tolerate_outage,
+        status = PASS
+        message = (
             "idle connections survive a network outage of up to %s s (%s); tolerate_outage "
-            "is %s s" % (window, formula, tolerate_outage),
-        )  # fmt: skip
-    return make_verdict(
-        "outage_tolerance", "network", FAIL, window, tolerate_outage,
-        "probes give up after %s s (%s) but tolerate_outage is %s s: a network blip longer "
-        "than %s s kills healthy idle connections (false positives); short by %s s"
-        % (window, formula, tolerate_outage, window, tolerate_outage - window),
-    )  # fmt: skip
+            "is %s s" % (window, formula, tolerate_outage)
+        )
+    else:
+        status = FAIL
+        message = (
+            "probes give up after %s s (%s) but tolerate_outage is %s s: a network blip longer "
+            "than %s s kills healthy idle connections (false positives); short by %s s"
+            % (window, formula, tolerate_outage, window, tolerate_outage - window)
+        )
+    return make_verdict("outage_tolerance", "network", status, window, tolerate_outage, message)
 
 
 def probe_rate_verdict(time, socket_count, probe_rate_warn=DEFAULT_PROBE_RATE_WARN):
     """Idle keepalive sockets each send one probe per ``time`` seconds."""
     check_integer("socket_count", socket_count, 0)
     if time < 1:
-        return make_verdict("probe_rate", "host", FAIL, None, probe_rate_warn,
-                            "time=%s gives no meaningful probe rate" % time)  # fmt: skip
+        message = "time=%s gives no meaningful probe rate" % time
+        return make_verdict("probe_rate", "host", FAIL, None, probe_rate_warn, message)
     rate = round(socket_count / time, 2)
     status = WARN if rate > probe_rate_warn else PASS
     message = "%s idle keepalive sockets send about %s probes/s (one each every %s s)" % (
-        socket_count, rate, time,
-    )  # fmt: skip
+        socket_count,
+        rate,
+        time,
+    )
     if status == WARN:
         message += ", above %s/s: raise time or keep fewer idle sockets" % probe_rate_warn
     return make_verdict("probe_rate", "host", status, rate, probe_rate_warn, message)

@@ -55,15 +55,15 @@ ON_SHADOWED = ("fail", "warn", "ignore")
 MODES = ("enforce", "audit")
 
 
-def probe_window(values):
+def probe_window(intvl, probes):
     """Seconds the probes of an idle connection take to give up: intvl x probes."""
-    return values["intvl"] * values["probes"]
+    return intvl * probes
 
 
 def detection_time(values):
     """Worst-case seconds from a peer's death to the socket's error when idle:
     time + intvl x probes (``values`` by short name)."""
-    return values["time"] + probe_window(values)
+    return values["time"] + probe_window(values["intvl"], values["probes"])
 
 
 def short_names(option_values):

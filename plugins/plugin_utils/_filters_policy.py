@@ -36,13 +36,25 @@ def keepalive_derive(profile, path=None, profiles=None):
     return policy_call("keepalive_derive", policy.derive, profile, path, profiles=profiles)
 
 
-def keepalive_verdicts(values, path=None, profile=None, profiles=None, socket_count=None,
-                       probe_rate_warn=policy.DEFAULT_PROBE_RATE_WARN):  # fmt: skip
+def keepalive_verdicts(
+    values,
+    path=None,
+    profile=None,
+    profiles=None,
+    socket_count=None,
+    probe_rate_warn=policy.DEFAULT_PROBE_RATE_WARN,
+):
     """Verdicts for given values (e.g. read from a host) against a path and a profile."""
     return policy_call(
-        "keepalive_verdicts", policy.verdicts, values, path, profile=profile,
-        socket_count=socket_count, profiles=profiles, probe_rate_warn=probe_rate_warn,
-    )  # fmt: skip
+        "keepalive_verdicts",
+        policy.verdicts,
+        values,
+        path,
+        profile=profile,
+        socket_count=socket_count,
+        profiles=profiles,
+        probe_rate_warn=probe_rate_warn,
+    )
 
 
 def keepalive_catalog(entry_id):

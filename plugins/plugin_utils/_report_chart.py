@@ -29,10 +29,23 @@ BAR_GAP = 12
 AXIS_HEIGHT = 30
 LABEL_CHARS_PX = 6.4  # average width of a character of the 11 px label font
 TICKS = (
-    (1, "1 s"), (5, "5 s"), (10, "10 s"), (30, "30 s"), (60, "1 min"), (120, "2 min"),
-    (300, "5 min"), (600, "10 min"), (1200, "20 min"), (1800, "30 min"), (3600, "1 h"),
-    (7200, "2 h"), (14400, "4 h"), (28800, "8 h"), (86400, "1 d"), (172800, "2 d"),
-)  # fmt: skip
+    (1, "1 s"),
+    (5, "5 s"),
+    (10, "10 s"),
+    (30, "30 s"),
+    (60, "1 min"),
+    (120, "2 min"),
+    (300, "5 min"),
+    (600, "10 min"),
+    (1200, "20 min"),
+    (1800, "30 min"),
+    (3600, "1 h"),
+    (7200, "2 h"),
+    (14400, "4 h"),
+    (28800, "8 h"),
+    (86400, "1 d"),
+    (172800, "2 d"),
+)
 LABEL_MAX = 24  # characters of a bar label that fit left of the plot
 MAX_SOCKET_BARS = 6
 FLEET_TOP = 24  # room for the caption above the rows
@@ -109,9 +122,10 @@ def _bars(host):
         bars.append(_bar("intended time", intended["time"], "intended"))
     if host["detection_seconds"] is not None:
         detection = _bar(
-            "detection time", host["detection_seconds"],
+            "detection time",
+            host["detection_seconds"],
             _worst_verdict(host, ("detection_time",)) or "info",
-        )  # fmt: skip
+        )
         detection["limit"] = _verdict_limit(host, "detection_time")
         if after:
             detection["note"] = "%s + %s x %s" % (after["time"], after["intvl"], after["probes"])
@@ -153,9 +167,15 @@ def _socket_bars(host):
 def _bar(label, value, status):
     short = label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1] + "\u2026"
     return {
-        "label": short, "title": label, "value": value, "status": status,
-        "text": human_seconds(value), "note": None, "limit": None, "limit_x": None,
-    }  # fmt: skip
+        "label": short,
+        "title": label,
+        "value": value,
+        "status": status,
+        "text": human_seconds(value),
+        "note": None,
+        "limit": None,
+        "limit_x": None,
+    }
 
 
 def _layer4_timeouts(path):
@@ -252,14 +272,18 @@ def fleet_chart(hosts):
     for host in hosts:
         values = host["after"] or host["runtime"]
         layer4 = sorted(set(_layer4_timeouts(host["path"])))
-        rows.append({
-            "host": host["host"],
-            "value": values["time"] if values else None,
-            "status": (_worst_verdict(host, ("middlebox_idle",)) or _idle_status(host))
-            if values else "info",
-            "layer4": layer4,
-            "off": _sockets_off(host),
-        })  # fmt: skip
+        status = "info"
+        if values:
+            status = _worst_verdict(host, ("middlebox_idle",)) or _idle_status(host)
+        rows.append(
+            {
+                "host": host["host"],
+                "value": values["time"] if values else None,
+                "status": status,
+                "layer4": layer4,
+                "off": _sockets_off(host),
+            }
+        )
     known = [row["value"] for row in rows if row["value"]]
     known += [t for row in rows for t in row["layer4"]]
     if not known:
@@ -295,8 +319,10 @@ def _fleet_row_text(row):
         first = row["layer4"][0]
         relation = "<" if row["value"] < first else ">="
         text = "%s %s %s idle timeout" % (
-            human_seconds(row["value"]), relation, human_seconds(first)
-        )  # fmt: skip
+            human_seconds(row["value"]),
+            relation,
+            human_seconds(first),
+        )
     if row["off"]:
         text += " · %d sockets keepalive off" % row["off"]
     return text

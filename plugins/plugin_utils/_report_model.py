@@ -46,8 +46,17 @@ UNSEEN_CHECK = "report_present"
 BOX_KEYS = ("id", "product", "layer", "idle_timeout", "origin", "source")
 SHADOW_KEYS = ("file", "line", "key", "value")
 SOCKET_ROW_KEYS = (
-    "netns", "unit", "comm", "state", "keepalive", "idle", "intvl", "cnt", "source", "count",
-)  # fmt: skip
+    "netns",
+    "unit",
+    "comm",
+    "state",
+    "keepalive",
+    "idle",
+    "intvl",
+    "cnt",
+    "source",
+    "count",
+)
 # Optional host keys and the value a missing one stands for.
 HOST_DEFAULTS = {
     "schema": 1,
@@ -121,8 +130,11 @@ def normalize_host(item, position=(1, 1)):
             result[key] = {name: result[key][name] for name in VALUE_NAMES}
     result["verdicts"] = [_verdict(verdict) for verdict in result["verdicts"]]
     if not result["verdicts"]:
-        result["verdicts"] = [_unknown_verdict(host, "the host report has no verdicts: "
-                                               "nothing on the host was judged")]  # fmt: skip
+        result["verdicts"] = [
+            _unknown_verdict(
+                host, "the host report has no verdicts: nothing on the host was judged"
+            )
+        ]
     _set_status(result)
     if result["detection_seconds"] is None and result["after"] is not None:
         result["detection_seconds"] = detection_seconds(result["after"])
@@ -132,8 +144,10 @@ def normalize_host(item, position=(1, 1)):
 def unseen_host(host, reason):
     """The entry of a host that set no host report (unreachable, failed early): unknown."""
     if not isinstance(host, str) or not host:
-        raise KeepaliveError("play_hosts: a host name must be a non-empty string, got %s"
-                             % shown(host), option="play_hosts")  # fmt: skip
+        raise KeepaliveError(
+            "play_hosts: a host name must be a non-empty string, got %s" % shown(host),
+            option="play_hosts",
+        )
     result = dict(HOST_DEFAULTS, host=host)
     result["verdicts"] = [_unknown_verdict(host, "no host report: %s" % reason)]
     _set_status(result)

@@ -54,8 +54,9 @@ def render_prometheus(host, generated_at=None):
         "(net.ipv4.tcp_keepalive_probes).",
     }
     for name in ("time", "intvl", "probes"):
-        metric = metrics.family(seconds[name], "gauge", helps[name] + " kind: runtime, "
-                                "after, boot, intended.")  # fmt: skip
+        metric = metrics.family(
+            seconds[name], "gauge", helps[name] + " kind: runtime, after, boot, intended."
+        )
         for kind in ("runtime", "after", "intended"):
             if host[kind]:
                 metric.add({"kind": kind}, host[kind][name])
@@ -64,9 +65,10 @@ def render_prometheus(host, generated_at=None):
             metric.add({"kind": "boot"}, boot["value"])
     _prom_boot_sources(metrics, host)
     detection = metrics.family(
-        "detection_seconds", "gauge",
+        "detection_seconds",
+        "gauge",
         "Worst-case seconds to notice a dead idle peer: time + intvl x probes after this run.",
-    )  # fmt: skip
+    )
     if host["detection_seconds"] is not None:
         detection.add({}, host["detection_seconds"])
     _prom_sockets(metrics, host)
@@ -91,9 +93,10 @@ def render_prometheus(host, generated_at=None):
 def _prom_boot_sources(metrics, host):
     """Where each boot value comes from, as an info metric (one series per value)."""
     info = metrics.family(
-        "boot_source_info", "gauge",
+        "boot_source_info",
+        "gauge",
         "The file:line that gives each keepalive sysctl its value at boot (always 1).",
-    )  # fmt: skip
+    )
     for name, boot in sorted((host["boot_values"] or {}).items()):
         if boot.get("source"):
             info.add({"param": name, "source": boot["source"]}, 1)
@@ -101,9 +104,10 @@ def _prom_boot_sources(metrics, host):
 
 def _prom_sockets(metrics, host):
     sockets = metrics.family(
-        "sockets", "gauge",
+        "sockets",
+        "gauge",
         "TCP sockets by namespace, unit, command, state and keepalive (true, false, unknown).",
-    )  # fmt: skip
+    )
     totals = {}
     for row in (host["adoption"] or {}).get("summary") or []:
         keepalive = {True: "true", False: "false"}.get(row.get("keepalive"), "unknown")

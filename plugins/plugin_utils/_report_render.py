@@ -144,8 +144,9 @@ def write_files(dest, files):
             raise KeepaliveError(
                 "dest=%s: %s is in the way (%s); the report replaces regular files only"
                 % (dest, os.path.basename(path), _kind(path)),
-                option="dest", path=path,
-            )  # fmt: skip
+                option="dest",
+                path=path,
+            )
     temps = []
     try:
         for path, (_name, text) in zip(targets, files, strict=True):
@@ -155,8 +156,9 @@ def write_files(dest, files):
         raise KeepaliveError(
             "dest=%s: cannot write the report (%s); nothing was changed, the previous files "
             "are as they were" % (dest, exc),
-            option="dest", path=getattr(exc, "filename", None),
-        )  # fmt: skip
+            option="dest",
+            path=getattr(exc, "filename", None),
+        )
     finally:
         for temp in temps:
             _remove(temp)
@@ -222,8 +224,10 @@ def _commit(pairs):
 def _keep_old(target):
     if not os.path.lexists(target):
         return None
-    backup = "%s.%s.old" % (os.path.join(os.path.dirname(target),
-                                         "." + os.path.basename(target)), os.getpid())  # fmt: skip
+    backup = "%s.%s.old" % (
+        os.path.join(os.path.dirname(target), "." + os.path.basename(target)),
+        os.getpid(),
+    )
     _remove(backup)
     try:
         os.link(target, backup)
@@ -283,10 +287,15 @@ def render_junit(doc):
     for host in doc["hosts"]:
         cases = host["verdicts"]  # never empty: a host that judged nothing has an unknown one
         suite = ET.SubElement(
-            suites, "testsuite", name=host["host"], tests=str(len(cases)),
-            failures=str(host["counts"]["fail"]), errors=str(host["counts"]["unknown"]),
-            skipped="0", timestamp=doc["generated_at"],
-        )  # fmt: skip
+            suites,
+            "testsuite",
+            name=host["host"],
+            tests=str(len(cases)),
+            failures=str(host["counts"]["fail"]),
+            errors=str(host["counts"]["unknown"]),
+            skipped="0",
+            timestamp=doc["generated_at"],
+        )
         _properties(suite, host)
         for verdict in cases:
             _testcase(suite, host["host"], verdict)
@@ -311,8 +320,10 @@ def _testcase(suite, host, verdict):
         name = "%s [%s]" % (name, verdict["subject"])
     case = ET.SubElement(suite, "testcase", classname=host, name=name, time="0")
     detail = "%s (value %s, limit %s)" % (
-        verdict["message"], label_text(verdict["value"]), label_text(verdict["limit"]),
-    )  # fmt: skip
+        verdict["message"],
+        label_text(verdict["value"]),
+        label_text(verdict["limit"]),
+    )
     if verdict["status"] == "fail":
         failure = ET.SubElement(case, "failure", message=verdict["message"], type="fail")
         failure.text = detail

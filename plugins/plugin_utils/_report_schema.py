@@ -26,6 +26,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     MODES,
     STATUSES,
     VALUE_NAMES,
+    detection_time,
     is_integer,
 )
 
@@ -71,8 +72,10 @@ def shown(value):
 def _refuse(where, field, value, allowed):
     raise KeepaliveError(
         "%s: %r must be %s, got %s" % (where, field, allowed, shown(value)),
-        option="hosts", field=field, value=value,
-    )  # fmt: skip
+        option="hosts",
+        field=field,
+        value=value,
+    )
 
 
 def _type_name(value):
@@ -98,8 +101,10 @@ def _check_schema(value, where):
         raise KeepaliveError(
             "%s: host report schema %r is not supported (supported: %s)"
             % (where, value, ", ".join(str(v) for v in HOST_SCHEMAS)),
-            option="hosts", field="schema", value=value,
-        )  # fmt: skip
+            option="hosts",
+            field="schema",
+            value=value,
+        )
 
 
 def _choice(choices):
@@ -108,8 +113,10 @@ def _choice(choices):
             raise KeepaliveError(
                 "%s: %s is %s; allowed: %s"
                 % (where, field, shown(value), ", ".join(str(c) for c in choices)),
-                option="hosts", field=field, value=value,
-            )  # fmt: skip
+                option="hosts",
+                field=field,
+                value=value,
+            )
 
     return check
 
@@ -171,16 +178,24 @@ def _values(value, where, field):
     low, high = SYSCTL_INT
     for name in VALUE_NAMES:
         if not is_integer(value[name]) or not low <= value[name] <= high:
-            _refuse(where, "%s.%s" % (field, name), value[name],
-                    "an integer %s..%s (what the sysctl stores)" % (low, high))  # fmt: skip
+            _refuse(
+                where,
+                "%s.%s" % (field, name),
+                value[name],
+                "an integer %s..%s (what the sysctl stores)" % (low, high),
+            )
 
 
 def _box(box, where, field):
     for key in BOX_TEXT_KEYS:
         _optional(box, key, where, _prefixed(field, key, _text))
     _optional(box, "layer", where, _prefixed(field, "layer", _choice(LAYERS)))
-    _optional(box, "idle_timeout", where,
-              _prefixed(field, "idle_timeout", _integer(1, MAX_IDLE_TIMEOUT, " s")))  # fmt: skip
+    _optional(
+        box,
+        "idle_timeout",
+        where,
+        _prefixed(field, "idle_timeout", _integer(1, MAX_IDLE_TIMEOUT, " s")),
+    )
 
 
 def _boot_values(value, where, field):
@@ -258,10 +273,14 @@ def _check_detection(item, where):
         if not is_integer(value) or value < 0:
             _refuse(where, "detection_seconds", value, "an integer >= 0 or null")
         return
-    expected = after["time"] + after["intvl"] * after["probes"]
+    expected = detection_time(after)
     if not is_integer(value) or value != expected:
-        _refuse(where, "detection_seconds", value,
-                "after.time + after.intvl x after.probes = %d, or null" % expected)  # fmt: skip
+        _refuse(
+            where,
+            "detection_seconds",
+            value,
+            "after.time + after.intvl x after.probes = %d, or null" % expected,
+        )
 
 
 def _check_after_limits(item, where):
@@ -285,5 +304,7 @@ def _check_after_limits(item, where):
                 "%s: 'after.%s' is %s, outside the kernel limits %s..%s, and no failing "
                 "kernel_limits verdict (subject %s) reports it; allowed: a value within the "
                 "limits, or one with that verdict" % (where, name, after[name], low, high, name),
-                option="hosts", field="after." + name, value=after[name],
-            )  # fmt: skip
+                option="hosts",
+                field="after." + name,
+                value=after[name],
+            )

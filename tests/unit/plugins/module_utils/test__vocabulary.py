@@ -25,7 +25,7 @@ def test_kernel_limits_and_linux_defaults():
     assert vocabulary.KERNEL_LIMITS == {"time": (1, 32767), "intvl": (1, 32767), "probes": (1, 127)}
     assert vocabulary.LINUX_DEFAULTS == {"time": 7200, "intvl": 75, "probes": 9}
     assert vocabulary.detection_time(vocabulary.LINUX_DEFAULTS) == 7875
-    assert vocabulary.probe_window(vocabulary.LINUX_DEFAULTS) == 675
+    assert vocabulary.probe_window(75, 9) == 675
 
 
 def test_short_names_drop_other_keys():
