@@ -38,14 +38,17 @@ __metaclass__ = type
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import kind
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    KERNEL_LIMITS,
+    probe_window,
+)
 
 # include/net/tcp.h: TCP_RTO_MIN is HZ/5 (200 ms), TCP_RTO_MAX is 120 s; net.ipv4.tcp_rto_max_ms
 # (Linux 6.15+, ip-sysctl.rst) lowers the cap within 1000..120000 ms.
 RTO_MIN = 0.2
 RTO_MAX = 120.0
 RTO_MAX_LIMITS = (1.0, 120.0)
-# tcp(7) and include/net/tcp.h (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
-KEEPALIVE_LIMITS = {"time": (1, 32767), "intvl": (1, 32767), "probes": (1, 127)}
 # The sysctl takes any integer (proc_dointvec); beyond a few dozen the figures are hours, and
 # the kernel's shift arithmetic is defined only for small values. A sanity bound, not the
 # kernel's.
@@ -53,15 +56,6 @@ RETRIES2_LIMITS = (0, 255)
 LINUX_RETRIES2 = 15
 # TCP_USER_TIMEOUT takes an unsigned int of milliseconds, refused above INT_MAX.
 USER_TIMEOUT_MAX = 2147483.647
-
-
-def _kind(value):
-    if isinstance(value, bool):
-        return "a boolean"
-    for base in (int, float, str, dict, list, tuple):
-        if isinstance(value, base):
-            return base.__name__
-    return type(value).__name__
 
 
 def _is_number(value):
@@ -72,7 +66,7 @@ def _integer(name, value, low, high):
     allowed = "an integer in %s..%s" % (low, high)
     if not _is_number(value) or not isinstance(value, int):
         raise KeepaliveError(
-            "%s must be %s, got %r (%s)" % (name, allowed, value, _kind(value)),
+            "%s must be %s, got %r (%s)" % (name, allowed, value, kind(value)),
             option=name,
             value=value,
             minimum=low,
@@ -93,7 +87,7 @@ def _seconds(name, value, low, high, low_open=False):
     allowed = "seconds in %s%s..%s]" % ("(" if low_open else "[", low, high)
     if not _is_number(value) or value != value:  # NaN compares unequal to itself
         raise KeepaliveError(
-            "%s must be a number of %s, got %r (%s)" % (name, allowed, value, _kind(value)),
+            "%s must be a number of %s, got %r (%s)" % (name, allowed, value, kind(value)),
             option=name,
             value=value,
             minimum=low,
@@ -132,7 +126,7 @@ def _ilog2(value):
 def check_keepalive(time, intvl, probes):
     """The three keepalive values as integers within the socket option limits."""
     return tuple(
-        _integer(name, value, *KEEPALIVE_LIMITS[name])
+        _integer(name, value, *KERNEL_LIMITS[name])
         for name, value in (("time", time), ("intvl", intvl), ("probes", probes))
     )
 
@@ -160,7 +154,7 @@ def detection_idle(time, intvl, probes, user_timeout=None):
     time, intvl, probes = check_keepalive(time, intvl, probes)
     user_timeout = _user_timeout(user_timeout)
     if user_timeout is None:
-        return float(time + intvl * probes)
+        return float(time + probe_window(intvl, probes))
     wait_ms = _ms(user_timeout) - time * 1000
     firings = max(1, -(-wait_ms // (intvl * 1000)))  # ceiling division on integers
     return float(time + firings * intvl)
@@ -324,15 +318,17 @@ def smallest_retries2(detect_busy_within, tolerate_outage, rto_initial=RTO_MIN, 
                 detection,
                 detect_busy_within,
                 round(detection - detect_busy_within, 3),
-            ),  # fmt: skip
+            ),
             option="detect_busy_within",
             value=detect_busy_within,
             tolerate_outage=tolerate_outage,
         )
+    survives = "smallest tcp_retries2 that survives an outage of tolerate_outage %s s" % (
+        tolerate_outage
+    )
     reason = (
-        "smallest tcp_retries2 that survives an outage of tolerate_outage %s s: it cannot "
-        "drop a busy connection before %s s%s; notices a dead peer after %s s, within "
-        "detect_busy_within %s s" % (tolerate_outage, tolerates, shorter, detection,
-                                     detect_busy_within)
-    )  # fmt: skip
+        "%s: it cannot drop a busy connection before %s s%s; notices a dead peer after %s s, "
+        "within detect_busy_within %s s"
+        % (survives, tolerates, shorter, detection, detect_busy_within)
+    )
     return {"retries2": retries2, "detection": detection, "tolerates": tolerates, "reason": reason}
