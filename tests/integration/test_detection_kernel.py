@@ -19,9 +19,11 @@ Tolerance: ``model - 0.05 s <= measured <= model + 5 % of model + 0.2 s`` (TCP_R
 The lower bound is tight because kernel timers never fire early (0.05 s covers the client's
 clock starting a few microseconds before the kernel's); the upper bound covers the timer
 wheel (at HZ=250 up to 32 ms per expiry below 2 s and 256 ms per expiry below 16 s) and
-wake-up latency on a loaded machine.
+wake-up latency on a loaded machine. Where an expiry lands within the timer wheel's rounding
+of the give-up threshold, lateness decides between two expiries: then anything from the
+earliest possible drop (first retransmission + threshold) is allowed (``_allowed``).
 
-All cases run concurrently (about 13 s together); every namespace and process is removed,
+All cases run concurrently (about 14 s together); every namespace and process is removed,
 also on failure. ``pytest -s`` prints the model-vs-measured table.
 """
 
@@ -233,15 +235,22 @@ class Pair:
         self.client, self.peer = prefix + "c", prefix + "p"
         self.procs = []
         self.made = []
-        for ns in (self.client, self.peer):
-            _check(["ip", "netns", "add", ns])
-            self.made.append(ns)
-        _check(["ip", "link", "add", "vc", "netns", self.client, "type", "veth",
-                "peer", "name", "vp", "netns", self.peer])  # fmt: skip
-        for ns, dev, addr in ((self.client, "vc", CLIENT_ADDR), (self.peer, "vp", PEER_ADDR)):
-            _check(["ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev])
-            _check(["ip", "-n", ns, "link", "set", dev, "up"])
-            _check(["ip", "-n", ns, "link", "set", "lo", "up"])
+        try:
+            for ns in (self.client, self.peer):
+                _check(["ip", "netns", "add", ns])
+                self.made.append(ns)
+            _check(["ip", "link", "add", "vc", "netns", self.client, "type", "veth",
+                    "peer", "name", "vp", "netns", self.peer])  # fmt: skip
+            for ns, dev, addr in (
+                (self.client, "vc", CLIENT_ADDR),
+                (self.peer, "vp", PEER_ADDR),
+            ):
+                _check(["ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev])
+                _check(["ip", "-n", ns, "link", "set", dev, "up"])
+                _check(["ip", "-n", ns, "link", "set", "lo", "up"])
+        except BaseException:
+            self.close()
+            raise
 
     def sysctl(self, ns, name, value):
         _check(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "%s=%s" % (name, value)])
