@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: netstack.keepalive contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The steps of an atomic file write that keepalive_sysctl and the fleet report share.
+"""File handling the modules and the fleet report share: atomic writes, kinds of file.
 
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
@@ -16,7 +16,29 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import stat
 import tempfile
+
+# What a path that is not a regular file is, in words for a message (the article included).
+_FILE_KINDS = (
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISLNK, "a symbolic link"),
+)
+REGULAR_FILE = "a regular file"
+FIFO = "a FIFO (named pipe)"
+
+
+def file_kind(mode):
+    """``a regular file``, ``a directory``, ``a FIFO (named pipe)``... for an ``st_mode``."""
+    for test, kind in _FILE_KINDS:
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def write_temp_file(directory, name, content, mode, suffix=""):

@@ -19,9 +19,12 @@ import ctypes.util
 import errno
 import fcntl
 import os
-import stat
 import threading
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._files import (
+    REGULAR_FILE,
+    file_kind,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
@@ -88,10 +91,10 @@ def resolve_netns(netns):
 def check_is_netns(netns, path):
     """Refuse ``path`` unless it is a network namespace file (never blocks: no FIFO open)."""
     try:
-        kind = _file_kind(os.stat(path).st_mode)
-        if kind != "regular file":
+        kind = file_kind(os.stat(path).st_mode)
+        if kind != REGULAR_FILE:
             # nsfs files stat as regular files; a FIFO, directory or device is not one.
-            raise _not_netns(netns, path, "it is a %s" % kind)
+            raise _not_netns(netns, path, "it is %s" % kind)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except (IOError, OSError) as exc:
         raise KeepaliveError(
@@ -115,20 +118,6 @@ def _not_netns(netns, path, reason):
         "netns=%r: %s is not a network namespace (%s); %s" % (netns, path, reason, NETNS_ALLOWED),
         option="netns",
     )
-
-
-def _file_kind(mode):
-    for test, name in (
-        (stat.S_ISREG, "regular file"),
-        (stat.S_ISDIR, "directory"),
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-    ):
-        if test(mode):
-            return name
-    return "special file"
 
 
 def netns_inode(path="/proc/self/ns/net"):

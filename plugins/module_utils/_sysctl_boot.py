@@ -37,8 +37,12 @@ import gzip
 import os
 import posixpath
 import re
-import stat
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._files import (
+    FIFO,
+    REGULAR_FILE,
+    file_kind,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     SYSCTL_NAMES,
 )
@@ -453,23 +457,13 @@ def _not_regular(local):
 
 def _file_kind(mode):
     """None for a regular file, else what it is."""
-    if stat.S_ISREG(mode):
-        return None
-    for test, kind in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return kind
-    return "not a regular file"
+    kind = file_kind(mode)
+    return None if kind == REGULAR_FILE else kind
 
 
 def _not_regular_reason(kind):
     reason = "is %s, not a regular file: it sets nothing" % kind
-    if kind == "a FIFO":
+    if kind == FIFO:
         # Measured: both open it and wait for a writer, so the boot hangs right there.
         reason += (
             "; procps 'sysctl --system' and systemd-sysctl (252) block on it at boot until "

@@ -22,7 +22,8 @@ import re
 import stat
 import time
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._atomic_write import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._files import (
+    file_kind,
     fsync_directory,
     remove_quietly,
     write_temp_file,
@@ -187,16 +188,7 @@ def _what_is_there(root, path, mode):
     """What a non-regular file at ``path`` is, in words a person can act on."""
     if stat.S_ISLNK(mode):
         return _describe_link(root, path)
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return "is " + name + ", not a regular file"
-    return "is not a regular file"
+    return "is %s, not a regular file" % file_kind(mode)
 
 
 def _describe_link(root, path):

@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 
 import jinja2
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._atomic_write import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._files import (
     fsync_directory,
     write_temp_file,
 )

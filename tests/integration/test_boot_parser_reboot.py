@@ -246,7 +246,7 @@ def test_fifo_in_sysctl_d_is_reported_promptly(lab, host):
         put_files(lab, host, {fifo: None, OURS: None})
     assert elapsed < 10
     assert [(p["file"], p["line"]) for p in model["problems"]] == [(fifo, None)]
-    assert model["problems"][0]["reason"].startswith("is a FIFO, not a regular file")
+    assert model["problems"][0]["reason"].startswith("is a FIFO (named pipe), not a regular file")
     assert {k: v["value"] for k, v in model["values"].items()} == OURS_VALUES
 
 

@@ -311,7 +311,7 @@ CASES = _value_cases() + [
     (
         "netns-fifo",
         dict(WANT, netns="/etc/sysctl.d/91-fifo.conf"),
-        ["is not a network namespace (it is a FIFO)", NETNS_ALLOWED],
+        ["is not a network namespace (it is a FIFO (named pipe))", NETNS_ALLOWED],
     ),
     (
         "netns-missing",

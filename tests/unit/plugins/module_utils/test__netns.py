@@ -127,4 +127,4 @@ def test_resolve_netns_of_a_fifo_does_not_block(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(KeepaliveError) as err:
         resolve_netns(str(fifo))
-    assert "is not a network namespace (it is a FIFO)" in str(err.value)
+    assert "is not a network namespace (it is a FIFO (named pipe))" in str(err.value)

@@ -688,7 +688,7 @@ def test_fifo_is_a_problem_and_never_blocks(tmp_path):
         ("/etc/sysctl.d/71-fifo-link.conf", None),
     ]
     reason = model["problems"][0]["reason"]
-    assert reason.startswith("is a FIFO, not a regular file: it sets nothing")
+    assert reason.startswith("is a FIFO (named pipe), not a regular file: it sets nothing")
     assert "procps 'sysctl --system' and systemd-sysctl (252) block on it at boot" in reason
     assert boot.boot_values(model, DEFAULTS)[TIME]["value"] == 1  # the other files still count
 
