@@ -32,6 +32,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_runtime
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     OPTION_OF,
+    SUMMARY_KEYS,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
@@ -47,18 +48,6 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
 DEFAULT_STATES = ("established", "listen")
 SOURCE_GETSOCKOPT = "getsockopt"
 SOURCE_TIMER = "timer"
-SUMMARY_KEYS = (
-    "netns",
-    "unit",
-    "comm",
-    "state",
-    "keepalive",
-    "idle",
-    "intvl",
-    "cnt",
-    "source",
-    "count",
-)
 
 # One audited socket. Hot loops index it with these constants.
 RECORD_FIELDS = "netns pid comm unit state keepalive idle intvl cnt source family sockid"
@@ -304,30 +293,18 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
         if entry is not None and len(entry) == 5:  # the usual case, kept to the fewest steps
             pid, keepalive, idle, intvl, cnt = entry
             comm, unit = info[pid]
-            fields = (
-                ns_id,
-                pid,
-                comm,
-                unit,
-                states[state],
-                keepalive,
-                idle,
-                intvl,
-                cnt,
-                SOURCE_GETSOCKOPT,
-                family,
-                sockid,
-            )
-            append(_new_record(Record, fields))
-            continue
-        if entry is None:
-            pid = comm = None
-            unit = cgroup_id
-            ownerless.append(len(records))
+            source = SOURCE_GETSOCKOPT
         else:
-            pid = entry[0]
-            comm, unit = info[pid]
-        keepalive = timer_keepalive(state, timer)
+            if entry is None:
+                pid = comm = None
+                unit = cgroup_id
+                ownerless.append(len(records))
+            else:
+                pid = entry[0]
+                comm, unit = info[pid]
+            keepalive = timer_keepalive(state, timer)
+            idle = intvl = cnt = None
+            source = SOURCE_TIMER
         fields = (
             ns_id,
             pid,
@@ -335,10 +312,10 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
             unit,
             states[state],
             keepalive,
-            None,
-            None,
-            None,
-            SOURCE_TIMER,
+            idle,
+            intvl,
+            cnt,
+            source,
             family,
             sockid,
         )

@@ -38,7 +38,11 @@ __metaclass__ = type
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import kind
+from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+    check_integer,
+    kind,
+    limit_error,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     KERNEL_LIMITS,
     probe_window,
@@ -62,45 +66,14 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _integer(name, value, low, high):
-    allowed = "an integer in %s..%s" % (low, high)
-    if not _is_number(value) or not isinstance(value, int):
-        raise KeepaliveError(
-            "%s must be %s, got %r (%s)" % (name, allowed, value, kind(value)),
-            option=name,
-            value=value,
-            minimum=low,
-            maximum=high,
-        )
-    if not low <= value <= high:
-        raise KeepaliveError(
-            "%s=%s is out of range: allowed %s" % (name, value, allowed),
-            option=name,
-            value=value,
-            minimum=low,
-            maximum=high,
-        )
-    return value
-
-
 def _seconds(name, value, low, high, low_open=False):
     allowed = "seconds in %s%s..%s]" % ("(" if low_open else "[", low, high)
     if not _is_number(value) or value != value:  # NaN compares unequal to itself
-        raise KeepaliveError(
-            "%s must be a number of %s, got %r (%s)" % (name, allowed, value, kind(value)),
-            option=name,
-            value=value,
-            minimum=low,
-            maximum=high,
-        )
+        message = "%s must be a number of %s, got %r (%s)" % (name, allowed, value, kind(value))
+        raise limit_error(message, name, value, low, high)
     if value < low or (low_open and value == low) or value > high:
-        raise KeepaliveError(
-            "%s=%s is out of range: allowed %s" % (name, value, allowed),
-            option=name,
-            value=value,
-            minimum=low,
-            maximum=high,
-        )
+        message = "%s=%s is out of range: allowed %s" % (name, value, allowed)
+        raise limit_error(message, name, value, low, high)
     return value
 
 
@@ -126,7 +99,7 @@ def _ilog2(value):
 def check_keepalive(time, intvl, probes):
     """The three keepalive values as integers within the socket option limits."""
     return tuple(
-        _integer(name, value, *KERNEL_LIMITS[name])
+        check_integer(name, value, *KERNEL_LIMITS[name])
         for name, value in (("time", time), ("intvl", intvl), ("probes", probes))
     )
 
@@ -177,7 +150,7 @@ def busy_timeout(retries2, rto_max=RTO_MAX):
     (``tcp_retransmit_skb()`` in net/ipv4/tcp_output.c stamps the segment after sending it
     again), not since the first transmission: see ``detection_busy``.
     """
-    retries2 = _integer("retries2", retries2, *RETRIES2_LIMITS)
+    retries2 = check_integer("retries2", retries2, *RETRIES2_LIMITS)
     rto_max = _seconds("rto_max", rto_max, *RTO_MAX_LIMITS)
     return _s(_busy_timeout_ms(retries2, _ms(rto_max)))
 
@@ -199,7 +172,7 @@ def retransmission_times(retries2, rto_initial=RTO_MIN, rto_max=RTO_MAX, user_ti
     up (first retransmission + threshold), ``threshold`` the limit on the time since the
     first retransmission (``busy_timeout`` or the user timeout).
     """
-    retries2 = _integer("retries2", retries2, *RETRIES2_LIMITS)
+    retries2 = check_integer("retries2", retries2, *RETRIES2_LIMITS)
     rto_max = _seconds("rto_max", rto_max, *RTO_MAX_LIMITS)
     rto_initial = _seconds("rto_initial", rto_initial, 0, rto_max, low_open=True)
     user_timeout = _user_timeout(user_timeout)

@@ -216,9 +216,14 @@ def _window_budget(prof, explicit):
 def _windows(tolerate):
     """``(intvl, probes)`` covering ``tolerate`` with the fewest seconds, preferred first."""
     for probes in PREFERRED_PROBES:
-        intvl = max(1, -(-tolerate // probes))
+        intvl = _covering(tolerate, probes)
         if intvl <= KERNEL_LIMITS["intvl"][1]:
             yield intvl, probes
+
+
+def _covering(tolerate, factor):
+    """The smallest other factor (at least 1) that makes ``factor x it >= tolerate``."""
+    return max(1, -(-tolerate // factor))  # ceiling division on integers
 
 
 def _choose_window(prof, explicit):
@@ -230,18 +235,14 @@ def _choose_window(prof, explicit):
         return (explicit["intvl"], explicit["probes"]), "set in profile %r" % prof["name"]
     if "intvl" in explicit:
         intvl = explicit["intvl"]
-        probes = min(max_probes, max(1, -(-tolerate // intvl)))
-        return (intvl, probes), "fewest probes at intvl=%s s covering tolerate_outage %s s" % (
-            intvl,
-            tolerate,
-        )
+        probes = min(max_probes, _covering(tolerate, intvl))
+        reason = "fewest probes at intvl=%s s covering tolerate_outage %s s" % (intvl, tolerate)
+        return (intvl, probes), reason
     if "probes" in explicit:
         probes = explicit["probes"]
-        intvl = min(max_intvl, max(1, -(-tolerate // probes)))
-        return (intvl, probes), "shortest intvl with probes=%s covering tolerate_outage %s s" % (
-            probes,
-            tolerate,
-        )
+        intvl = min(max_intvl, _covering(tolerate, probes))
+        reason = "shortest intvl with probes=%s covering tolerate_outage %s s" % (probes, tolerate)
+        return (intvl, probes), reason
     fits = _windows(tolerate)
     if budget is not None:
         fits = (c for c in fits if probe_window(*c) <= budget)

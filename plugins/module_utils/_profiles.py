@@ -87,22 +87,17 @@ def check_integer(option, value, minimum, maximum=None, unit=""):
     """
     allowed = "%s..%s%s" % (minimum, "" if maximum is None else maximum, unit)
     if not is_integer(value):
-        raise KeepaliveError(
-            "%s must be an integer in %s, got %r (%s)" % (option, allowed, value, kind(value)),
-            option=option,
-            value=value,
-            minimum=minimum,
-            maximum=maximum,
-        )
+        message = "%s must be an integer in %s, got %r (%s)" % (option, allowed, value, kind(value))
+        raise limit_error(message, option, value, minimum, maximum)
     if value < minimum or (maximum is not None and value > maximum):
-        raise KeepaliveError(
-            "%s=%s is out of range: allowed %s" % (option, value, allowed),
-            option=option,
-            value=value,
-            minimum=minimum,
-            maximum=maximum,
-        )
+        message = "%s=%s is out of range: allowed %s" % (option, value, allowed)
+        raise limit_error(message, option, value, minimum, maximum)
     return value
+
+
+def limit_error(message, option, value, minimum, maximum):
+    """The error of a value outside its limits, with the limits as details."""
+    return KeepaliveError(message, option=option, value=value, minimum=minimum, maximum=maximum)
 
 
 def kind(value):

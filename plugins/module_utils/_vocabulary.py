@@ -45,6 +45,20 @@ STATUSES = (PASS, WARN, FAIL)
 REPORT_STATUSES = STATUSES + (UNKNOWN,)
 # Worst last: a host nobody could audit is worse than a warning, a failing check worse still.
 STATUS_RANK = {PASS: 0, WARN: 1, UNKNOWN: 2, FAIL: 3}
+# A row of keepalive_sockets_info's summary (and of the report's adoption table): the sockets
+# counted per namespace, unit, command, state, effective values and where they were read.
+SUMMARY_KEYS = (
+    "netns",
+    "unit",
+    "comm",
+    "state",
+    "keepalive",
+    "idle",
+    "intvl",
+    "cnt",
+    "source",
+    "count",
+)
 VERDICT_KEYS = ("check", "subject", "status", "value", "limit", "message")
 
 # ``fail_on`` of the role and of keepalive_report: the best status that still fails the gate.

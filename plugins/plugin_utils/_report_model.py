@@ -27,6 +27,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     PASS,
     REPORT_STATUSES,
     STATUS_RANK,
+    SUMMARY_KEYS,
     UNKNOWN,
     VALUE_NAMES,
     VERDICT_KEYS,
@@ -45,18 +46,6 @@ UNSEEN_CHECK = "report_present"
 # Keys of list entries that the renderers read; missing ones become None.
 BOX_KEYS = ("id", "product", "layer", "idle_timeout", "origin", "source")
 SHADOW_KEYS = ("file", "line", "key", "value")
-SOCKET_ROW_KEYS = (
-    "netns",
-    "unit",
-    "comm",
-    "state",
-    "keepalive",
-    "idle",
-    "intvl",
-    "cnt",
-    "source",
-    "count",
-)
 # Optional host keys and the value a missing one stands for.
 HOST_DEFAULTS = {
     "schema": 1,
@@ -247,7 +236,7 @@ def _adoption(value):
     if value is None:
         return None
     result = dict(value)
-    result["summary"] = _entries(value.get("summary") or [], SOCKET_ROW_KEYS)
+    result["summary"] = _entries(value.get("summary") or [], SUMMARY_KEYS)
     # keepalive_sockets_info gives {"net:[inode]": {sysctls, names, sockets}}; kept as given.
     result["namespaces"] = value.get("namespaces") or {}
     result["degraded"] = list(value.get("degraded") or [])

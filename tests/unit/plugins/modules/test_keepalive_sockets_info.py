@@ -8,7 +8,7 @@ import socket
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sockets_info
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import SUMMARY_KEYS
 from ansible_collections.netstack.keepalive.plugins.modules import keepalive_sockets_info
 
 
@@ -47,7 +47,7 @@ def test_same_answer_in_check_mode_and_never_changed(capsys, our_listener, check
 def test_summary_only_by_default(capsys, our_listener):
     result = run_module(capsys, {})
     assert "sockets" not in result and result["summary"]
-    assert set(result["summary"][0]) == set(_sockets_info._adoption.SUMMARY_KEYS)
+    assert set(result["summary"][0]) == set(SUMMARY_KEYS)
 
 
 @pytest.mark.parametrize(

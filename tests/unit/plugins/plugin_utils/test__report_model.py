@@ -102,7 +102,7 @@ def test_status_and_counts_follow_the_verdicts(verdicts, status, counts):
          [{"id": "x", "name": "X box", "product": "X box", "layer": None, "idle_timeout": None,
            "origin": None, "source": None}]),
         ({"host": "h", "adoption": {"summary": [{"unit": "u", "count": 2}]}}, "adoption",
-         {"summary": [dict(dict.fromkeys(model.SOCKET_ROW_KEYS), unit="u", count=2)],
+         {"summary": [dict(dict.fromkeys(vocabulary.SUMMARY_KEYS), unit="u", count=2)],
           "namespaces": {}, "degraded": []}),
         ({"host": "h", "adoption": {"namespaces": {"net:[1]": {"sockets": 2}}}}, "adoption",
          {"summary": [], "namespaces": {"net:[1]": {"sockets": 2}}, "degraded": []}),
