@@ -72,19 +72,23 @@ def test_keepalive_time_set_on_one_host_stays_on_that_host(lab, ansible_playbook
     default = kernel_default_keepalive_time()
     machine_before = machine_keepalive_time()
     read = {"ansible.builtin.command": "cat %s" % KEEPALIVE_TIME, "changed_when": False}
-    run = ansible_playbook([{
-        "hosts": "lab",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "Read before", **read},
+    run = ansible_playbook(
+        [
             {
-                "name": "Set on one host only",
-                "ansible.builtin.shell": "echo 600 > %s" % KEEPALIVE_TIME,
-                "when": "inventory_hostname == %r" % first,
-            },
-            {"name": "Read after", **read},
-        ],
-    }])  # fmt: skip
+                "hosts": "lab",
+                "gather_facts": False,
+                "tasks": [
+                    {"name": "Read before", **read},
+                    {
+                        "name": "Set on one host only",
+                        "ansible.builtin.shell": "echo 600 > %s" % KEEPALIVE_TIME,
+                        "when": "inventory_hostname == %r" % first,
+                    },
+                    {"name": "Read after", **read},
+                ],
+            }
+        ]
+    )
     assert run.rc == 0, run
 
     def values(task):

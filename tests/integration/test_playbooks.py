@@ -101,8 +101,11 @@ def test_preflight_stops_the_rollout_before_any_host_changes(fleet, ansible_play
 def test_rollout_stops_at_the_first_failed_verification(fleet, ansible_playbook):
     lab = fleet
     # Host 3 has a file that overrides ours at boot: its verification must fail.
-    lab.run(name(lab, 3), "printf 'net.ipv4.tcp_keepalive_time = 7200\\n' > /etc/sysctl.conf",
-            check=True)  # fmt: skip
+    lab.run(
+        name(lab, 3),
+        "printf 'net.ipv4.tcp_keepalive_time = 7200\\n' > /etc/sysctl.conf",
+        check=True,
+    )
     untouched = host_hash(lab, name(lab, 4))
     run = ansible_playbook(
         "playbooks/rollout.yml", extra_vars={"keepalive_rollout_serial": [1, 1, 1, 1]}
@@ -127,8 +130,9 @@ def test_audit_changes_nothing_gates_on_failures_and_writes_the_report(
     lab = fleet
     before = fleet_hash(lab)
     report_dir = tmp_path / "report"
-    run = ansible_playbook("playbooks/audit.yml",
-                           extra_vars={"keepalive_report_dir": str(report_dir)})  # fmt: skip
+    run = ansible_playbook(
+        "playbooks/audit.yml", extra_vars={"keepalive_report_dir": str(report_dir)}
+    )
     assert fleet_hash(lab) == before, "an audit changed a host"
     assert run.rc == 2, str(run)  # hosts 3 and 4 were never tuned: failing verdicts
     report = json.loads((report_dir / "report.json").read_text())
@@ -139,8 +143,10 @@ def test_audit_changes_nothing_gates_on_failures_and_writes_the_report(
         assert (report_dir / ("report." + extension)).stat().st_size > 0
     assert (report_dir / "junit.xml").exists()
 
-    ungated = ansible_playbook("playbooks/audit.yml", extra_vars={
-        "keepalive_report_dir": str(report_dir), "keepalive_audit_gate": False})  # fmt: skip
+    ungated = ansible_playbook(
+        "playbooks/audit.yml",
+        extra_vars={"keepalive_report_dir": str(report_dir), "keepalive_audit_gate": False},
+    )
     assert ungated.rc == 0, str(ungated)
     assert fleet_hash(lab) == before
 

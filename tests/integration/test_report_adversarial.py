@@ -44,54 +44,129 @@ def bad_fact(**keys):
 
 # name, the fact of bad-1 (None: a valid one), options of the task, words the message carries
 CASES = [
-    ("detection-text", bad_fact(detection_seconds="abc"),
-     {}, "host bad-1: 'detection_seconds' must be an integer >= 0 or null, got 'abc' (str)"),
-    ("after-time-text", bad_fact(after={"time": "abc", "intvl": 20, "probes": 3}),
-     {}, "host bad-1: 'after.time' must be an integer -2147483648..2147483647 (what the sysctl "
-         "stores), got 'abc' (str)"),
-    ("after-negative", bad_fact(after={"time": -5, "intvl": 20, "probes": 3}),
-     {}, "host bad-1: 'after.time' is -5, outside the kernel limits 1..32767, and no failing "
-         "kernel_limits verdict (subject time) reports it"),
-    ("negative-idle-timeout", bad_fact(path=[{"id": "corp-fw", "layer": 4, "idle_timeout": -5}]),
-     {}, "host bad-1: 'path[0].idle_timeout' must be an integer 1..315360000 s or null, got -5"),
-    ("verdict-status", bad_fact(verdicts=[dict(PASSING, status="ok")]),
-     {}, "host bad-1: verdicts[0].status is 'ok' (str); allowed: pass, warn, fail"),
-    ("verdicts-text", bad_fact(verdicts="all good"),
-     {}, "host bad-1: 'verdicts' must be a list of dicts, got 'all good' (str)"),
-    ("mode", bad_fact(mode="apply"),
-     {}, "host bad-1: mode is 'apply' (str); allowed: enforce, audit"),
-    ("check-mode-text", bad_fact(check_mode="yes"),
-     {}, "host bad-1: 'check_mode' must be true, false or null, got 'yes' (str)"),
-    ("schema-2", bad_fact(schema=2),
-     {}, "host bad-1: host report schema 2 is not supported (supported: 1)"),
-    ("socket-count-text", bad_fact(adoption={"summary": [{"unit": "a", "count": "8"}]}),
-     {}, "host bad-1: 'adoption.summary[0].count' must be an integer 0..2147483647 or null, "
-         "got '8' (str)"),
-    ("boot-value-text", bad_fact(boot_values={"time": {"value": "180", "source": "f:1"}}),
-     {}, "host bad-1: 'boot_values.time.value' must be an integer"),
-    ("fact-not-a-report", "abc",
-     {}, "host bad-1: the tcp_keepalive_report fact must be a host report (a dict), got 'abc'"),
-    ("fact-of-another-host", bad_fact(host="aws-web-1"),
-     {}, "host bad-1: its tcp_keepalive_report fact is about host 'aws-web-1' (str)"),
+    (
+        "detection-text",
+        bad_fact(detection_seconds="abc"),
+        {},
+        "host bad-1: 'detection_seconds' must be an integer >= 0 or null, got 'abc' (str)",
+    ),
+    (
+        "after-time-text",
+        bad_fact(after={"time": "abc", "intvl": 20, "probes": 3}),
+        {},
+        "host bad-1: 'after.time' must be an integer -2147483648..2147483647 (what the sysctl "
+        "stores), got 'abc' (str)",
+    ),
+    (
+        "after-negative",
+        bad_fact(after={"time": -5, "intvl": 20, "probes": 3}),
+        {},
+        "host bad-1: 'after.time' is -5, outside the kernel limits 1..32767, and no failing "
+        "kernel_limits verdict (subject time) reports it",
+    ),
+    (
+        "negative-idle-timeout",
+        bad_fact(path=[{"id": "corp-fw", "layer": 4, "idle_timeout": -5}]),
+        {},
+        "host bad-1: 'path[0].idle_timeout' must be an integer 1..315360000 s or null, got -5",
+    ),
+    (
+        "verdict-status",
+        bad_fact(verdicts=[dict(PASSING, status="ok")]),
+        {},
+        "host bad-1: verdicts[0].status is 'ok' (str); allowed: pass, warn, fail",
+    ),
+    (
+        "verdicts-text",
+        bad_fact(verdicts="all good"),
+        {},
+        "host bad-1: 'verdicts' must be a list of dicts, got 'all good' (str)",
+    ),
+    (
+        "mode",
+        bad_fact(mode="apply"),
+        {},
+        "host bad-1: mode is 'apply' (str); allowed: enforce, audit",
+    ),
+    (
+        "check-mode-text",
+        bad_fact(check_mode="yes"),
+        {},
+        "host bad-1: 'check_mode' must be true, false or null, got 'yes' (str)",
+    ),
+    (
+        "schema-2",
+        bad_fact(schema=2),
+        {},
+        "host bad-1: host report schema 2 is not supported (supported: 1)",
+    ),
+    (
+        "socket-count-text",
+        bad_fact(adoption={"summary": [{"unit": "a", "count": "8"}]}),
+        {},
+        "host bad-1: 'adoption.summary[0].count' must be an integer 0..2147483647 or null, "
+        "got '8' (str)",
+    ),
+    (
+        "boot-value-text",
+        bad_fact(boot_values={"time": {"value": "180", "source": "f:1"}}),
+        {},
+        "host bad-1: 'boot_values.time.value' must be an integer",
+    ),
+    (
+        "fact-not-a-report",
+        "abc",
+        {},
+        "host bad-1: the tcp_keepalive_report fact must be a host report (a dict), got 'abc'",
+    ),
+    (
+        "fact-of-another-host",
+        bad_fact(host="aws-web-1"),
+        {},
+        "host bad-1: its tcp_keepalive_report fact is about host 'aws-web-1' (str)",
+    ),
     ("formats-empty", None, {"formats": []}, "formats: expected a non-empty list of json"),
     ("formats-unknown", None, {"formats": ["json", "pdf"]}, "pdf"),
     ("fail-on-unknown", None, {"fail_on": "sometimes"}, "fail_on"),
     ("dest-empty", None, {"dest": ""}, "dest: expected the folder to write the report into"),
-    ("dest-under-a-file", None, {"dest": "{{ playbook_dir }}/inventory.ini/out"},
-     "/inventory.ini/out: cannot create the folder"),
-    ("dest-blocked", None, {"dest": "{{ playbook_dir }}/blocked"},
-     "junit.xml is in the way (a directory); the report replaces regular files only"),
+    (
+        "dest-under-a-file",
+        None,
+        {"dest": "{{ playbook_dir }}/inventory.ini/out"},
+        "/inventory.ini/out: cannot create the folder",
+    ),
+    (
+        "dest-blocked",
+        None,
+        {"dest": "{{ playbook_dir }}/blocked"},
+        "junit.xml is in the way (a directory); the report replaces regular files only",
+    ),
     ("hostvars-key-empty", None, {"hostvars_key": ""}, "hostvars_key: expected the name"),
-    ("play-hosts-twice", None, {"play_hosts": ["bad-1", "bad-1"]},
-     "play_hosts: bad-1 given more than once"),
-    ("play-hosts-unknown", None, {"play_hosts": ["nope"]}, "play_hosts: nope is not in the "
-     "inventory"),
-    ("hosts-without-name", None, {"hosts": [{"verdicts": []}]},
-     "hosts: 'host' (the inventory name a report is about) must be a non-empty string"),
-    ("prom-names-collide", None,
-     {"hosts": [{"host": "a/b"}, {"host": "a_b"}], "formats": ["json", "prometheus"]},
-     "formats: prometheus: hosts a/b and a_b both map to the file a_b.prom"),
-]  # fmt: skip
+    (
+        "play-hosts-twice",
+        None,
+        {"play_hosts": ["bad-1", "bad-1"]},
+        "play_hosts: bad-1 given more than once",
+    ),
+    (
+        "play-hosts-unknown",
+        None,
+        {"play_hosts": ["nope"]},
+        "play_hosts: nope is not in the inventory",
+    ),
+    (
+        "hosts-without-name",
+        None,
+        {"hosts": [{"verdicts": []}]},
+        "hosts: 'host' (the inventory name a report is about) must be a non-empty string",
+    ),
+    (
+        "prom-names-collide",
+        None,
+        {"hosts": [{"host": "a/b"}, {"host": "a_b"}], "formats": ["json", "prometheus"]},
+        "formats: prometheus: hosts a/b and a_b both map to the file a_b.prom",
+    ),
+]
 OPTIONS = ("formats", "fail_on", "dest", "hostvars_key", "play_hosts", "hosts")
 
 CASE_TASKS = """
@@ -185,10 +260,12 @@ def played(tmp_path_factory):
         (play / ("%s.json" % name)).write_text(json.dumps(fleet[name]))
     python = REPO_ROOT / ".venv" / "bin" / "python"
     names = list(GOOD_HOSTS) + ["bad-1", "empty-1", "lost-1"]
-    (play / "inventory.ini").write_text("".join(
-        "%s ansible_connection=local ansible_python_interpreter=%s\n" % (name, python)
-        for name in names
-    ))  # fmt: skip
+    (play / "inventory.ini").write_text(
+        "".join(
+            "%s ansible_connection=local ansible_python_interpreter=%s\n" % (name, python)
+            for name in names
+        )
+    )
     (play / "report.yml").write_text(PLAYBOOK)
     (play / "case.yml").write_text(CASE_TASKS)
     # The previous report set every bad case aims at, and a folder with junit.xml in the way.
@@ -207,16 +284,26 @@ def played(tmp_path_factory):
     top_before = sorted(os.listdir(play))
     extra = {
         "cases": [{"name": n, "fact": f, "options": o} for n, f, o, _w in CASES],
-        "good_hosts": list(GOOD_HOSTS), "previous_dir": str(previous),
+        "good_hosts": list(GOOD_HOSTS),
+        "previous_dir": str(previous),
         "results_dir": str(results),
-    }  # fmt: skip
-    env = dict(os.environ, ANSIBLE_HOME=str(play / ".ansible"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCAL_TEMP=str(play / ".ansible" / "tmp"),
-               ANSIBLE_RETRY_FILES_ENABLED="0")  # fmt: skip
+    }
+    env = dict(
+        os.environ,
+        ANSIBLE_HOME=str(play / ".ansible"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCAL_TEMP=str(play / ".ansible" / "tmp"),
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
     run = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", "inventory.ini", "report.yml", "-e", json.dumps(extra)],
-        cwd=play, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=play,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     answers = {p.stem: json.loads(p.read_text()) for p in results.glob("*.json")}
     after = {name: tree(folder) for name, folder in watched.items()}
@@ -228,8 +315,11 @@ def played(tmp_path_factory):
 def test_every_bad_input_is_refused_clearly_and_writes_nothing(played):
     _play, answers, (before, after), (top_before, top_after) = played
     tried = len(CASES)
-    clear = [name for name, _f, _o, words in CASES
-             if answers[name]["failed"] and words in answers[name]["msg"]]  # fmt: skip
+    clear = [
+        name
+        for name, _f, _o, words in CASES
+        if answers[name]["failed"] and words in answers[name]["msg"]
+    ]
     unclear = {name: answers[name].get("msg") for name, *_rest in CASES if name not in clear}
     assert unclear == {}
     for name, _fact, options, _words in CASES:
@@ -250,8 +340,10 @@ def test_every_bad_input_is_refused_clearly_and_writes_nothing(played):
     assert covered == set(OPTIONS)
     for name, *_rest in CASES:
         print("%-22s %s" % (name, answers[name]["msg"]))
-    print("bad inputs tried %d, clear errors %d, files written on error %d"
-          % (tried, len(clear), files_written))  # fmt: skip
+    print(
+        "bad inputs tried %d, clear errors %d, files written on error %d"
+        % (tried, len(clear), files_written)
+    )
 
 
 @pytest.mark.slow
@@ -267,17 +359,26 @@ def test_hosts_without_data_are_unknown_in_every_format(played):
     )
     doc = json.loads((out / "report.json").read_text())
     assert doc["totals"] == {
-        "hosts": 4, "pass": 1, "warn": 1, "fail": 0, "unknown": 2, "changed": 1,
-    }  # fmt: skip
+        "hosts": 4,
+        "pass": 1,
+        "warn": 1,
+        "fail": 0,
+        "unknown": 2,
+        "changed": 1,
+    }
     status = {h["host"]: h["status"] for h in doc["hosts"]}
-    assert status == {"aws-web-1": "pass", "empty-1": "unknown", "lost-1": "unknown",
-                      "proxy-app-1": "warn"}  # fmt: skip
+    assert status == {
+        "aws-web-1": "pass",
+        "empty-1": "unknown",
+        "lost-1": "unknown",
+        "proxy-app-1": "warn",
+    }
     reasons = {p["host"]: p["message"] for p in doc["problems"] if p["status"] == "unknown"}
     assert reasons == {
         "empty-1": "no host report: its tcp_keepalive_report fact is empty",
         "lost-1": "no host report: the host has no tcp_keepalive_report fact (unreachable, or "
-                  "it failed before the report was built)",
-    }  # fmt: skip
+        "it failed before the report was built)",
+    }
     markdown = (out / "report.md").read_text()
     assert "**Fleet status: UNKNOWN**" in markdown
     for name in ("empty-1", "lost-1"):

@@ -35,10 +35,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
     "--window-size=1200,900",
-]  # fmt: skip
+]
 FAIL_RED = (0xC6, 0x28, 0x28)  # header background of a failing fleet (--fail in the CSS)
 WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
 ANSIBLE_PLAYBOOK = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
@@ -61,8 +67,11 @@ def chromium(*args):
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         run = subprocess.run(
             [CHROMIUM, *CHROMIUM_FLAGS, "--user-data-dir=%s" % profile, *args],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     # stderr always carries dbus noise (see TOOLING.md): only the exit status counts.
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout
@@ -98,9 +107,11 @@ def test_browser_shows_hosts_and_failing_checks(report_dir):
     assert page.text["fleet-status"].strip() == "FAIL"
     failing = " ".join(page.text["failing-checks"].split())
     for host, check in [
-        ("azure-db-1", "middlebox_idle"), ("azure-db-1", "detection_time"),
-        ("azure-db-1", "shadowed"), ("gcp-worker-1", "socket_idle"),
-    ]:  # fmt: skip
+        ("azure-db-1", "middlebox_idle"),
+        ("azure-db-1", "detection_time"),
+        ("azure-db-1", "shadowed"),
+        ("gcp-worker-1", "socket_idle"),
+    ]:
         assert "%s %s" % (host, check) in failing
     assert "Failing checks (4)" in failing
     assert "aws-web-1" not in failing  # a passing host is not listed among the failures
@@ -147,8 +158,9 @@ def read_png(data, max_rows):
     rows, previous = [], bytearray(stride)
     for number in range(min(height, max_rows)):
         start = number * (stride + 1)
-        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous,
-                         channels)  # fmt: skip
+        line = _unfilter(
+            raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous, channels
+        )
         rows.append([tuple(line[i : i + 3]) for i in range(0, stride, channels)])
         previous = line
     return width, height, rows
@@ -212,16 +224,23 @@ def play_dir(tmp_path):
         names.append(host["host"])
     names.append("lost-1")
     python = REPO_ROOT / ".venv" / "bin" / "python"
-    (tmp_path / "inventory.ini").write_text("".join(
-        "%s ansible_connection=local ansible_python_interpreter=%s\n" % (name, python)
-        for name in names
-    ))  # fmt: skip
+    (tmp_path / "inventory.ini").write_text(
+        "".join(
+            "%s ansible_connection=local ansible_python_interpreter=%s\n" % (name, python)
+            for name in names
+        )
+    )
     (tmp_path / "report.yml").write_text(PLAYBOOK)
     return tmp_path
 
 
-def run_playbook(play_dir, *args, formats=("json", "html", "junit", "prometheus"), fail_on="never",
-                 playbook="report.yml"):  # fmt: skip
+def run_playbook(
+    play_dir,
+    *args,
+    formats=("json", "html", "junit", "prometheus"),
+    fail_on="never",
+    playbook="report.yml",
+):
     env = dict(os.environ)
     env.update(
         ANSIBLE_HOME=str(play_dir / ".ansible"),
@@ -233,8 +252,13 @@ def run_playbook(play_dir, *args, formats=("json", "html", "junit", "prometheus"
     # cwd is the play folder: the default dest ./keepalive-report lands there.
     return subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", "inventory.ini", playbook, "-e", extra, *args],
-        cwd=play_dir, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        cwd=play_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -348,13 +372,26 @@ def test_installed_collection_finds_its_templates(tmp_path):
     galaxy = str(REPO_ROOT / ".venv" / "bin" / "ansible-galaxy")
     # Only the installed copy: with the working tree on the path, galaxy would see it as
     # installed already and install nothing.
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "cols"),
-               ANSIBLE_HOME=str(tmp_path / ".ansible"))  # fmt: skip
-    subprocess.run([galaxy, "collection", "build", "--output-path", str(tmp_path), str(REPO_ROOT)],
-                   check=True, capture_output=True, timeout=120, env=env)  # fmt: skip
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "cols"),
+        ANSIBLE_HOME=str(tmp_path / ".ansible"),
+    )
+    subprocess.run(
+        [galaxy, "collection", "build", "--output-path", str(tmp_path), str(REPO_ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
     (tarball,) = tmp_path.glob("netstack-keepalive-*.tar.gz")
-    subprocess.run([galaxy, "collection", "install", "-p", str(tmp_path / "cols"), str(tarball)],
-                   check=True, capture_output=True, timeout=120, env=env)  # fmt: skip
+    subprocess.run(
+        [galaxy, "collection", "install", "-p", str(tmp_path / "cols"), str(tarball)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
     installed = tmp_path / "cols" / "ansible_collections" / "netstack" / "keepalive"
     assert (
         installed / "plugins" / "plugin_utils" / "report_templates" / "report.html.j2"
@@ -362,8 +399,13 @@ def test_installed_collection_finds_its_templates(tmp_path):
     (tmp_path / "installed.yml").write_text(INSTALLED_PLAYBOOK)
     run = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "installed.yml"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     html = (tmp_path / "out" / "report.html").read_text()
     assert "web-1" in html and "Failing checks (1)" in html

@@ -202,8 +202,13 @@ def test_inline_profile_is_planned_applied_reported_and_audited(fleet, ansible_p
     assert detection and detection[0]["limit"] == 40 and detection[0]["status"] == "pass"
 
     before = fingerprint(lab, host)
-    run, audit = report_of(ansible_playbook, host, tcp_keepalive_profile=inline,
-                           tcp_keepalive_path=["aws_nlb"], tcp_keepalive_mode="audit")  # fmt: skip
+    run, audit = report_of(
+        ansible_playbook,
+        host,
+        tcp_keepalive_profile=inline,
+        tcp_keepalive_path=["aws_nlb"],
+        tcp_keepalive_mode="audit",
+    )
     assert run.rc == 0, str(run)
     assert fingerprint(lab, host) == before
     assert audit["runtime"] == {"time": 34, "intvl": 2, "probes": 3}
@@ -216,8 +221,9 @@ def test_a_bare_required_name_checks_established_connections_only(fleet, ansible
     # sshd sets SO_KEEPALIVE on each accepted connection (Ansible's own), never on its listener.
     run, report = report_of(ansible_playbook, host, tcp_keepalive_require=["sshd"])
     assert run.rc == 0, str(run)
-    required = {v["subject"]: v["status"] for v in report["verdicts"]
-                if v["check"] == "keepalive_required"}  # fmt: skip
+    required = {
+        v["subject"]: v["status"] for v in report["verdicts"] if v["check"] == "keepalive_required"
+    }
     assert required == {"sshd (established)": "pass"}, report["verdicts"]
 
     listener = [{"name": "sshd", "states": ["listen"]}]

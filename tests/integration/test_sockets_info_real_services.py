@@ -488,12 +488,13 @@ def test_path_leaves_out_loopback_connections_and_listeners(stack, via_ansible, 
     such a connection never crosses a middlebox, so the path does not judge it."""
     result = via_ansible["ours"]
     assert not [
-        v for v in result["verdicts"]
+        v
+        for v in result["verdicts"]
         if v["check"] == "socket_idle" and v["subject"].startswith(unit + " ")
-    ]  # fmt: skip
+    ]
     assert not [
         v for v in result["verdicts"] if v["check"] == "socket_idle" and " listen " in v["subject"]
-    ]  # fmt: skip
+    ]
 
 
 def established_path_verdict(result, unit):

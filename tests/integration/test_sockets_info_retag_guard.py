@@ -81,8 +81,9 @@ def net_cls_v1(mountpoint):
         _wait_for(lambda: _net_cls_row()[1] <= 1, 10)
         subprocess.run(["umount", mountpoint], check=True)
         if not _wait_for(lambda: _net_cls_row()[0] == 0, 10):
-            subprocess.run(["mount", "-t", "cgroup", "-o", "net_cls", "none", mountpoint],
-                           check=True)  # fmt: skip
+            subprocess.run(
+                ["mount", "-t", "cgroup", "-o", "net_cls", "none", mountpoint], check=True
+            )
             subprocess.run(["umount", mountpoint], check=True)
             if not _wait_for(lambda: _net_cls_row()[0] == 0, 20):
                 pytest.fail("the net_cls v1 hierarchy is still bound: later audits run degraded")
@@ -91,10 +92,18 @@ def net_cls_v1(mountpoint):
 def class_id_of(port):
     """INET_DIAG_CLASS_ID of the loopback listener on ``port`` (None when not found)."""
     request = _sockdiag._REQUEST.pack(
-        _sockdiag._REQUEST.size, _sockdiag.SOCK_DIAG_BY_FAMILY,
-        _sockdiag.NLM_F_REQUEST | _sockdiag.NLM_F_DUMP, 1, 0, socket.AF_INET,
-        socket.IPPROTO_TCP, 1 << (INET_DIAG_TCLASS - 1), 0, 1 << 10, b"\0" * 48,
-    )  # fmt: skip
+        _sockdiag._REQUEST.size,
+        _sockdiag.SOCK_DIAG_BY_FAMILY,
+        _sockdiag.NLM_F_REQUEST | _sockdiag.NLM_F_DUMP,
+        1,
+        0,
+        socket.AF_INET,
+        socket.IPPROTO_TCP,
+        1 << (INET_DIAG_TCLASS - 1),
+        0,
+        1 << 10,
+        b"\0" * 48,
+    )
     found = None
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _sockdiag.NETLINK_SOCK_DIAG) as nl:
         nl.bind((0, 0))
@@ -129,8 +138,10 @@ def test_audit_leaves_net_cls_tags_alone_and_pidfd_getfd_would_not(tmp_path):
                 handle.write(str(CLASS_ID))
             holder = subprocess.Popen(
                 [sys.executable, "-c", HOLDER, os.path.join(tagged, "cgroup.procs")],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            )  # fmt: skip
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             port, fd = map(int, holder.stdout.readline().split())
             assert class_id_of(port) == CLASS_ID
 

@@ -42,10 +42,14 @@ def run_module_cases(
     env = dict(os.environ, ANSIBLE_HOME=str(workdir / "ansible-home"), ANSIBLE_NOCOLOR="1")
     argv = [
         ansible_playbook(),
-        "-i", "localhost,", "-c", "local",
-        "-e", f"ansible_python_interpreter={MANAGED_PYTHON}",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={MANAGED_PYTHON}",
         str(playbook),
-    ]  # fmt: skip
+    ]
     log = workdir / "ansible-playbook.log"
     run = Daemon(cgroup, argv, log, env=env)
     run.start()

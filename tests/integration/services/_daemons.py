@@ -195,8 +195,15 @@ def start_redis(
         daemon.wait_listening(port)
     # The listener gets nothing; every accepted client gets anetKeepAlive().
     expected = {"listen": OFF, "established": redis_keepalive(tcp_keepalive)}
-    return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon),
-                   listen=_endpoints(port, netns))  # fmt: skip
+    return Service(
+        cgroup.unit,
+        port,
+        daemon,
+        expected,
+        netns=netns,
+        comm=_comm(daemon),
+        listen=_endpoints(port, netns),
+    )
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -350,8 +357,15 @@ def start_tcp_holder(
         expected = {"listen": on, "established": on}
     else:
         expected = {"listen": OFF, "established": OFF}
-    return Service(cgroup.unit, port, daemon, expected, netns=netns, comm=_comm(daemon),
-                   listen=_endpoints(port, netns))  # fmt: skip
+    return Service(
+        cgroup.unit,
+        port,
+        daemon,
+        expected,
+        netns=netns,
+        comm=_comm(daemon),
+        listen=_endpoints(port, netns),
+    )
 
 
 def _wait_listening_in_netns(daemon: Daemon, netns: str, port: int, timeout: float = 10) -> None:

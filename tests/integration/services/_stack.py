@@ -113,9 +113,12 @@ class ServiceStack:
         holder.clients.append(self.netns.connect(port))
         self._add(holder)
         redis = daemons.start_redis(
-            self.workdir, self.new_cgroup("redis-netns7200.service"), free_port(), 7200,
+            self.workdir,
+            self.new_cgroup("redis-netns7200.service"),
+            free_port(),
+            7200,
             netns=self.netns.name,
-        )  # fmt: skip
+        )
         sock, value = redis_session(redis.port, self.netns.connect)
         redis.clients.append(sock)
         redis.observed["tcp-keepalive"] = value

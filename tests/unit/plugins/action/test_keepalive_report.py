@@ -56,8 +56,10 @@ def test_summary_names_failing_unknown_and_warning_hosts():
         "fleet report FAIL: 4 hosts, 2 fail (h0, h2), 1 unknown (h3), 1 warn; written to /r"
     )
     assert (result["failing_hosts"], result["unknown_hosts"], result["warning_hosts"]) == (
-        ["h0", "h2"], ["h3"], ["h1"],
-    )  # fmt: skip
+        ["h0", "h2"],
+        ["h3"],
+        ["h1"],
+    )
     assert result["counts"] == {"pass": 0, "warn": 1, "fail": 2, "unknown": 1}
     assert result["totals"]["unknown"] == 1
 
@@ -93,8 +95,7 @@ GOOD = {"host": "web-1", "verdicts": [{"check": "c", "status": "pass"}]}
 
 
 def hostvars_args(**args):
-    return dict({"hosts": None, "play_hosts": None, "hostvars_key": "tcp_keepalive_report"},
-                **args)  # fmt: skip
+    return dict({"hosts": None, "play_hosts": None, "hostvars_key": "tcp_keepalive_report"}, **args)
 
 
 def task_vars(**facts):
@@ -109,14 +110,17 @@ def task_vars(**facts):
 @pytest.mark.parametrize(
     "fact, reason",
     [
-        (..., "the host has no tcp_keepalive_report fact (unreachable, or it failed before the "
-              "report was built)"),
+        (
+            ...,
+            "the host has no tcp_keepalive_report fact (unreachable, or it failed before the "
+            "report was built)",
+        ),
         (None, "the host has no tcp_keepalive_report fact"),
         ({}, "its tcp_keepalive_report fact is empty"),
         ("", "its tcp_keepalive_report fact is empty"),
         ([], "its tcp_keepalive_report fact is empty"),
     ],
-)  # fmt: skip
+)
 def test_host_without_data_is_unseen(fact, reason):
     facts = task_vars(**{"web-1": GOOD, "db-1": fact})
     reports, unseen = action._host_reports(hostvars_args(), facts)
@@ -137,15 +141,23 @@ def test_a_fact_without_host_is_about_its_own_host():
 @pytest.mark.parametrize(
     "facts, args, message",
     [
-        ({"db-1": "abc"}, {}, "host db-1: the tcp_keepalive_report fact must be a host report "
-         "(a dict), got 'abc' (str)"),
+        (
+            {"db-1": "abc"},
+            {},
+            "host db-1: the tcp_keepalive_report fact must be a host report "
+            "(a dict), got 'abc' (str)",
+        ),
         ({"db-1": [1]}, {}, "host db-1: the tcp_keepalive_report fact must be a host report"),
-        ({"db-1": GOOD}, {}, "host db-1: its tcp_keepalive_report fact is about host 'web-1' "
-         "(str); a host's fact must report on the host itself (host: db-1)"),
+        (
+            {"db-1": GOOD},
+            {},
+            "host db-1: its tcp_keepalive_report fact is about host 'web-1' "
+            "(str); a host's fact must report on the host itself (host: db-1)",
+        ),
         ({"db-1": {"host": "db-1", "x": object()}}, {}, "host db-1: the host report is not plain"),
         ({"db-1": GOOD}, {"play_hosts": ["nope"]}, "play_hosts: nope is not in the inventory"),
     ],
-)  # fmt: skip
+)
 def test_hostvars_errors_name_the_inventory_host(facts, args, message):
     with pytest.raises(KeepaliveError) as caught:
         action._host_reports(hostvars_args(**args), task_vars(**facts))
@@ -158,8 +170,9 @@ def test_given_reports_are_named_by_their_host_or_position():
 
 
 def options(**args):
-    return dict({"dest": "./r", "formats": ["json"], "hostvars_key": "k", "play_hosts": None},
-                **args)  # fmt: skip
+    return dict(
+        {"dest": "./r", "formats": ["json"], "hostvars_key": "k", "play_hosts": None}, **args
+    )
 
 
 @pytest.mark.parametrize(

@@ -218,10 +218,22 @@ def test_filters_through_ansible_playbook(tmp_path):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
     env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
     done = subprocess.run(
-        [str(ANSIBLE_DOC.with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
-         str(playbook), "-e", "out=%s" % out],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            str(ANSIBLE_DOC.with_name("ansible-playbook")),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            str(playbook),
+            "-e",
+            "out=%s" % out,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert json.loads(out.read_text()) == {
         "values": {"time": 75, "intvl": 15, "probes": 3},
         "sysctl_args": {
@@ -234,5 +246,7 @@ def test_filters_through_ansible_playbook(tmp_path):
     }, done.stdout + done.stderr
     # The last task fails, naming the bad item and what was meant.
     assert done.returncode == 2
-    assert "keepalive_path: path item 1: unknown middlebox id 'aws_nat'; did you mean: " \
-        "aws_nat_gateway" in done.stdout  # fmt: skip
+    assert (
+        "keepalive_path: path item 1: unknown middlebox id 'aws_nat'; did you mean: "
+        "aws_nat_gateway" in done.stdout
+    )

@@ -55,10 +55,22 @@ def sid(lport, rport, local="127.0.0.1", remote="127.0.0.1"):
     )
 
 
-def rec(unit, comm, state, keepalive, idle=None, intvl=None, cnt=None, source="getsockopt",
-        pid=100, lport=1000, rport=2000):  # fmt: skip
-    return Record(NS, pid, comm, unit, state, keepalive, idle, intvl, cnt, source, 2,
-                  sid(lport, rport))  # fmt: skip
+def rec(
+    unit,
+    comm,
+    state,
+    keepalive,
+    idle=None,
+    intvl=None,
+    cnt=None,
+    source="getsockopt",
+    pid=100,
+    lport=1000,
+    rport=2000,
+):
+    return Record(
+        NS, pid, comm, unit, state, keepalive, idle, intvl, cnt, source, 2, sid(lport, rport)
+    )
 
 
 REDIS_ON = rec("redis.service", "redis-server", "established", True, 300, 75, 9, lport=6379)
@@ -86,16 +98,43 @@ def test_timer_keepalive(state, timer, expected):
 def test_summary_counts_per_group_and_sorts():
     rows = _adoption.summary_rows([REDIS_ON, PLAIN_OFF, REDIS_ON2, REDIS_LISTEN])
     assert rows == [
-        {"netns": NS, "unit": "plain.service", "comm": "python3", "state": "established",
-         "keepalive": False, "idle": None, "intvl": None, "cnt": None,
-         "source": "getsockopt", "count": 1},
-        {"netns": NS, "unit": "redis.service", "comm": "redis-server", "state": "established",
-         "keepalive": True, "idle": 300, "intvl": 75, "cnt": 9, "source": "getsockopt",
-         "count": 2},
-        {"netns": NS, "unit": "redis.service", "comm": "redis-server", "state": "listen",
-         "keepalive": False, "idle": None, "intvl": None, "cnt": None,
-         "source": "getsockopt", "count": 1},
-    ]  # fmt: skip
+        {
+            "netns": NS,
+            "unit": "plain.service",
+            "comm": "python3",
+            "state": "established",
+            "keepalive": False,
+            "idle": None,
+            "intvl": None,
+            "cnt": None,
+            "source": "getsockopt",
+            "count": 1,
+        },
+        {
+            "netns": NS,
+            "unit": "redis.service",
+            "comm": "redis-server",
+            "state": "established",
+            "keepalive": True,
+            "idle": 300,
+            "intvl": 75,
+            "cnt": 9,
+            "source": "getsockopt",
+            "count": 2,
+        },
+        {
+            "netns": NS,
+            "unit": "redis.service",
+            "comm": "redis-server",
+            "state": "listen",
+            "keepalive": False,
+            "idle": None,
+            "intvl": None,
+            "cnt": None,
+            "source": "getsockopt",
+            "count": 1,
+        },
+    ]
 
 
 ALL = [REDIS_ON, REDIS_LISTEN, PLAIN_OFF, ORPHAN, UNKNOWN]
@@ -134,12 +173,23 @@ def test_set_by_app(record, expected):
 
 def test_socket_rows_have_exactly_the_documented_keys_and_honour_limit():
     rows = _adoption.socket_rows([REDIS_ON, PLAIN_OFF], {NS: SYSCTLS}, limit=1)
-    assert rows == [{
-        "netns": NS, "pid": 100, "comm": "redis-server", "unit": "redis.service",
-        "state": "established", "local": "127.0.0.1:6379", "remote": "127.0.0.1:2000",
-        "keepalive": True, "idle": 300, "intvl": 75, "cnt": 9, "source": "getsockopt",
-        "set_by_app": {"idle": True, "intvl": False, "cnt": False},
-    }]  # fmt: skip
+    assert rows == [
+        {
+            "netns": NS,
+            "pid": 100,
+            "comm": "redis-server",
+            "unit": "redis.service",
+            "state": "established",
+            "local": "127.0.0.1:6379",
+            "remote": "127.0.0.1:2000",
+            "keepalive": True,
+            "idle": 300,
+            "intvl": 75,
+            "cnt": 9,
+            "source": "getsockopt",
+            "set_by_app": {"idle": True, "intvl": False, "cnt": False},
+        }
+    ]
     assert tuple(rows[0]) == SOCKET_ROW_KEYS
 
 
@@ -152,14 +202,21 @@ ROWS = _adoption.summary_rows(ALL)
     "require, expected",
     [
         ([{"name": "redis*", "states": ["established"]}], [("redis* (established)", "pass", 1, 1)]),
-        (["redis.service"], [("redis.service (established)", "pass", 1, 1),
-                             ("redis.service (listen)", "fail", 0, 1)]),
-        (["python3"], [("python3 (established)", "fail", 0, 1),
-                       ("python3 (listen)", "fail", 0, 0)]),
+        (
+            ["redis.service"],
+            [
+                ("redis.service (established)", "pass", 1, 1),
+                ("redis.service (listen)", "fail", 0, 1),
+            ],
+        ),
+        (
+            ["python3"],
+            [("python3 (established)", "fail", 0, 1), ("python3 (listen)", "fail", 0, 0)],
+        ),
         ([{"name": "x.service", "states": ["listen"]}], [("x.service (listen)", "warn", 0, 1)]),
         ([{"name": "ghost", "states": ["established"]}], [("ghost (established)", "fail", 0, 0)]),
     ],
-)  # fmt: skip
+)
 def test_require_verdicts(require, expected):
     verdicts = require_verdicts(ROWS, require, ["established", "listen"])
     assert [(v["subject"], v["status"], v["value"], v["limit"]) for v in verdicts] == expected
@@ -173,9 +230,14 @@ def test_require_of_a_state_not_audited_warns():
 
 @pytest.mark.parametrize(
     "item",
-    [42, {"states": ["listen"]}, {"name": "a", "states": ["time_wait"]}, {"name": "a", "x": 1},
-     {"name": "a", "states": []}],
-)  # fmt: skip
+    [
+        42,
+        {"states": ["listen"]},
+        {"name": "a", "states": ["time_wait"]},
+        {"name": "a", "x": 1},
+        {"name": "a", "states": []},
+    ],
+)
 def test_normalize_require_rejects_bad_items(item):
     with pytest.raises(KeepaliveError, match=r"require\[1\]="):
         normalize_require([item])
@@ -269,18 +331,28 @@ def namespaced_holder():
     proc = None
     try:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        subprocess.run(["ip", "-n", name, "addr", "add", HOLDER_ADDRESS + "/32", "dev", "lo"],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            ["ip", "-n", name, "addr", "add", HOLDER_ADDRESS + "/32", "dev", "lo"], check=True
+        )
         for key, value in (("time", 600), ("intvl", 20), ("probes", 4)):
             subprocess.run(
-                ["ip", "netns", "exec", name, "sysctl", "-qw",
-                 "net.ipv4.tcp_keepalive_%s=%d" % (key, value)],
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    name,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv4.tcp_keepalive_%s=%d" % (key, value),
+                ],
                 check=True,
-            )  # fmt: skip
+            )
         proc = subprocess.Popen(
             ["ip", "netns", "exec", name, sys.executable, "-c", HOLDER, HOLDER_ADDRESS],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         ports = json.loads(proc.stdout.readline())
         yield name, proc.pid, ports
     finally:

@@ -24,7 +24,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
         ([" "], "require[1]=' ': name=' ' (str): allowed: a non-empty"),
         ([["sshd"]], "require[1]=['sshd'] (list)"),
     ],
-)  # fmt: skip
+)
 def test_every_bad_shape_is_named_with_its_index_value_and_what_is_allowed(items, message):
     with pytest.raises(KeepaliveError, match=r"^require") as raised:
         normalize_require(items)

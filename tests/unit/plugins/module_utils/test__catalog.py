@@ -15,15 +15,37 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
 REQUIRED_IDS = [
-    "aws_alb", "aws_nlb", "aws_gwlb", "aws_nat_gateway", "aws_global_accelerator",
-    "azure_lb_standard", "azure_nat_gateway", "azure_firewall", "azure_app_gateway",
-    "gcp_cloud_nat", "gcp_vpc_firewall", "linux_conntrack", "kube_proxy", "haproxy", "envoy",
-    "nginx", "rfc5382_nat",
+    "aws_alb",
+    "aws_nlb",
+    "aws_gwlb",
+    "aws_nat_gateway",
+    "aws_global_accelerator",
+    "azure_lb_standard",
+    "azure_nat_gateway",
+    "azure_firewall",
+    "azure_app_gateway",
+    "gcp_cloud_nat",
+    "gcp_vpc_firewall",
+    "linux_conntrack",
+    "kube_proxy",
+    "haproxy",
+    "envoy",
+    "nginx",
+    "rfc5382_nat",
     # the other rows of the reference table
-    "aws_sg_conntrack", "aws_network_firewall", "azure_lb_basic", "gcp_internal_nlb",
-    "gcp_external_nlb", "gcp_external_alb", "oci_nlb", "oci_lb", "cloudflare_proxy",
-    "cloudflare_gateway", "home_nat", "mobile_nat",
-]  # fmt: skip
+    "aws_sg_conntrack",
+    "aws_network_firewall",
+    "azure_lb_basic",
+    "gcp_internal_nlb",
+    "gcp_external_nlb",
+    "gcp_external_alb",
+    "oci_nlb",
+    "oci_lb",
+    "cloudflare_proxy",
+    "cloudflare_gateway",
+    "home_nat",
+    "mobile_nat",
+]
 
 # (id, default idle timeout, layer, configurable, range, confirmed): the reference table's rows.
 REFERENCE_ROWS = [

@@ -40,13 +40,21 @@ def sysctl_result(before, after=None, boot=None, shadowed=(), changed=False):
         ("cloud", ["aws_nlb", "aws_nat_gateway"], {"time": 180, "intvl": 20, "probes": 3}, None),
         ("database", ["azure_lb_standard"], {"time": 90, "intvl": 10, "probes": 3}, None),
         ("cloud", [], {"time": 180, "intvl": 20, "probes": 3}, None),
-        ({"time": 7200}, ["azure_nat_gateway"], {"time": 7200, "intvl": 10, "probes": 3},
-         "fail the policy"),
+        (
+            {"time": 7200},
+            ["azure_nat_gateway"],
+            {"time": 7200, "intvl": 10, "probes": 3},
+            "fail the policy",
+        ),
         ({"detect_within": 20, "tolerate_outage": 30}, [], None, "short by 11 s"),
-        ({"time": 100, "intvl": 10, "probes": 3}, [{"id": "aws_nlb", "idle_timeout": 600}],
-         {"time": 100, "intvl": 10, "probes": 3}, None),
+        (
+            {"time": 100, "intvl": 10, "probes": 3},
+            [{"id": "aws_nlb", "idle_timeout": 600}],
+            {"time": 100, "intvl": 10, "probes": 3},
+            None,
+        ),
     ],
-)  # fmt: skip
+)
 def test_plan_values_or_reason(profile, path, intended, error_part):
     result = plan_values(profile, path)
     assert result["intended"] == intended
@@ -83,33 +91,109 @@ CLOUD = {"time": 180, "intvl": 20, "probes": 3}
 @pytest.mark.parametrize(
     "case, kwargs, status, checks",
     [
-        ("enforced and persisted", dict(sysctl=sysctl_result(DEFAULTS, CLOUD, changed=True)),
-         "pass", set()),
-        ("audit of an untuned host", dict(check_mode=True, mode="audit",
-                                          sysctl=sysctl_result(DEFAULTS, CLOUD)),
-         "fail", {"middlebox_idle", "detection_time", "runtime_value"}),
-        ("applied but not persisted", dict(sysctl=sysctl_result(DEFAULTS, CLOUD, boot=DEFAULTS)),
-         "fail", {"boot_value"}),
-        ("persist turned off on purpose", dict(persist=False, sysctl=sysctl_result(
-            DEFAULTS, CLOUD, boot=DEFAULTS)), "warn", {"boot_value"}),
-        ("enforce under --check previews the result", dict(
-            check_mode=True, sysctl=sysctl_result(DEFAULTS, CLOUD)), "pass", set()),
-        ("apply turned off", dict(sysctl=sysctl_result(DEFAULTS, DEFAULTS, boot=CLOUD)), "fail",
-         {"runtime_value", "middlebox_idle", "detection_time"}),
-        ("shadowed, on_shadowed=warn", dict(on_shadowed="warn", sysctl=sysctl_result(
-            CLOUD, shadowed=[{"file": "/etc/sysctl.conf", "line": 3, "value": "7200",
-                              "key": "net.ipv4.tcp_keepalive_time"}])), "warn", {"shadowed"}),
-        ("shadowed, on_shadowed=fail", dict(sysctl=sysctl_result(
-            CLOUD, shadowed=[{"file": "/etc/sysctl.d/99-z.conf", "line": 1, "value": "7200",
-                              "key": "net.ipv4.tcp_keepalive_time"}])), "fail", {"shadowed"}),
-        ("module failed", dict(sysctl_error="tcp_keepalive_time=0 is out of range"), "fail",
-         {"apply"}),
-        ("adoption verdicts are carried", dict(sysctl=sysctl_result(CLOUD), sockets={
-            "summary": [], "namespaces": [], "verdicts": [
-                {"check": "require", "subject": "plain.service", "status": "fail", "value": 0,
-                 "limit": None, "message": "no keepalive"}]}), "fail", {"require"}),
+        (
+            "enforced and persisted",
+            dict(sysctl=sysctl_result(DEFAULTS, CLOUD, changed=True)),
+            "pass",
+            set(),
+        ),
+        (
+            "audit of an untuned host",
+            dict(check_mode=True, mode="audit", sysctl=sysctl_result(DEFAULTS, CLOUD)),
+            "fail",
+            {"middlebox_idle", "detection_time", "runtime_value"},
+        ),
+        (
+            "applied but not persisted",
+            dict(sysctl=sysctl_result(DEFAULTS, CLOUD, boot=DEFAULTS)),
+            "fail",
+            {"boot_value"},
+        ),
+        (
+            "persist turned off on purpose",
+            dict(persist=False, sysctl=sysctl_result(DEFAULTS, CLOUD, boot=DEFAULTS)),
+            "warn",
+            {"boot_value"},
+        ),
+        (
+            "enforce under --check previews the result",
+            dict(check_mode=True, sysctl=sysctl_result(DEFAULTS, CLOUD)),
+            "pass",
+            set(),
+        ),
+        (
+            "apply turned off",
+            dict(sysctl=sysctl_result(DEFAULTS, DEFAULTS, boot=CLOUD)),
+            "fail",
+            {"runtime_value", "middlebox_idle", "detection_time"},
+        ),
+        (
+            "shadowed, on_shadowed=warn",
+            dict(
+                on_shadowed="warn",
+                sysctl=sysctl_result(
+                    CLOUD,
+                    shadowed=[
+                        {
+                            "file": "/etc/sysctl.conf",
+                            "line": 3,
+                            "value": "7200",
+                            "key": "net.ipv4.tcp_keepalive_time",
+                        }
+                    ],
+                ),
+            ),
+            "warn",
+            {"shadowed"},
+        ),
+        (
+            "shadowed, on_shadowed=fail",
+            dict(
+                sysctl=sysctl_result(
+                    CLOUD,
+                    shadowed=[
+                        {
+                            "file": "/etc/sysctl.d/99-z.conf",
+                            "line": 1,
+                            "value": "7200",
+                            "key": "net.ipv4.tcp_keepalive_time",
+                        }
+                    ],
+                )
+            ),
+            "fail",
+            {"shadowed"},
+        ),
+        (
+            "module failed",
+            dict(sysctl_error="tcp_keepalive_time=0 is out of range"),
+            "fail",
+            {"apply"},
+        ),
+        (
+            "adoption verdicts are carried",
+            dict(
+                sysctl=sysctl_result(CLOUD),
+                sockets={
+                    "summary": [],
+                    "namespaces": [],
+                    "verdicts": [
+                        {
+                            "check": "require",
+                            "subject": "plain.service",
+                            "status": "fail",
+                            "value": 0,
+                            "limit": None,
+                            "message": "no keepalive",
+                        }
+                    ],
+                },
+            ),
+            "fail",
+            {"require"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_host_report_verdicts(case, kwargs, status, checks):
     report = host_report(plan_values("cloud", ["aws_nlb", "aws_nat_gateway"]), "h1", **kwargs)
     failing = {v["check"] for v in report["verdicts"] if v["status"] != "pass"}
@@ -119,8 +203,13 @@ def test_host_report_verdicts(case, kwargs, status, checks):
 
 
 def test_audit_reports_the_values_found_not_the_ones_it_would_set():
-    report = host_report(plan_values("cloud", ["aws_nlb"]), "h1", mode="audit", check_mode=True,
-                         sysctl=sysctl_result(DEFAULTS, CLOUD))  # fmt: skip
+    report = host_report(
+        plan_values("cloud", ["aws_nlb"]),
+        "h1",
+        mode="audit",
+        check_mode=True,
+        sysctl=sysctl_result(DEFAULTS, CLOUD),
+    )
     assert report["runtime"] == DEFAULTS
     assert report["after"] == DEFAULTS
     assert report["intended"] == CLOUD
@@ -129,16 +218,30 @@ def test_audit_reports_the_values_found_not_the_ones_it_would_set():
 
 @pytest.mark.parametrize(
     "fail_on, status, fails",
-    [("fail", "fail", True), ("fail", "warn", False), ("warn", "warn", True),
-     ("never", "fail", False), ("warn", "pass", False)],
-)  # fmt: skip
+    [
+        ("fail", "fail", True),
+        ("fail", "warn", False),
+        ("warn", "warn", True),
+        ("never", "fail", False),
+        ("warn", "pass", False),
+    ],
+)
 def test_fail_on_decides_whether_the_host_fails(fail_on, status, fails):
     shadow = {"warn": "warn", "fail": "fail", "pass": "ignore"}[status]
-    sysctl = sysctl_result(CLOUD, shadowed=[{"file": "/etc/sysctl.conf", "line": 1,
-                                             "key": "net.ipv4.tcp_keepalive_time",
-                                             "value": "7200"}])  # fmt: skip
-    report = host_report(plan_values("cloud", []), "h1", sysctl=sysctl, fail_on=fail_on,
-                         on_shadowed=shadow)  # fmt: skip
+    sysctl = sysctl_result(
+        CLOUD,
+        shadowed=[
+            {
+                "file": "/etc/sysctl.conf",
+                "line": 1,
+                "key": "net.ipv4.tcp_keepalive_time",
+                "value": "7200",
+            }
+        ],
+    )
+    report = host_report(
+        plan_values("cloud", []), "h1", sysctl=sysctl, fail_on=fail_on, on_shadowed=shadow
+    )
     assert report["status"] == status
     assert report["fails_host"] is fails
 

@@ -10,17 +10,27 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._host_report im
 )
 
 WANTED = {"tcp_keepalive_time": 180, "tcp_keepalive_intvl": 20, "tcp_keepalive_probes": 3}
-SHADOW = {"file": "/etc/sysctl.conf", "line": 1, "key": "net.ipv4.tcp_keepalive_time",
-          "value": "7200"}  # fmt: skip
+SHADOW = {
+    "file": "/etc/sysctl.conf",
+    "line": 1,
+    "key": "net.ipv4.tcp_keepalive_time",
+    "value": "7200",
+}
 
 
 def sysctl(shadowed):
-    boot = {key: {"value": value, "source": "/etc/sysctl.d/90-netstack-keepalive.conf:2"}
-            for key, value in WANTED.items()}  # fmt: skip
+    boot = {
+        key: {"value": value, "source": "/etc/sysctl.d/90-netstack-keepalive.conf:2"}
+        for key, value in WANTED.items()
+    }
     if shadowed:
         boot["tcp_keepalive_time"] = {"value": 7200, "source": "/etc/sysctl.conf:1"}
-    return {"before": WANTED, "after": WANTED, "boot_values": boot,
-            "shadowed_by": [SHADOW] if shadowed else []}  # fmt: skip
+    return {
+        "before": WANTED,
+        "after": WANTED,
+        "boot_values": boot,
+        "shadowed_by": [SHADOW] if shadowed else [],
+    }
 
 
 @pytest.mark.parametrize(
@@ -34,8 +44,13 @@ def sysctl(shadowed):
     ],
 )
 def test_boot_value_status_follows_on_shadowed(on_shadowed, persist, shadowed, expected):
-    report = host_report(plan_values("cloud", ["aws_nlb"]), "h1", sysctl=sysctl(shadowed),
-                         on_shadowed=on_shadowed, persist=persist)  # fmt: skip
+    report = host_report(
+        plan_values("cloud", ["aws_nlb"]),
+        "h1",
+        sysctl=sysctl(shadowed),
+        on_shadowed=on_shadowed,
+        persist=persist,
+    )
     (boot,) = [v for v in report["verdicts"] if v["check"] == "boot_value"]
     assert boot["status"] == expected
     (shadow,) = [v for v in report["verdicts"] if v["check"] == "shadowed"]

@@ -44,9 +44,11 @@ sys.stdin.read()
 @pytest.fixture()
 def big_holder():
     proc = subprocess.Popen(
-        [sys.executable, "-c", BIG_HOLDER, "1500"], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", BIG_HOLDER, "1500"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         expected = {int(k): tuple(v) for k, v in json.loads(proc.stdout.readline()).items()}
         yield proc.pid, expected
@@ -109,8 +111,12 @@ def test_plan_queues_chunks_of_dense_big_processes_and_shares_sparse_ones(monkey
     monkeypatch.setattr(_parallel_scan, "_fd_table_size", lambda pid, proc: table_sizes[pid])
     groups, chunks = _parallel_scan.plan_scan(sorted(counts), 2)
     assert groups == [[(11, 0, 0, 2), (12, 0, 0, 1)], [(11, 1, 0, 2)]]
-    assert chunks == [(10, 0, 2048, 1), (10, 2048, 4096, 1), (10, 4096, 6144, 1),
-                      (10, 6144, 8192, 1)]  # fmt: skip
+    assert chunks == [
+        (10, 0, 2048, 1),
+        (10, 2048, 4096, 1),
+        (10, 4096, 6144, 1),
+        (10, 6144, 8192, 1),
+    ]
 
 
 def test_plan_keeps_a_child_per_job_when_only_the_queue_has_work(monkeypatch):

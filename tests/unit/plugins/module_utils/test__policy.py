@@ -83,8 +83,14 @@ def test_derive_typical_paths(profile, path, values, time_reason):
 
 
 # A grid of requirement sets and paths: whatever derive returns must meet every constraint.
-GRID_PATHS = [[], ["azure_lb_standard"], ["aws_nlb", "aws_nat_gateway"], ["gcp_external_nlb"],
-              ["aws_alb"], [{"name": "tight", "idle_timeout": 40, "layer": 4}]]  # fmt: skip
+GRID_PATHS = [
+    [],
+    ["azure_lb_standard"],
+    ["aws_nlb", "aws_nat_gateway"],
+    ["gcp_external_nlb"],
+    ["aws_alb"],
+    [{"name": "tight", "idle_timeout": 40, "layer": 4}],
+]
 GRID = list(itertools.product((None, 45, 120, 600), (0, 10, 30, 44), (0, 5, 30), GRID_PATHS))
 
 
@@ -223,11 +229,27 @@ def test_catalog_entry_lookup_is_plain_data():
 
 
 def test_facade_exports_the_documented_api():
-    for name in ("validate_values", "resolve_profile", "profile_names", "catalog_entry",
-                 "catalog_ids", "resolve_path", "derive", "verdicts", "idle_verdicts",
-                 "recommended_heartbeat", "detection_time", "summarize", "KERNEL_LIMITS",
-                 "LINUX_DEFAULTS", "SYSCTL_NAMES", "DEFAULT_MARGIN", "DEFAULT_TOLERATE_OUTAGE",
-                 "BUILTIN_PROFILES", "CATALOG"):  # fmt: skip
+    for name in (
+        "validate_values",
+        "resolve_profile",
+        "profile_names",
+        "catalog_entry",
+        "catalog_ids",
+        "resolve_path",
+        "derive",
+        "verdicts",
+        "idle_verdicts",
+        "recommended_heartbeat",
+        "detection_time",
+        "summarize",
+        "KERNEL_LIMITS",
+        "LINUX_DEFAULTS",
+        "SYSCTL_NAMES",
+        "DEFAULT_MARGIN",
+        "DEFAULT_TOLERATE_OUTAGE",
+        "BUILTIN_PROFILES",
+        "CATALOG",
+    ):
         assert hasattr(policy, name), name
         assert name in policy.__doc__, name
 

@@ -110,8 +110,10 @@ def test_every_problem_is_reported_at_once():
     variables = dict(GOOD, tcp_keepalive_mode="x", tcp_keepalive_path="y", tcp_keepalive_require=7)
     errors = check_role_inputs(variables)["errors"]
     assert [e.split("=")[0] for e in errors] == [
-        "tcp_keepalive_mode", "tcp_keepalive_path", "tcp_keepalive_require",
-    ]  # fmt: skip
+        "tcp_keepalive_mode",
+        "tcp_keepalive_path",
+        "tcp_keepalive_require",
+    ]
 
 
 def test_every_variable_of_the_role_is_checked():

@@ -279,8 +279,9 @@ def test_live_dump_inside_a_namespace_sees_only_its_sockets(netns):
 def _sockid(family, remote):
     """A raw inet_diag_sockid with ``remote`` as the peer address (local is irrelevant)."""
     packed = socket.inet_pton(family, remote)
-    return struct.pack("!HH16s16sI8s", 40000, 443, b"\0" * 16, packed.ljust(16, b"\0"), 0,
-                       b"\0" * 8)  # fmt: skip
+    return struct.pack(
+        "!HH16s16sI8s", 40000, 443, b"\0" * 16, packed.ljust(16, b"\0"), 0, b"\0" * 8
+    )
 
 
 @pytest.mark.parametrize(

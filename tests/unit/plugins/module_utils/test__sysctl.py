@@ -512,13 +512,19 @@ def test_a_file_under_run_is_volatile_and_says_so(host):
     "existing, before_time, after_time",
     [
         (None, (7200, "kernel default"), (120, OURS + ":3")),
-        (_sysctl.HEADER + "net.ipv4.tcp_keepalive_time = 300\n", (300, OURS + ":3"),
-         (120, OURS + ":3")),
-        (_sysctl.HEADER.replace("\n#", "\n# (edited)") + "net.ipv4.tcp_keepalive_time = 120\n"
-         "net.ipv4.tcp_keepalive_intvl = 30\nnet.ipv4.tcp_keepalive_probes = 6\n",
-         (120, OURS + ":3"), (120, OURS + ":3")),
+        (
+            _sysctl.HEADER + "net.ipv4.tcp_keepalive_time = 300\n",
+            (300, OURS + ":3"),
+            (120, OURS + ":3"),
+        ),
+        (
+            _sysctl.HEADER.replace("\n#", "\n# (edited)") + "net.ipv4.tcp_keepalive_time = 120\n"
+            "net.ipv4.tcp_keepalive_intvl = 30\nnet.ipv4.tcp_keepalive_probes = 6\n",
+            (120, OURS + ":3"),
+            (120, OURS + ":3"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_boot_values_before_are_what_a_reboot_gives_now(host, existing, before_time, after_time):
     if existing is not None:
         (host / OURS.lstrip("/")).write_text(existing)

@@ -148,9 +148,15 @@ def test_bad_modes(mode):
 
 @pytest.mark.parametrize(
     "mode, quoted, value",
-    [(644, "0644", "01204"), (600, "0600", "01130"), (640, "0640", "01200"),
-     (400, "0400", "0620"), (755, "0755", "01363"), (444, "0444", "0674")],
-)  # fmt: skip
+    [
+        (644, "0644", "01204"),
+        (600, "0600", "01130"),
+        (640, "0640", "01200"),
+        (400, "0400", "0620"),
+        (755, "0755", "01363"),
+        (444, "0444", "0674"),
+    ],
+)
 def test_unquoted_decimal_mode_is_a_forgotten_quote(mode, quoted, value):
     with pytest.raises(KeepaliveError) as err:
         check_mode_value(mode)

@@ -199,7 +199,7 @@ def test_stale_temporaries_match_our_pattern_only(tmp_path):
         ".other.conf.abcd1234",
         ".60-k.conf.abcd1234",
     ):
-        (directory / name).write_text("")  # fmt: skip
+        (directory / name).write_text("")
     os.symlink("/etc/passwd", directory / ".60-k.conf.link1234")
     found = rt.stale_temporaries(str(tmp_path), "/etc/sysctl.d/60-k.conf")
     assert found == ["/etc/sysctl.d/.60-k.conf.abcd1234", "/etc/sysctl.d/.60-k.conf.abcd_123"]

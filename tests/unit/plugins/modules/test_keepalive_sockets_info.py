@@ -38,8 +38,11 @@ def test_same_answer_in_check_mode_and_never_changed(capsys, our_listener, check
     assert result["rc"] == 0 and result["changed"] is False
     (row,) = result["sockets"]
     assert (row["pid"], row["state"], row["keepalive"], row["idle"]) == (
-        os.getpid(), "listen", True, 123,
-    )  # fmt: skip
+        os.getpid(),
+        "listen",
+        True,
+        123,
+    )
     assert row["set_by_app"]["idle"] is True
     assert {"summary", "namespaces", "degraded", "socket_count"} <= set(result)
 

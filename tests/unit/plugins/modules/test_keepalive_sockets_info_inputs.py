@@ -13,15 +13,21 @@ from ansible_collections.netstack.keepalive.plugins.modules import keepalive_soc
 BAD = [
     ({"states": []}, ["states=[]", "one or more of"]),
     ({"states": ["estab"]}, ["states", "estab", "one or more of"]),
-    ({"netns": ["/etc/passwd"]}, ["netns[1]: ", "'/etc/passwd'", "not a network namespace",
-                                  "/proc/PID/ns/net"]),
-    ({"netns": ["/proc/self/ns/uts"]}, ["netns[1]: ", "'/proc/self/ns/uts'",
-                                        "not a network namespace"]),
+    (
+        {"netns": ["/etc/passwd"]},
+        ["netns[1]: ", "'/etc/passwd'", "not a network namespace", "/proc/PID/ns/net"],
+    ),
+    (
+        {"netns": ["/proc/self/ns/uts"]},
+        ["netns[1]: ", "'/proc/self/ns/uts'", "not a network namespace"],
+    ),
     ({"netns": ["/proc"]}, ["netns[1]: ", "'/proc'", "not a network namespace"]),
     ({"netns": [""]}, ["netns[1]=''", "ip netns list"]),
     ({"netns": ["no-such-ns-xyz"]}, ["no-such-ns-xyz", "no such network namespace"]),
-    ({"require": [{"name": "sshd", "states": 5}]}, ["require[1]=", "states=5 (int)",
-                                                    "established, listen"]),
+    (
+        {"require": [{"name": "sshd", "states": 5}]},
+        ["require[1]=", "states=5 (int)", "established, listen"],
+    ),
     ({"require": [{"name": "sshd", "states": "established"}]}, ["states='established' (str)"]),
     ({"require": [{"name": "sshd", "states": []}]}, ["states=[]", "one or more of"]),
     ({"require": [{"name": "sshd", "states": ["bogus"]}]}, ["states=['bogus']"]),
@@ -41,7 +47,7 @@ BAD = [
     ({"keepalive": "maybe"}, ["keepalive", "enabled, disabled"]),
     ({"details": "sometimes"}, ["details", "bool"]),
     ({"exact": "sometimes"}, ["exact", "bool"]),
-]  # fmt: skip
+]
 
 
 def run_module(capsys, args):

@@ -30,8 +30,13 @@ NGINX_ESTABLISHED = {"name": "nginx.service", "states": ["established"]}
 
 def _sysctl(before, after, boot=None, shadowed_by=()):
     def options(values):
-        return dict(zip(("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"),
-                        values, strict=True))  # fmt: skip
+        return dict(
+            zip(
+                ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"),
+                values,
+                strict=True,
+            )
+        )
 
     boot_options = options(boot or after)
     return {
@@ -53,10 +58,17 @@ def _sysctl(before, after, boot=None, shadowed_by=()):
 
 def _row(unit, comm, state, keepalive, idle, count, netns="host"):
     return {
-        "netns": netns, "unit": unit, "comm": comm, "state": state, "keepalive": keepalive,
-        "idle": idle, "intvl": 20 if keepalive else None, "cnt": 3 if keepalive else None,
-        "source": "timer" if keepalive else "inet_diag", "count": count,
-    }  # fmt: skip
+        "netns": netns,
+        "unit": unit,
+        "comm": comm,
+        "state": state,
+        "keepalive": keepalive,
+        "idle": idle,
+        "intvl": 20 if keepalive else None,
+        "cnt": 3 if keepalive else None,
+        "source": "timer" if keepalive else "inet_diag",
+        "count": count,
+    }
 
 
 def _sockets(rows, path, require=()):
@@ -87,20 +99,28 @@ def aws_web():
     planned = plan_values("cloud", path)
     rows = [_row("nginx.service", "nginx", "established", True, 180, 42)]
     return host_report(
-        planned, "aws-web-1", mode="enforce",
+        planned,
+        "aws-web-1",
+        mode="enforce",
         sysctl=_sysctl(LINUX_DEFAULTS, _values(planned)),
         sockets=_sockets(rows, path, require=[NGINX_ESTABLISHED]),
-    )  # fmt: skip
+    )
 
 
 def azure_db():
     planned = plan_values("cloud", ["azure_lb_standard"])
-    shadow = {"file": "/etc/sysctl.conf", "line": 12, "key": "net.ipv4.tcp_keepalive_time",
-              "value": "7200"}  # fmt: skip
+    shadow = {
+        "file": "/etc/sysctl.conf",
+        "line": 12,
+        "key": "net.ipv4.tcp_keepalive_time",
+        "value": "7200",
+    }
     return host_report(
-        planned, "azure-db-1", mode="audit",
+        planned,
+        "azure-db-1",
+        mode="audit",
         sysctl=_sysctl(LINUX_DEFAULTS, LINUX_DEFAULTS, shadowed_by=[shadow]),
-    )  # fmt: skip
+    )
 
 
 def gcp_worker():
@@ -111,10 +131,13 @@ def gcp_worker():
         _row("legacy-sync.service", "rsync", "established", False, None, 2),
     ]
     return host_report(
-        planned, "gcp-worker-1", mode="enforce", check_mode=True,
+        planned,
+        "gcp-worker-1",
+        mode="enforce",
+        check_mode=True,
         sysctl=_sysctl(LINUX_DEFAULTS, _values(planned)),
         sockets=_sockets(rows, path),
-    )  # fmt: skip
+    )
 
 
 def proxy_app():

@@ -16,8 +16,14 @@ WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
 
 
 def verdict(check, status, subject="s", message="m"):
-    return {"check": check, "subject": subject, "status": status, "value": 1, "limit": 2,
-            "message": message}  # fmt: skip
+    return {
+        "check": check,
+        "subject": subject,
+        "status": status,
+        "value": 1,
+        "limit": 2,
+        "message": message,
+    }
 
 
 def host(name, *verdicts, **extra):
@@ -34,22 +40,34 @@ def test_fleet_document_top_level(fleet_doc):
     assert fleet_doc["generated_at"] == "2026-11-22T09:30:05Z"
     assert fleet_doc["status"] == "fail"
     assert [h["host"] for h in fleet_doc["hosts"]] == [
-        "aws-web-1", "azure-db-1", "gcp-worker-1", "proxy-app-1",
-    ]  # fmt: skip
+        "aws-web-1",
+        "azure-db-1",
+        "gcp-worker-1",
+        "proxy-app-1",
+    ]
     assert fleet_doc["totals"] == {
-        "hosts": 4, "pass": 1, "warn": 1, "fail": 2, "unknown": 0, "changed": 2,
-    }  # fmt: skip
+        "hosts": 4,
+        "pass": 1,
+        "warn": 1,
+        "fail": 2,
+        "unknown": 0,
+        "changed": 2,
+    }
     assert [(h["host"], h["status"]) for h in fleet_doc["hosts"]] == [
-        ("aws-web-1", "pass"), ("azure-db-1", "fail"), ("gcp-worker-1", "fail"),
+        ("aws-web-1", "pass"),
+        ("azure-db-1", "fail"),
+        ("gcp-worker-1", "fail"),
         ("proxy-app-1", "warn"),
-    ]  # fmt: skip
+    ]
 
 
 def test_fleet_document_is_json_and_counts_add_up(fleet_doc):
     again = json.loads(json.dumps(fleet_doc))
     assert again == fleet_doc
-    per_check = {status: sum(c[status] for c in fleet_doc["checks"].values())
-                 for status in vocabulary.REPORT_STATUSES}  # fmt: skip
+    per_check = {
+        status: sum(c[status] for c in fleet_doc["checks"].values())
+        for status in vocabulary.REPORT_STATUSES
+    }
     assert per_check == fleet_doc["verdict_totals"]
     assert sum(fleet_doc["verdict_totals"].values()) == sum(
         len(h["verdicts"]) for h in fleet_doc["hosts"]
@@ -64,9 +82,11 @@ def test_problems_list_fails_first_then_warns(fleet_doc):
     assert "pass" not in statuses
     fails = {(p["host"], p["check"]) for p in fleet_doc["problems"] if p["status"] == "fail"}
     assert fails == {
-        ("azure-db-1", "middlebox_idle"), ("azure-db-1", "detection_time"),
-        ("azure-db-1", "shadowed"), ("gcp-worker-1", "socket_idle"),
-    }  # fmt: skip
+        ("azure-db-1", "middlebox_idle"),
+        ("azure-db-1", "detection_time"),
+        ("azure-db-1", "shadowed"),
+        ("gcp-worker-1", "socket_idle"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -74,12 +94,18 @@ def test_problems_list_fails_first_then_warns(fleet_doc):
     [
         ([], "unknown", {"pass": 0, "warn": 0, "fail": 0, "unknown": 1}),
         ([verdict("a", "pass")], "pass", {"pass": 1, "warn": 0, "fail": 0, "unknown": 0}),
-        ([verdict("a", "pass"), verdict("b", "warn")], "warn",
-         {"pass": 1, "warn": 1, "fail": 0, "unknown": 0}),
-        ([verdict("a", "fail"), verdict("b", "warn")], "fail",
-         {"pass": 0, "warn": 1, "fail": 1, "unknown": 0}),
+        (
+            [verdict("a", "pass"), verdict("b", "warn")],
+            "warn",
+            {"pass": 1, "warn": 1, "fail": 0, "unknown": 0},
+        ),
+        (
+            [verdict("a", "fail"), verdict("b", "warn")],
+            "fail",
+            {"pass": 0, "warn": 1, "fail": 1, "unknown": 0},
+        ),
     ],
-)  # fmt: skip
+)
 def test_status_and_counts_follow_the_verdicts(verdicts, status, counts):
     # A stale status or counts in the input cannot make the report disagree with itself.
     item = host("h", *verdicts, status="pass", counts={"pass": 99})
@@ -94,21 +120,44 @@ def test_status_and_counts_follow_the_verdicts(verdicts, status, counts):
         ({"host": "h"}, "path", []),
         ({"host": "h"}, "adoption", None),
         ({"host": "h"}, "boot_values", {}),
-        ({"host": "h", "boot_values": {"time": 240}}, "boot_values",
-         {"time": {"value": 240, "source": None}}),
-        ({"host": "h", "after": {"time": 240, "intvl": 15, "probes": 4}}, "detection_seconds",
-         300),
-        ({"host": "h", "path": [{"id": "x", "name": "X box"}]}, "path",
-         [{"id": "x", "name": "X box", "product": "X box", "layer": None, "idle_timeout": None,
-           "origin": None, "source": None}]),
-        ({"host": "h", "adoption": {"summary": [{"unit": "u", "count": 2}]}}, "adoption",
-         {"summary": [dict(dict.fromkeys(vocabulary.SUMMARY_KEYS), unit="u", count=2)],
-          "namespaces": {}, "degraded": []}),
-        ({"host": "h", "adoption": {"namespaces": {"net:[1]": {"sockets": 2}}}}, "adoption",
-         {"summary": [], "namespaces": {"net:[1]": {"sockets": 2}}, "degraded": []}),
+        (
+            {"host": "h", "boot_values": {"time": 240}},
+            "boot_values",
+            {"time": {"value": 240, "source": None}},
+        ),
+        ({"host": "h", "after": {"time": 240, "intvl": 15, "probes": 4}}, "detection_seconds", 300),
+        (
+            {"host": "h", "path": [{"id": "x", "name": "X box"}]},
+            "path",
+            [
+                {
+                    "id": "x",
+                    "name": "X box",
+                    "product": "X box",
+                    "layer": None,
+                    "idle_timeout": None,
+                    "origin": None,
+                    "source": None,
+                }
+            ],
+        ),
+        (
+            {"host": "h", "adoption": {"summary": [{"unit": "u", "count": 2}]}},
+            "adoption",
+            {
+                "summary": [dict(dict.fromkeys(vocabulary.SUMMARY_KEYS), unit="u", count=2)],
+                "namespaces": {},
+                "degraded": [],
+            },
+        ),
+        (
+            {"host": "h", "adoption": {"namespaces": {"net:[1]": {"sockets": 2}}}},
+            "adoption",
+            {"summary": [], "namespaces": {"net:[1]": {"sockets": 2}}, "degraded": []},
+        ),
         ({"host": "h", "mode": None}, "mode", None),
     ],
-)  # fmt: skip
+)
 def test_missing_optional_keys_are_filled(item, key, expected):
     assert model.normalize_host(item)[key] == expected
 
@@ -117,30 +166,46 @@ def test_missing_optional_keys_are_filled(item, key, expected):
     "hosts, message",
     [
         ({"host": "h"}, "hosts: expected a list of host reports, got {'host': 'h'} (dict)"),
-        ([{"host": "a"}, "h"],
-         "hosts: a host report must be a dict, got 'h' (str) (number 2 of 2 in the list)"),
-        ([{"verdicts": []}], "hosts: 'host' (the inventory name a report is about) must be a "
-         "non-empty string, got None (null) in the report with keys verdicts (number 1 of 1"),
-        ([{"host": ""}], "hosts: 'host' (the inventory name a report is about) must be a "
-         "non-empty string, got '' (str) in the report with keys host"),
+        (
+            [{"host": "a"}, "h"],
+            "hosts: a host report must be a dict, got 'h' (str) (number 2 of 2 in the list)",
+        ),
+        (
+            [{"verdicts": []}],
+            "hosts: 'host' (the inventory name a report is about) must be a "
+            "non-empty string, got None (null) in the report with keys verdicts (number 1 of 1",
+        ),
+        (
+            [{"host": ""}],
+            "hosts: 'host' (the inventory name a report is about) must be a "
+            "non-empty string, got '' (str) in the report with keys host",
+        ),
         ([{"host": "h", "schema": 2}], "host h: host report schema 2 is not supported"),
-        ([host("h", verdict("a", "ok"))],
-         "host h: verdicts[0].status is 'ok' (str); allowed: pass, warn, fail"),
+        (
+            [host("h", verdict("a", "ok"))],
+            "host h: verdicts[0].status is 'ok' (str); allowed: pass, warn, fail",
+        ),
         ([host("h", verdict("", "pass"))], "host h: 'verdicts[0].check' must be a non-empty"),
         ([{"host": "h", "verdicts": "all good"}], "host h: 'verdicts' must be a list of dicts"),
         ([{"host": "h", "path": ["aws_nlb"]}], "host h: 'path' must be a list of dicts"),
-        ([{"host": "h", "after": {"time": 1}}],
-         "host h: 'after' must be {time, intvl, probes} of integers or null (intvl, probes "
-         "missing), got {'time': 1} (dict)"),
-        ([{"host": "h", "runtime": {"time": True, "intvl": 1, "probes": 1}}],
-         "host h: 'runtime.time' must be an integer -2147483648..2147483647"),
+        (
+            [{"host": "h", "after": {"time": 1}}],
+            "host h: 'after' must be {time, intvl, probes} of integers or null (intvl, probes "
+            "missing), got {'time': 1} (dict)",
+        ),
+        (
+            [{"host": "h", "runtime": {"time": True, "intvl": 1, "probes": 1}}],
+            "host h: 'runtime.time' must be an integer -2147483648..2147483647",
+        ),
         ([{"host": "h", "boot_values": [240]}], "host h: 'boot_values' must be a dict"),
         ([{"host": "h", "adoption": "off"}], "host h: 'adoption' must be a dict or null"),
-        ([{"host": "h", "adoption": {"namespaces": "x"}}],
-         "host h: 'adoption.namespaces' must be a dict, a list or null"),
+        (
+            [{"host": "h", "adoption": {"namespaces": "x"}}],
+            "host h: 'adoption.namespaces' must be a dict, a list or null",
+        ),
         ([{"host": "h"}, {"host": "h"}], "host h: reported twice"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_the_host_and_key(hosts, message):
     with pytest.raises(KeepaliveError) as caught:
         model.build_report(hosts, generated_at=WHEN)
@@ -157,8 +222,13 @@ def test_empty_fleet_is_unknown():
     doc = model.build_report([], generated_at=WHEN)
     assert (doc["status"], doc["hosts"], doc["problems"]) == ("unknown", [], [])
     assert doc["totals"] == {
-        "hosts": 0, "pass": 0, "warn": 0, "fail": 0, "unknown": 0, "changed": 0,
-    }  # fmt: skip
+        "hosts": 0,
+        "pass": 0,
+        "warn": 0,
+        "fail": 0,
+        "unknown": 0,
+        "changed": 0,
+    }
 
 
 def test_unseen_host_is_unknown_and_counted():
@@ -171,8 +241,10 @@ def test_unseen_host_is_unknown_and_counted():
     assert doc["checks"]["report_present"] == {"pass": 0, "warn": 0, "fail": 0, "unknown": 1}
     (problem,) = doc["problems"]
     assert (problem["host"], problem["check"], problem["status"]) == (
-        "db-9", "report_present", "unknown",
-    )  # fmt: skip
+        "db-9",
+        "report_present",
+        "unknown",
+    )
     assert problem["message"] == "no host report: unreachable"
 
 
@@ -184,11 +256,14 @@ def test_unseen_host_cannot_also_be_reported():
 def test_problems_order_fail_unknown_warn():
     doc = model.build_report(
         [host("a", verdict("c", "warn")), host("b", verdict("c", "fail"))],
-        unseen={"c": "gone"}, generated_at=WHEN,
-    )  # fmt: skip
+        unseen={"c": "gone"},
+        generated_at=WHEN,
+    )
     assert [(p["host"], p["status"]) for p in doc["problems"]] == [
-        ("b", "fail"), ("c", "unknown"), ("a", "warn"),
-    ]  # fmt: skip
+        ("b", "fail"),
+        ("c", "unknown"),
+        ("a", "warn"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -206,13 +281,38 @@ def test_detection_seconds(values, seconds):
 
 # The documented schema (docs/report.md). Changing or removing one of these keys means a new
 # schema_version; adding one does not.
-TOP_KEYS = {"schema_version", "generated_at", "status", "totals", "verdict_totals", "checks",
-            "problems", "hosts"}  # fmt: skip
+TOP_KEYS = {
+    "schema_version",
+    "generated_at",
+    "status",
+    "totals",
+    "verdict_totals",
+    "checks",
+    "problems",
+    "hosts",
+}
 HOST_KEYS = {
-    "schema", "host", "mode", "check_mode", "profile", "path", "intended", "provenance",
-    "derivation_error", "runtime", "after", "boot_values", "shadowed_by", "file", "changed",
-    "adoption", "verdicts", "detection_seconds", "status", "counts",
-}  # fmt: skip
+    "schema",
+    "host",
+    "mode",
+    "check_mode",
+    "profile",
+    "path",
+    "intended",
+    "provenance",
+    "derivation_error",
+    "runtime",
+    "after",
+    "boot_values",
+    "shadowed_by",
+    "file",
+    "changed",
+    "adoption",
+    "verdicts",
+    "detection_seconds",
+    "status",
+    "counts",
+}
 
 
 @pytest.mark.parametrize("hosts", [[{"host": "minimal"}], report_fleet.fleet()])

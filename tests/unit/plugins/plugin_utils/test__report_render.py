@@ -85,10 +85,12 @@ def test_junit_warn_passes_with_its_message(doc):
 def test_junit_escapes_hostile_text_and_covers_hosts_without_verdicts():
     nasty = 'a <b> & "c" ]]>'
     hosts = [
-        {"host": "h1", "verdicts": [{"check": "x", "subject": nasty, "status": "fail",
-                                     "message": nasty}]},
+        {
+            "host": "h1",
+            "verdicts": [{"check": "x", "subject": nasty, "status": "fail", "message": nasty}],
+        },
         {"host": "h2"},
-    ]  # fmt: skip
+    ]
     root = ET.fromstring(render.render_junit(model.build_report(hosts, generated_at=WHEN)))
     assert root.find("testsuite/testcase/failure").get("message") == nasty
     names = [c.get("name") for c in root.iter("testcase")]
@@ -116,10 +118,12 @@ def test_prometheus_values_and_socket_counts(doc):
     assert series(samples, "netstack_keepalive_time_seconds", kind="boot") == [180]
     assert series(samples, "netstack_keepalive_probes", kind="intended") == [3]
     assert series(samples, "netstack_keepalive_detection_seconds") == [240]
-    assert series(samples, "netstack_keepalive_sockets", unit="worker.service",
-                  keepalive="true") == [8]  # fmt: skip
-    assert series(samples, "netstack_keepalive_sockets", unit="legacy-sync.service",
-                  keepalive="false") == [2]  # fmt: skip
+    assert series(
+        samples, "netstack_keepalive_sockets", unit="worker.service", keepalive="true"
+    ) == [8]
+    assert series(
+        samples, "netstack_keepalive_sockets", unit="legacy-sync.service", keepalive="false"
+    ) == [2]
     assert series(samples, "netstack_keepalive_report_timestamp_seconds") == [1795339805]
 
 
@@ -132,9 +136,13 @@ def test_prometheus_escapes_label_values():
 
 @pytest.mark.parametrize(
     "host, file_name",
-    [("web-1", "web-1.prom"), ("web-1.example.com", "web-1.example.com.prom"),
-     ("a/b c", "a_b_c.prom"), ("[::1]:22", "___1__22.prom")],
-)  # fmt: skip
+    [
+        ("web-1", "web-1.prom"),
+        ("web-1.example.com", "web-1.example.com.prom"),
+        ("a/b c", "a_b_c.prom"),
+        ("[::1]:22", "___1__22.prom"),
+    ],
+)
 def test_prom_file_names_are_safe(host, file_name):
     assert render.prom_file_name(host) == file_name
 
@@ -208,8 +216,11 @@ def test_write_report_writes_each_format_atomically(doc, tmp_path):
 def test_write_report_default_formats_leave_out_prometheus(doc, tmp_path):
     paths = render.write_report(doc, str(tmp_path))
     assert sorted(os.path.basename(p) for p in paths) == [
-        "junit.xml", "report.html", "report.json", "report.md",
-    ]  # fmt: skip
+        "junit.xml",
+        "report.html",
+        "report.json",
+        "report.md",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -238,8 +249,10 @@ def test_write_report_errors(doc, tmp_path, formats, dest, message):
 
 def snapshot(folder):
     """{name: (bytes, inode)} of every entry: a changed, added or removed file shows."""
-    return {p.name: (p.read_bytes() if p.is_file() else "dir", p.stat().st_ino)
-            for p in folder.iterdir()}  # fmt: skip
+    return {
+        p.name: (p.read_bytes() if p.is_file() else "dir", p.stat().st_ino)
+        for p in folder.iterdir()
+    }
 
 
 @pytest.fixture
@@ -251,8 +264,9 @@ def previous(doc, tmp_path):
 
 
 def new_doc():
-    return model.build_report([{"host": "new-1", "verdicts": [{"check": "c", "status": "fail"}]}],
-                              generated_at=WHEN)  # fmt: skip
+    return model.build_report(
+        [{"host": "new-1", "verdicts": [{"check": "c", "status": "fail"}]}], generated_at=WHEN
+    )
 
 
 def test_a_directory_in_the_way_changes_nothing(previous):
@@ -351,14 +365,18 @@ def test_two_hosts_with_one_prom_file_name_are_refused(tmp_path):
 def test_unknown_host_shows_in_every_format(tmp_path):
     doc = model.build_report(
         [{"host": "web-1", "verdicts": [{"check": "c", "status": "pass"}]}, {"host": "bare-1"}],
-        unseen={"lost-1": "unreachable"}, generated_at=WHEN,
-    )  # fmt: skip
+        unseen={"lost-1": "unreachable"},
+        generated_at=WHEN,
+    )
     assert doc["status"] == "unknown" and doc["totals"]["unknown"] == 2
     render.write_report(doc, str(tmp_path), render.FORMATS)
     junit = ET.parse(tmp_path / "junit.xml").getroot()
     assert junit.get("errors") == "2" and junit.get("failures") == "0"
-    errors = {c.get("classname"): c.find("error").get("message")
-              for c in junit.iter("testcase") if c.find("error") is not None}  # fmt: skip
+    errors = {
+        c.get("classname"): c.find("error").get("message")
+        for c in junit.iter("testcase")
+        if c.find("error") is not None
+    }
     assert errors == {
         "bare-1": "the host report has no verdicts: nothing on the host was judged",
         "lost-1": "no host report: unreachable",
@@ -384,10 +402,20 @@ def test_unknown_host_shows_in_every_format(tmp_path):
 
 @pytest.mark.parametrize(
     "seconds, text",
-    [(None, "unknown"), (1, "1 s"), (240, "240 s"), (599, "599 s"), (600, "10 min"),
-     (1200, "20 min"), (3600, "1 h"), (7200, "2 h"), (7875, "2.2 h"), (86400, "1 d"),
-     (650, "11 min")],
-)  # fmt: skip
+    [
+        (None, "unknown"),
+        (1, "1 s"),
+        (240, "240 s"),
+        (599, "599 s"),
+        (600, "10 min"),
+        (1200, "20 min"),
+        (3600, "1 h"),
+        (7200, "2 h"),
+        (7875, "2.2 h"),
+        (86400, "1 d"),
+        (650, "11 min"),
+    ],
+)
 def test_human_seconds(seconds, text):
     assert chart.human_seconds(seconds) == text
 
@@ -400,24 +428,52 @@ def _chart_host(**extra):
     "extra, labels, statuses",
     [
         ({}, [], []),
-        ({"after": {"time": 7200, "intvl": 75, "probes": 9},
-          "path": [{"id": "az", "layer": 4, "idle_timeout": 240}]},
-         ["keepalive time", "detection time"], ["fail", "info"]),
-        ({"after": {"time": 180, "intvl": 20, "probes": 3},
-          "runtime": {"time": 7200, "intvl": 75, "probes": 9},
-          "intended": {"time": 180, "intvl": 20, "probes": 3},
-          "path": [{"id": "nat", "layer": 4, "idle_timeout": 350}]},
-         ["time before this run", "keepalive time", "detection time"], ["old", "pass", "info"]),
-        ({"intended": {"time": 180, "intvl": 20, "probes": 3}},
-         ["intended time"], ["intended"]),
-        ({"path": [{"id": "nat", "layer": 4, "idle_timeout": 350}],
-          "adoption": {"summary": [
-              {"unit": "a.service", "state": "established", "keepalive": False, "count": 2},
-              {"unit": "b", "state": "established", "keepalive": True, "idle": 7200, "count": 1},
-              {"unit": "c", "state": "listen", "keepalive": False, "count": 1}]}},
-         ["sockets: a", "sockets: b"], ["fail", "fail"]),
+        (
+            {
+                "after": {"time": 7200, "intvl": 75, "probes": 9},
+                "path": [{"id": "az", "layer": 4, "idle_timeout": 240}],
+            },
+            ["keepalive time", "detection time"],
+            ["fail", "info"],
+        ),
+        (
+            {
+                "after": {"time": 180, "intvl": 20, "probes": 3},
+                "runtime": {"time": 7200, "intvl": 75, "probes": 9},
+                "intended": {"time": 180, "intvl": 20, "probes": 3},
+                "path": [{"id": "nat", "layer": 4, "idle_timeout": 350}],
+            },
+            ["time before this run", "keepalive time", "detection time"],
+            ["old", "pass", "info"],
+        ),
+        ({"intended": {"time": 180, "intvl": 20, "probes": 3}}, ["intended time"], ["intended"]),
+        (
+            {
+                "path": [{"id": "nat", "layer": 4, "idle_timeout": 350}],
+                "adoption": {
+                    "summary": [
+                        {
+                            "unit": "a.service",
+                            "state": "established",
+                            "keepalive": False,
+                            "count": 2,
+                        },
+                        {
+                            "unit": "b",
+                            "state": "established",
+                            "keepalive": True,
+                            "idle": 7200,
+                            "count": 1,
+                        },
+                        {"unit": "c", "state": "listen", "keepalive": False, "count": 1},
+                    ]
+                },
+            },
+            ["sockets: a", "sockets: b"],
+            ["fail", "fail"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_chart_bars(extra, labels, statuses):
     drawn = chart.host_chart(_chart_host(**extra))
     bars = drawn["bars"] if drawn else []
@@ -428,17 +484,22 @@ def test_chart_bars(extra, labels, statuses):
 def test_chart_uses_verdict_status_and_log_scale():
     host = _chart_host(
         after={"time": 300, "intvl": 10, "probes": 3},
-        path=[{"id": "lb", "layer": 4, "idle_timeout": 350},
-              {"id": "nat", "layer": 4, "idle_timeout": 350},
-              {"id": "proxy", "layer": 7, "idle_timeout": 3600}],
-        verdicts=[{"check": "middlebox_idle", "status": "warn"},
-                  {"check": "detection_time", "status": "pass", "limit": 600}],
-    )  # fmt: skip
+        path=[
+            {"id": "lb", "layer": 4, "idle_timeout": 350},
+            {"id": "nat", "layer": 4, "idle_timeout": 350},
+            {"id": "proxy", "layer": 7, "idle_timeout": 3600},
+        ],
+        verdicts=[
+            {"check": "middlebox_idle", "status": "warn"},
+            {"check": "detection_time", "status": "pass", "limit": 600},
+        ],
+    )
     drawn = chart.host_chart(host)
     assert [b["status"] for b in drawn["bars"]] == ["warn", "pass"]
     assert [(t["label"], t["layer"]) for t in drawn["timeouts"]] == [
-        ("lb, nat 350 s", 4), ("proxy 1 h", 7),
-    ]  # fmt: skip
+        ("lb, nat 350 s", 4),
+        ("proxy 1 h", 7),
+    ]
     ticks = [t["x"] for t in drawn["ticks"]]
     assert ticks == sorted(ticks)
     # Log scale: 60 -> 600 s spans as many pixels as 360 -> 3600 s.
@@ -449,8 +510,10 @@ def test_chart_uses_verdict_status_and_log_scale():
 
 
 def test_chart_labels_do_not_overlap():
-    path = [{"id": "box%d" % n, "layer": 4, "idle_timeout": t}
-            for n, t in enumerate((240, 250, 300, 350, 360))]  # fmt: skip
+    path = [
+        {"id": "box%d" % n, "layer": 4, "idle_timeout": t}
+        for n, t in enumerate((240, 250, 300, 350, 360))
+    ]
     drawn = chart.host_chart(_chart_host(path=path))
     rows = {}
     for line in drawn["timeouts"]:
@@ -471,25 +534,51 @@ def _umask():
 @pytest.mark.parametrize(
     "extra, status, text",
     [
-        ({"after": {"time": 7200, "intvl": 75, "probes": 9},
-          "path": [{"id": "az", "layer": 4, "idle_timeout": 240}]},
-         "fail", "2 h >= 240 s idle timeout"),
-        ({"after": {"time": 180, "intvl": 20, "probes": 3},
-          "path": [{"id": "nat", "layer": 4, "idle_timeout": 350},
-                   {"id": "proxy", "layer": 7, "idle_timeout": 60}]},
-         "pass", "180 s < 350 s idle timeout"),
-        ({"runtime": {"time": 180, "intvl": 20, "probes": 3}},
-         "info", "180 s; no layer-4 idle timeout known"),
-        ({"path": [{"id": "nat", "layer": 4, "idle_timeout": 350}]},
-         "info", "no keepalive values reported"),
-        ({"after": {"time": 180, "intvl": 20, "probes": 3},
-          "path": [{"id": "nat", "layer": 4, "idle_timeout": 1200}],
-          "adoption": {"summary": [
-              {"unit": "a", "state": "established", "keepalive": False, "count": 2},
-              {"unit": "b", "state": "listen", "keepalive": False, "count": 1}]}},
-         "pass", "180 s < 20 min idle timeout · 2 sockets keepalive off"),
+        (
+            {
+                "after": {"time": 7200, "intvl": 75, "probes": 9},
+                "path": [{"id": "az", "layer": 4, "idle_timeout": 240}],
+            },
+            "fail",
+            "2 h >= 240 s idle timeout",
+        ),
+        (
+            {
+                "after": {"time": 180, "intvl": 20, "probes": 3},
+                "path": [
+                    {"id": "nat", "layer": 4, "idle_timeout": 350},
+                    {"id": "proxy", "layer": 7, "idle_timeout": 60},
+                ],
+            },
+            "pass",
+            "180 s < 350 s idle timeout",
+        ),
+        (
+            {"runtime": {"time": 180, "intvl": 20, "probes": 3}},
+            "info",
+            "180 s; no layer-4 idle timeout known",
+        ),
+        (
+            {"path": [{"id": "nat", "layer": 4, "idle_timeout": 350}]},
+            "info",
+            "no keepalive values reported",
+        ),
+        (
+            {
+                "after": {"time": 180, "intvl": 20, "probes": 3},
+                "path": [{"id": "nat", "layer": 4, "idle_timeout": 1200}],
+                "adoption": {
+                    "summary": [
+                        {"unit": "a", "state": "established", "keepalive": False, "count": 2},
+                        {"unit": "b", "state": "listen", "keepalive": False, "count": 1},
+                    ]
+                },
+            },
+            "pass",
+            "180 s < 20 min idle timeout · 2 sockets keepalive off",
+        ),
     ],
-)  # fmt: skip
+)
 def test_fleet_chart_rows(extra, status, text):
     drawn = chart.fleet_chart([_chart_host(**extra)])
     (row,) = drawn["rows"]

@@ -50,71 +50,129 @@ BAD = [
     (("derivation_error",), 3, "'derivation_error' must be a string or null, got 3 (int)"),
     (("file",), {"a": 1}, "'file' must be a string or null, got {'a': 1} (dict)"),
     (("provenance",), "explicit", "'provenance' must be a dict or null, got 'explicit' (str)"),
-    (("intended",), [180, 20, 3], "'intended' must be {time, intvl, probes} of integers or "
-     "null, got [180, 20, 3] (list)"),
+    (
+        ("intended",),
+        [180, 20, 3],
+        "'intended' must be {time, intvl, probes} of integers or null, got [180, 20, 3] (list)",
+    ),
     (("intended", "time"), "180", "'intended.time' must be %s, got '180' (str)" % INT_RANGE),
     (("runtime", "intvl"), 7.5, "'runtime.intvl' must be %s, got 7.5 (float)" % INT_RANGE),
-    (("runtime", "probes"), 2**40, "'runtime.probes' must be %s, got 1099511627776 (int)"
-     % INT_RANGE),
+    (
+        ("runtime", "probes"),
+        2**40,
+        "'runtime.probes' must be %s, got 1099511627776 (int)" % INT_RANGE,
+    ),
     (("after", "time"), None, "'after.time' must be %s, got None (null)" % INT_RANGE),
     (("after", "time"), False, "'after.time' must be %s, got False (bool)" % INT_RANGE),
     (("path",), "gcp_cloud_nat", "'path' must be a list of dicts, got 'gcp_cloud_nat' (str)"),
     (("path",), ["gcp_cloud_nat"], "'path' must be a list of dicts, got ['gcp_cloud_nat']"),
-    (("path", 0, "idle_timeout"), -5, "'path[0].idle_timeout' must be an integer "
-     "1..315360000 s or null, got -5 (int)"),
+    (
+        ("path", 0, "idle_timeout"),
+        -5,
+        "'path[0].idle_timeout' must be an integer 1..315360000 s or null, got -5 (int)",
+    ),
     (("path", 0, "idle_timeout"), 0, "'path[0].idle_timeout' must be an integer 1..315360000"),
-    (("path", 0, "idle_timeout"), "350", "'path[0].idle_timeout' must be an integer 1..315360000 "
-     "s or null, got '350' (str)"),
+    (
+        ("path", 0, "idle_timeout"),
+        "350",
+        "'path[0].idle_timeout' must be an integer 1..315360000 s or null, got '350' (str)",
+    ),
     (("path", 0, "layer"), "4", "path[0].layer is '4' (str); allowed: 4, 7"),
     (("path", 0, "layer"), 3, "path[0].layer is 3 (int); allowed: 4, 7"),
     (("path", 0, "id"), 7, "'path[0].id' must be a string or null, got 7 (int)"),
     (("boot_values",), [180], "'boot_values' must be a dict or null, got [180] (list)"),
-    (("boot_values", "time"), "180", "'boot_values.time' must be {value, source}, an integer "
-     "or null, got '180' (str)"),
-    (("boot_values", "time", "value"), "180", "'boot_values.time.value' must be an integer "
-     "-2147483648..2147483647 or null, got '180' (str)"),
-    (("boot_values", "intvl", "source"), 12, "'boot_values.intvl.source' must be a string or "
-     "null, got 12 (int)"),
+    (
+        ("boot_values", "time"),
+        "180",
+        "'boot_values.time' must be {value, source}, an integer or null, got '180' (str)",
+    ),
+    (
+        ("boot_values", "time", "value"),
+        "180",
+        "'boot_values.time.value' must be an integer "
+        "-2147483648..2147483647 or null, got '180' (str)",
+    ),
+    (
+        ("boot_values", "intvl", "source"),
+        12,
+        "'boot_values.intvl.source' must be a string or null, got 12 (int)",
+    ),
     (("shadowed_by",), {"file": "x"}, "'shadowed_by' must be a list of dicts"),
-    (("shadowed_by",), [{"file": "/etc/sysctl.conf", "line": 0}], "'shadowed_by[0].line' must "
-     "be an integer 1..2147483647 or null, got 0 (int)"),
+    (
+        ("shadowed_by",),
+        [{"file": "/etc/sysctl.conf", "line": 0}],
+        "'shadowed_by[0].line' must be an integer 1..2147483647 or null, got 0 (int)",
+    ),
     (("shadowed_by",), [{"file": 5}], "'shadowed_by[0].file' must be a string or null, got 5"),
-    (("shadowed_by",), [{"value": [1]}], "'shadowed_by[0].value' must be a string, an integer "
-     "or null, got [1] (list)"),
+    (
+        ("shadowed_by",),
+        [{"value": [1]}],
+        "'shadowed_by[0].value' must be a string, an integer or null, got [1] (list)",
+    ),
     (("adoption",), "off", "'adoption' must be a dict or null, got 'off' (str)"),
-    (("adoption", "summary"), {"unit": "x"}, "'adoption.summary' must be a list of dicts, got "
-     "{'unit': 'x'}"),
-    (("adoption", "summary", 0, "count"), -2, "'adoption.summary[0].count' must be an integer "
-     "0..2147483647 or null, got -2 (int)"),
+    (
+        ("adoption", "summary"),
+        {"unit": "x"},
+        "'adoption.summary' must be a list of dicts, got {'unit': 'x'}",
+    ),
+    (
+        ("adoption", "summary", 0, "count"),
+        -2,
+        "'adoption.summary[0].count' must be an integer 0..2147483647 or null, got -2 (int)",
+    ),
     (("adoption", "summary", 0, "count"), "8", "'adoption.summary[0].count' must be an integer"),
-    (("adoption", "summary", 0, "keepalive"), "yes", "'adoption.summary[0].keepalive' must be "
-     "true, false or null, got 'yes' (str)"),
+    (
+        ("adoption", "summary", 0, "keepalive"),
+        "yes",
+        "'adoption.summary[0].keepalive' must be true, false or null, got 'yes' (str)",
+    ),
     (("adoption", "summary", 0, "idle"), "180", "'adoption.summary[0].idle' must be an integer"),
     (("adoption", "summary", 0, "unit"), 1, "'adoption.summary[0].unit' must be a string"),
-    (("adoption", "namespaces"), "net:[1]", "'adoption.namespaces' must be a dict, a list or "
-     "null, got 'net:[1]' (str)"),
+    (
+        ("adoption", "namespaces"),
+        "net:[1]",
+        "'adoption.namespaces' must be a dict, a list or null, got 'net:[1]' (str)",
+    ),
     (("adoption", "degraded"), "pidfd", "'adoption.degraded' must be a list or null"),
     (("verdicts",), "all good", "'verdicts' must be a list of dicts, got 'all good' (str)"),
     (("verdicts",), [None], "'verdicts' must be a list of dicts, got [None] (list)"),
-    (("verdicts", 0, "status"), "ok", "verdicts[0].status is 'ok' (str); allowed: pass, warn, "
-     "fail"),
+    (
+        ("verdicts", 0, "status"),
+        "ok",
+        "verdicts[0].status is 'ok' (str); allowed: pass, warn, fail",
+    ),
     (("verdicts", 0, "status"), "unknown", "verdicts[0].status is 'unknown' (str); allowed"),
     (("verdicts", 0, "status"), None, "verdicts[0].status is None (null); allowed"),
     (("verdicts", 0, "check"), "", "'verdicts[0].check' must be a non-empty string, got ''"),
     (("verdicts", 0, "check"), 5, "'verdicts[0].check' must be a non-empty string, got 5 (int)"),
-    (("verdicts", 0, "subject"), {"a": 1}, "'verdicts[0].subject' must be a string, an integer "
-     "or null"),
+    (
+        ("verdicts", 0, "subject"),
+        {"a": 1},
+        "'verdicts[0].subject' must be a string, an integer or null",
+    ),
     (("verdicts", 0, "message"), ["m"], "'verdicts[0].message' must be a string or null"),
-    (("verdicts", 0, "value"), {"v": 1}, "'verdicts[0].value' must be a number, a string, a "
-     "list of them or null, got {'v': 1} (dict)"),
+    (
+        ("verdicts", 0, "value"),
+        {"v": 1},
+        "'verdicts[0].value' must be a number, a string, a "
+        "list of them or null, got {'v': 1} (dict)",
+    ),
     (("verdicts", 0, "limit"), [[1, 2]], "'verdicts[0].limit' must be a number, a string"),
-    (("detection_seconds",), "abc", "'detection_seconds' must be after.time + after.intvl x "
-     "after.probes = 240, or null, got 'abc' (str)"),
-    (("detection_seconds",), -1, "'detection_seconds' must be after.time + after.intvl x "
-     "after.probes = 240, or null, got -1 (int)"),
+    (
+        ("detection_seconds",),
+        "abc",
+        "'detection_seconds' must be after.time + after.intvl x "
+        "after.probes = 240, or null, got 'abc' (str)",
+    ),
+    (
+        ("detection_seconds",),
+        -1,
+        "'detection_seconds' must be after.time + after.intvl x "
+        "after.probes = 240, or null, got -1 (int)",
+    ),
     (("detection_seconds",), 241, "= 240, or null, got 241 (int)"),
     (("detection_seconds",), 240.0, "= 240, or null, got 240.0 (float)"),
-]  # fmt: skip
+]
 
 
 def _ids(row):
@@ -140,13 +198,17 @@ def test_the_good_host_is_valid_and_the_table_covers_every_key():
 
 @pytest.mark.parametrize(
     "detection, after, allowed",
-    [(None, None, True), (300, None, True), (-1, None, False), ("x", None, False),
-     (300, {"time": 240, "intvl": 15, "probes": 4}, True),
-     (301, {"time": 240, "intvl": 15, "probes": 4}, False)],
-)  # fmt: skip
+    [
+        (None, None, True),
+        (300, None, True),
+        (-1, None, False),
+        ("x", None, False),
+        (300, {"time": 240, "intvl": 15, "probes": 4}, True),
+        (301, {"time": 240, "intvl": 15, "probes": 4}, False),
+    ],
+)
 def test_detection_seconds_rule(detection, after, allowed):
-    item = {"host": "h", "detection_seconds": detection, "after": after,
-            "verdicts": [PASS]}  # fmt: skip
+    item = {"host": "h", "detection_seconds": detection, "after": after, "verdicts": [PASS]}
     if allowed:
         model.normalize_host(item)
         return
@@ -157,15 +219,24 @@ def test_detection_seconds_rule(detection, after, allowed):
 @pytest.mark.parametrize(
     "after, verdicts, message",
     [
-        ({"time": -5, "intvl": 20, "probes": 3}, [PASS],
-         "host h: 'after.time' is -5, outside the kernel limits 1..32767, and no failing "
-         "kernel_limits verdict (subject time) reports it"),
-        ({"time": 180, "intvl": 20, "probes": 0}, [PASS],
-         "host h: 'after.probes' is 0, outside the kernel limits 1..127"),
-        ({"time": 40000, "intvl": 20, "probes": 3}, [dict(PASS, status="fail", subject="intvl")],
-         "host h: 'after.time' is 40000"),
+        (
+            {"time": -5, "intvl": 20, "probes": 3},
+            [PASS],
+            "host h: 'after.time' is -5, outside the kernel limits 1..32767, and no failing "
+            "kernel_limits verdict (subject time) reports it",
+        ),
+        (
+            {"time": 180, "intvl": 20, "probes": 0},
+            [PASS],
+            "host h: 'after.probes' is 0, outside the kernel limits 1..127",
+        ),
+        (
+            {"time": 40000, "intvl": 20, "probes": 3},
+            [dict(PASS, status="fail", subject="intvl")],
+            "host h: 'after.time' is 40000",
+        ),
     ],
-)  # fmt: skip
+)
 def test_out_of_limits_after_needs_its_failing_verdict(after, verdicts, message):
     with pytest.raises(KeepaliveError) as caught:
         model.normalize_host({"host": "h", "after": after, "verdicts": verdicts})
@@ -174,8 +245,11 @@ def test_out_of_limits_after_needs_its_failing_verdict(after, verdicts, message)
 
 def test_out_of_limits_after_with_its_verdict_is_a_failing_host():
     # The sysctl takes -5; the role's own report carries the failing verdict: shown, not refused.
-    item = {"host": "h", "after": {"time": -5, "intvl": 20, "probes": 3},
-            "verdicts": [dict(PASS, status="fail", value=-5, limit=[1, 32767])]}  # fmt: skip
+    item = {
+        "host": "h",
+        "after": {"time": -5, "intvl": 20, "probes": 3},
+        "verdicts": [dict(PASS, status="fail", value=-5, limit=[1, 32767])],
+    }
     assert model.normalize_host(item)["status"] == "fail"
 
 
