@@ -60,9 +60,9 @@ def check_proc_dir(root, need_write):
             "%s does not exist: no IPv4 sysctls here (not Linux, IPv4 disabled, or /proc not "
             "mounted); keepalive_sysctl needs a Linux host with /proc mounted and IPv4 "
             "enabled; nothing was changed" % PROC_IPV4,
-            option="tcp_keepalive_time",
+            option=OPTION_NAMES[0],
         )
-    if need_write and not os.access(local + "/tcp_keepalive_time", os.W_OK):
+    if need_write and not os.access(local + "/" + OPTION_NAMES[0], os.W_OK):
         raise KeepaliveError(
             "apply=true needs to set runtime values, but %s is read-only here (a container "
             "without write access to /proc/sys/net, or not root); allowed: apply=false to "

@@ -19,6 +19,8 @@ import time
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     REPORT_STATUSES,
+    SYSCTL_NAMES,
+    VALUE_NAMES,
 )
 
 PROM_PREFIX = "netstack_keepalive_"
@@ -48,15 +50,13 @@ def render_prometheus(host, generated_at=None):
     metrics = _PromFile(host["host"])
     seconds = {"time": "time_seconds", "intvl": "intvl_seconds", "probes": "probes"}
     helps = {
-        "time": "Idle seconds before the first keepalive probe (net.ipv4.tcp_keepalive_time).",
-        "intvl": "Seconds between keepalive probes (net.ipv4.tcp_keepalive_intvl).",
-        "probes": "Unanswered probes before the connection is dropped "
-        "(net.ipv4.tcp_keepalive_probes).",
+        "time": "Idle seconds before the first keepalive probe",
+        "intvl": "Seconds between keepalive probes",
+        "probes": "Unanswered probes before the connection is dropped",
     }
-    for name in ("time", "intvl", "probes"):
-        metric = metrics.family(
-            seconds[name], "gauge", helps[name] + " kind: runtime, after, boot, intended."
-        )
+    for name in VALUE_NAMES:
+        text = "%s (%s). kind: runtime, after, boot, intended." % (helps[name], SYSCTL_NAMES[name])
+        metric = metrics.family(seconds[name], "gauge", text)
         for kind in ("runtime", "after", "intended"):
             if host[kind]:
                 metric.add({"kind": kind}, host[kind][name])

@@ -38,6 +38,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     STATUS_RANK,
+    VALUE_NAMES,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_chart import (
     fleet_chart,
@@ -363,7 +364,7 @@ def _view(doc):
     texts = {row["host"]: row["text"] for row in (glance or {}).get("rows", [])}
     for host in hosts:
         host["glance"] = texts.get(host["data"]["host"], "–")
-    return {"doc": doc, "hosts": hosts, "fleet_chart": glance}
+    return {"doc": doc, "hosts": hosts, "fleet_chart": glance, "value_names": VALUE_NAMES}
 
 
 def _host_view(host):
