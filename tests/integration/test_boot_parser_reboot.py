@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _in_host  # noqa: E402
 
 LAB_HOSTS = 1
 pytestmark = pytest.mark.lab
@@ -32,9 +36,6 @@ DEFAULTS = {TIME: 7200, INTVL: 75, PROBES: 9, RETRIES2: 15}
 OURS = "/etc/sysctl.d/60-ours.conf"
 OURS_VALUES = {TIME: 601, INTVL: 31, PROBES: 5, RETRIES2: 7}
 LATER = "/etc/sysctl.d/70-later.conf"
-# The collection as Ansible imports it (made by tests/conftest.py); the host sees the
-# machine's files through its overlay root, so the same path works inside it.
-COLLECTIONS = Path(__file__).resolve().parents[2] / ".cache" / "collections"
 
 # Lines for the jiffies keys (time, intvl); "{k}" is the key. Values chosen so that none
 # the kernel takes equals ours.
@@ -134,7 +135,7 @@ def model_in_host(lab, host, ours, timeout=60):
     args = {"keys": list(KEYS), "defaults": DEFAULTS, "ours": ours}
     done = lab.run(
         host,
-        ["/usr/bin/python3", "-c", MODEL_SCRIPT, str(COLLECTIONS), json.dumps(args)],
+        [_in_host.HOST_PYTHON, "-c", MODEL_SCRIPT, _in_host.HOST_SITE, json.dumps(args)],
         check=True,
         timeout=timeout,
     )
@@ -164,7 +165,9 @@ def ours_text():
 
 @pytest.fixture(scope="module")
 def host(lab):
-    return lab.hosts[0].name
+    name = lab.hosts[0].name
+    _in_host.install(lab, name)  # the model runs inside the host, over its own tree
+    return name
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _hostproof import _STATE_SCRIPT as STATE_SCRIPT  # noqa: E402
 from _hostproof import unchanged  # noqa: E402
+import _in_host  # noqa: E402
 
 MODULE = "netstack.keepalive.keepalive_sysctl"
 OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
@@ -689,11 +690,7 @@ print(json.dumps(result))
 
 
 def _drive(lab, host, **config):
-    config.update(
-        ours=OURS,
-        python=str(REPO_ROOT / ".venv" / "bin" / "python"),
-        collections=str(REPO_ROOT / ".cache" / "collections"),
-    )
+    config.update(ours=OURS, python=_in_host.HOST_PYTHON, collections=_in_host.install(lab, host))
     done = lab.run(
         host, ["/usr/bin/python3", "-c", DRIVER, json.dumps(config)], check=True, timeout=120
     )
