@@ -59,6 +59,7 @@ SUMMARY_KEYS = (
     "source",
     "count",
 )
+# The keys of a verdict, in the order make_verdict gives them.
 VERDICT_KEYS = ("check", "subject", "status", "value", "limit", "message")
 
 # ``fail_on`` of the role and of keepalive_report: the best status that still fails the gate.

@@ -75,3 +75,9 @@ def test_is_integer_refuses_booleans(value, integer):
 )
 def test_is_linux(name, linux):
     assert vocabulary.is_linux(name) is linux
+
+
+def test_make_verdict_has_the_verdict_keys_in_order():
+    verdict = vocabulary.make_verdict("c", "s", "pass", 1, 2, "m")
+    assert tuple(verdict) == vocabulary.VERDICT_KEYS
+    assert tuple(verdict.values()) == ("c", "s", "pass", 1, 2, "m")
