@@ -51,7 +51,7 @@ APP_IDLE, APP_INTVL, APP_CNT = 600, 30, 4
 AUDIT_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sockets_info
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockets_info
 def cpu(who):
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime

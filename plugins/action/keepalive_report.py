@@ -28,16 +28,16 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     WARN,
     fails_gate,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_model import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._model import (
     build_report,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_render import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._render import (
     DEFAULT_FORMATS,
     FORMATS,
     check_formats,
     write_report,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_schema import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._schema import (
     shown,
 )
 

@@ -249,7 +249,7 @@ elapsed:
 # Ansible modules keep their imports after the documentation blocks.
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._sockets_info import (  # noqa: E402
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._sockets_info import (  # noqa: E402
     module_kwargs,
     report,
 )

@@ -298,10 +298,10 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (  # noqa: E402
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import (  # noqa: E402
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._converge import (  # noqa: E402
     converge,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (  # noqa: E402
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params import (  # noqa: E402
     module_kwargs,
 )
 

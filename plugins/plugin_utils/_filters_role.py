@@ -13,11 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._host_report import (
     host_report,
     plan_values,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._role_inputs import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._role_inputs import (
     check_role_inputs,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._filters_policy import (

@@ -98,7 +98,7 @@ ROUNDS = max((len(JIFFIES_LINES) + 1) // 2, (len(U8_LINES) + 1) // 2)
 MODEL_SCRIPT = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_boot as boot
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import _boot as boot
 args = json.loads(sys.argv[2])
 model = boot.boot_assignments("/", keys=args["keys"])
 print(json.dumps({

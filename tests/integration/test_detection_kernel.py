@@ -1,4 +1,4 @@
-"""The detection model (plugins/module_utils/_detection.py) against the running kernel.
+"""The detection model (plugins/module_utils/_policy/_detection.py) against the running kernel.
 
 Each case builds two plain network namespaces joined by a veth pair (client 192.0.2.1, peer
 192.0.2.2), opens a real TCP connection between them, blackholes the peer with an nftables
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._detection import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
     RTO_MIN,
     detection_busy,
     detection_idle,
@@ -206,12 +206,14 @@ CASES = [
 ]
 
 
-def _run(argv, **kwargs):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=SETUP_TIMEOUT, **kwargs)
+def _run(argv, input=None):
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=SETUP_TIMEOUT, check=False, input=input
+    )
 
 
-def _check(argv, **kwargs):
-    proc = _run(argv, **kwargs)
+def _check(argv, input=None):
+    proc = _run(argv, input=input)
     if proc.returncode != 0:
         raise RuntimeError("%s -> %s: %s" % (" ".join(argv), proc.returncode, proc.stderr))
     return proc.stdout

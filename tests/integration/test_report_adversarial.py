@@ -22,13 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (
-    _report_model as model,
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import (
+    _model as model,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (
-    _report_render as render,
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import (
+    _render as render,
 )
-from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import report_fleet
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils._report import (
+    report_fleet,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 ANSIBLE_PLAYBOOK = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"

@@ -23,13 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (
-    _report_model as model,
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import (
+    _model as model,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (
-    _report_render as render,
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import (
+    _render as render,
 )
-from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import report_fleet
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils._report import (
+    report_fleet,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -394,7 +396,7 @@ def test_installed_collection_finds_its_templates(tmp_path):
     )
     installed = tmp_path / "cols" / "ansible_collections" / "netstack" / "keepalive"
     assert (
-        installed / "plugins" / "plugin_utils" / "report_templates" / "report.html.j2"
+        installed / "plugins" / "plugin_utils" / "_report" / "templates" / "report.html.j2"
     ).is_file()
     (tmp_path / "installed.yml").write_text(INSTALLED_PLAYBOOK)
     run = subprocess.run(

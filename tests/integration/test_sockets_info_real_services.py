@@ -18,7 +18,9 @@ import pytest
 from services import CLIENT_SCOPE, NETNS_SYSCTLS, ServiceStack, Sysctls
 from services._ansible import run_module_cases
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _adoption,
+)
 
 MODULE = "netstack.keepalive.keepalive_sockets_info"
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
     _sockets_info,
     _procfd,
     _sockdiag,

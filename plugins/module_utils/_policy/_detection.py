@@ -35,10 +35,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import (
     check_integer,
     kind,
     limit_error,
@@ -68,7 +70,7 @@ def _is_number(value):
 
 def _seconds(name, value, low, high, low_open=False):
     allowed = "seconds in %s%s..%s]" % ("(" if low_open else "[", low, high)
-    if not _is_number(value) or value != value:  # NaN compares unequal to itself
+    if not _is_number(value) or math.isnan(value):
         message = "%s must be a number of %s, got %r (%s)" % (name, allowed, value, kind(value))
         raise limit_error(message, name, value, low, high)
     if value < low or (low_open and value == low) or value > high:

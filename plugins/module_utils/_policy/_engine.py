@@ -49,7 +49,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalog import (
     CATALOG,
     catalog_ids,
     get_entry,
@@ -57,7 +57,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     Middlebox,
     latest_first_probe,
     layer4,
@@ -65,7 +65,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
     resolve_path,
     smallest_timeout,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import (
     BUILTIN_PROFILES,
     DEFAULT_MARGIN,
     DEFAULT_TOLERATE_OUTAGE,
@@ -73,7 +73,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._profiles impor
     resolve_profile,
     validate_values,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._verdicts import (
     DEFAULT_PROBE_RATE_WARN,
     idle_verdicts,
     recommended_heartbeat,

@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _policy as policy
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import _engine as policy
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )

@@ -20,7 +20,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalog import (
     CATALOG,
     LAYERS,
     UNCONFIRMED,
@@ -29,7 +29,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import (
     check_integer,
 )
 

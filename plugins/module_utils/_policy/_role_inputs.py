@@ -17,15 +17,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _policy as policy
-from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import _engine as policy
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     normalize_require,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import kind
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import kind
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params import (
     check_mode_value,
     check_path,
 )

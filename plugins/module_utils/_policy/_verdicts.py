@@ -30,7 +30,7 @@ __metaclass__ = type
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     latest_first_probe,
     layer4,
     layer7,
@@ -38,7 +38,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
     smallest_timeout,
     unconfirmed,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import (
     DEFAULT_MARGIN,
     check_integer,
     kind,

@@ -22,12 +22,12 @@ import operator
 import os
 from collections import Counter, namedtuple
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
     _parallel_scan,
     _procfd,
     _sockdiag,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_runtime import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._runtime import (
     read_keepalive_sysctls,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (

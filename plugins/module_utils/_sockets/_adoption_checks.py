@@ -19,7 +19,7 @@ import fnmatch
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._engine import (
     FAIL,
     PASS,
     WARN,
@@ -28,7 +28,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy import 
     resolve_path,
     resolve_profile,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import kind
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import kind
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import make_verdict
 
 REQUIRED_STATES = ("established", "listen")

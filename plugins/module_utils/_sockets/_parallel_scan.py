@@ -30,7 +30,7 @@ import os
 import signal
 import struct
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._procfd import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._procfd import (
     process_ids,
     scan,
 )

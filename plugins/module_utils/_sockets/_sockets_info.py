@@ -16,8 +16,10 @@ __metaclass__ = type
 import sys
 import time
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
-from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _adoption,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     normalize_require,
     path_verdicts,
     require_verdicts,
@@ -26,12 +28,14 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
     KeepaliveError,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._netns import resolve_netns
-from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._engine import (
     resolve_path,
     resolve_profile,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sockdiag import STATE_NUMBERS
-from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import summarize
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._sockdiag import (
+    STATE_NUMBERS,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._verdicts import summarize
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import is_linux
 
 STATE_CHOICES = sorted(STATE_NUMBERS)

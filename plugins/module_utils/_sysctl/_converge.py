@@ -29,19 +29,19 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
     netns_inode,
     run_in_netns,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._boot import (
     boot_assignments,
     boot_values,
     host_to_local,
     parse_sysctl_text,
     shadowing,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params import (
     DEFAULT_PATH,
     validate,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils import (
-    _sysctl_runtime as runtime,
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import (
+    _runtime as runtime,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     LINUX_DEFAULTS,

@@ -25,7 +25,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
     resolve_netns,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._boot import (
     SYSCTL_D_DIRS,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (

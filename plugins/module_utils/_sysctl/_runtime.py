@@ -31,7 +31,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._files import (
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_boot import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._boot import (
     host_to_local,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (

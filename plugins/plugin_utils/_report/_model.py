@@ -36,7 +36,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     make_verdict,
     worst_status,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_schema import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._schema import (
     check_host_report,
     shown,
 )

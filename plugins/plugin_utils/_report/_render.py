@@ -7,7 +7,7 @@ This plugin_util is private to the netstack.keepalive collection; it may change 
 It runs on the controller only (Jinja2 comes with ansible-core there).
 
 - ``report.json``: the document of ``_report_model.build_report`` as it is.
-- ``report.md`` and ``report.html``: Jinja2 templates in ``report_templates/`` next to this
+- ``report.md`` and ``report.html``: Jinja2 templates in ``templates/`` next to this
   file (package data, so an installed collection finds them). The HTML is self-contained:
   inline CSS and SVG, no script, nothing fetched.
 - ``junit.xml``: one testcase per host x verdict (check and subject), built with ElementTree
@@ -40,21 +40,21 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     STATUS_RANK,
     VALUE_NAMES,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_chart import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._chart import (
     fleet_chart,
     host_chart,
     human_seconds,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_model import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._model import (
     detection_seconds,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_prom import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._prom import (
     label_text,
     prom_file_name,
     render_prometheus,
 )
 
-TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_templates")
+TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 FORMATS = ("json", "markdown", "html", "junit", "prometheus")
 DEFAULT_FORMATS = ("json", "markdown", "html", "junit")
 # The values table of a host: (label, host report key, where the values come from).

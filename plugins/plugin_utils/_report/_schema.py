@@ -18,7 +18,7 @@ __metaclass__ = type
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._path import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     MAX_IDLE_TIMEOUT,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (

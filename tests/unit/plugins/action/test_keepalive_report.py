@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.netstack.keepalive.plugins.action import keepalive_report as action
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.plugin_utils._report_model import (
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._model import (
     build_report,
 )
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _policy as policy
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import _engine as policy
 
 POLICY_FILTERS = [
     "keepalive_derive",

@@ -6,7 +6,9 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _adoption,
+)
 from ansible_collections.netstack.keepalive.plugins.modules import keepalive_sockets_info
 
 # (options, what the message must say: the option and value, then what is allowed)

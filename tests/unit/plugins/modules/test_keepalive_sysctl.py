@@ -124,7 +124,9 @@ def test_shadowed_fail_is_the_default(host, capsys):
 
 
 def test_non_linux_is_refused(host, capsys, monkeypatch):
-    from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_params
+    from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import (
+        _params as _sysctl_params,
+    )
 
     monkeypatch.setattr(_sysctl_params.sys, "platform", "darwin")
     pristine = snapshot(host)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._catalog import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalog import (
     CATALOG,
     CONFIGURABLE_STATES,
     CONFIRMATION_STATES,

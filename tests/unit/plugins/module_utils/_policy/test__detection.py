@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._detection import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
     busy_timeout,
     detection_busy,
     detection_idle,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _policy as policy
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import _engine as policy
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
 
@@ -256,7 +256,7 @@ def test_facade_exports_the_documented_api():
 
 def _doc_rows(heading):
     """Rows of the first table after ``heading`` in docs/policy.md, as lists of cells."""
-    text = (Path(__file__).resolve().parents[4] / "docs" / "policy.md").read_text()
+    text = (Path(__file__).resolve().parents[5] / "docs" / "policy.md").read_text()
     lines = text[text.index(heading) :].splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("|"))
     table = []

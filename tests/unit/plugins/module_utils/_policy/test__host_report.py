@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._host_report import (
     host_report,
     plan_values,
 )

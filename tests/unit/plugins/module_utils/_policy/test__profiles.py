@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.module_utils._profiles import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import (
     BUILTIN_PROFILES,
     KERNEL_LIMITS,
     LINUX_DEFAULTS,

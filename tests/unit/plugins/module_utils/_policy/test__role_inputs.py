@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._host_report import (
     host_report,
     plan_values,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._role_inputs import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._role_inputs import (
     KNOWN,
     check_role_inputs,
 )

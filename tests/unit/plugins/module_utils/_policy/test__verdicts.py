@@ -7,13 +7,13 @@ import re
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.module_utils._verdicts import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._verdicts import (
     idle_verdicts,
     recommended_heartbeat,
     summarize,
     verdicts,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._path import resolve_path
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import resolve_path
 
 DEFAULTS = {"time": 7200, "intvl": 75, "probes": 9}
 CLOUD = {"time": 180, "intvl": 20, "probes": 3}

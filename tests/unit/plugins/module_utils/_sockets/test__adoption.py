@@ -13,13 +13,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ansible_collections.netstack.keepalive.plugins.module_utils import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
     _adoption,
     _sockets_info,
     _procfd,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._adoption import Record
-from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption import Record
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     normalize_require,
     path_verdicts,
     require_verdicts,
@@ -476,7 +476,7 @@ import json, os, sys
 sys.path.insert(0, sys.argv[1])
 os.setgid(65534)
 os.setuid(65534)
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sockets_info
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockets_info
 params = dict((k, v.get("default")) for k, v in _sockets_info.ARGUMENT_SPEC.items())
 print(json.dumps(_sockets_info.report(params)))
 """
@@ -489,12 +489,15 @@ def _world_readable_module_utils(base):
     and may have been created under any umask, so ``nobody`` imports a private copy instead.
     Modes are set explicitly: the umask of the test run must not decide them.
     """
-    source = Path(__file__).resolve().parents[4] / "plugins" / "module_utils"
+    source = Path(__file__).resolve().parents[5] / "plugins" / "module_utils"
     target = base / "ansible_collections" / "netstack" / "keepalive" / "plugins" / "module_utils"
-    target.mkdir(parents=True)
-    for name in sorted(p.name for p in source.glob("*.py")):
-        (target / name).write_bytes((source / name).read_bytes())
-        os.chmod(target / name, 0o644)
+    for folder in sorted({source, *(p.parent for p in source.rglob("*.py"))}):
+        (target / folder.relative_to(source)).mkdir(parents=True, exist_ok=True)
+        os.chmod(target / folder.relative_to(source), 0o755)
+    for module in source.rglob("*.py"):
+        copy = target / module.relative_to(source)
+        copy.write_bytes(module.read_bytes())
+        os.chmod(copy, 0o644)
     for folder in [target, *target.parents]:
         os.chmod(folder, 0o755)
         if folder == base:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _adoption
-from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _adoption,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     normalize_require,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError

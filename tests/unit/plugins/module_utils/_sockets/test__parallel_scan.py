@@ -9,7 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from ansible_collections.netstack.keepalive.plugins.module_utils import _parallel_scan, _procfd
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _parallel_scan,
+    _procfd,
+)
 
 
 def test_forked_scan_finds_what_the_inline_scan_finds(holder):

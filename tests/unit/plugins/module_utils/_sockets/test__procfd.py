@@ -7,7 +7,7 @@ import errno
 import os
 
 import pytest
-from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _procfd
 
 
 def _sysctl(name):

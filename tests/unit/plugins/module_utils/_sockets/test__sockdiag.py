@@ -9,7 +9,7 @@ import subprocess
 import uuid
 
 import pytest
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sockdiag as sd
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockdiag as sd
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 from ansible_collections.netstack.keepalive.plugins.module_utils._netns import run_in_netns
 
@@ -187,7 +187,9 @@ def test_build_request_is_a_dump_of_tcp_in_the_given_states():
 
 
 def _own_cgroup_id():
-    from ansible_collections.netstack.keepalive.plugins.module_utils import _procfd
+    from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+        _procfd,
+    )
 
     root = _procfd.unified_cgroup_root()
     path = _procfd.read_cgroup_path(os.getpid())

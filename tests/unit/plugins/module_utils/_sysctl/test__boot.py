@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_boot as boot
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import _boot as boot
 
 TIME = "net.ipv4.tcp_keepalive_time"
 INTVL = "net.ipv4.tcp_keepalive_intvl"

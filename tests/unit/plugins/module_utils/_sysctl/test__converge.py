@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_runtime as rt
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import _converge as _sysctl
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import _runtime as rt
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
 OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"

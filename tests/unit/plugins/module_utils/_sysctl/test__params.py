@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl_params import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params import (
     DEFAULT_PATH,
     argument_spec,
     check_keepalive_value,

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from ansible_collections.netstack.keepalive.plugins.module_utils import _sysctl_runtime as rt
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import _runtime as rt
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
 TIME = "net.ipv4.tcp_keepalive_time"

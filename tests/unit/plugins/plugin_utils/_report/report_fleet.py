@@ -14,11 +14,11 @@ Used by the report unit tests and by tests/integration/test_report_browser.py. T
 
 from __future__ import annotations
 
-from ansible_collections.netstack.keepalive.plugins.module_utils._adoption_checks import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     path_verdicts,
     require_verdicts,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._host_report import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._host_report import (
     host_report,
     plan_values,
 )

@@ -9,8 +9,10 @@ import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_model as model
-from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import report_fleet
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import _model as model
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils._report import (
+    report_fleet,
+)
 
 WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
 

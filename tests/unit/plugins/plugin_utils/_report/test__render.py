@@ -11,10 +11,12 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_chart as chart
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_model as model
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import _report_render as render
-from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import report_fleet
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import _chart as chart
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import _model as model
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import _render as render
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils._report import (
+    report_fleet,
+)
 
 WHEN = datetime.datetime(2026, 11, 22, 9, 30, 5, tzinfo=datetime.UTC)
 # The text exposition format: a sample line is name{label="value",...} number.
