@@ -19,9 +19,11 @@ Stable API (import from here, not from the helper files):
 - ``catalog_entry(entry_id) -> dict``; ``catalog_ids() -> list``.
 - ``resolve_path(items, catalog=None) -> list[Middlebox]``; ``Middlebox.to_dict()``.
 - ``derive(profile, path, profiles=None) -> dict``: ``values`` ({time, intvl, probes}),
-  ``sysctl_args`` (the same as keepalive_sysctl options), per-value ``provenance``, the
-  ``requirements`` used, ``verdicts``, ``violations``, ``summary``; ``KeepaliveError``
-  when no values can satisfy the requirements and the path.
+  ``sysctl_args`` (the same as keepalive_sysctl options, with ``tcp_retries2`` when one is
+  proposed), per-value ``provenance``, the ``requirements`` used, ``detection_idle`` and
+  ``detection_busy`` (s), ``retries2`` (the proposal, or None), ``verdicts``,
+  ``violations``, ``summary``; ``KeepaliveError`` when no values can satisfy the
+  requirements and the path.
 - ``verdicts(values, path, profile=None, socket_count=None, profiles=None,
   probe_rate_warn=1000) -> list[dict]``; ``idle_verdicts(time, path, margin=30)``.
 - ``recommended_heartbeat(path, detect_within=None) -> (seconds | None, basis)``.
@@ -41,6 +43,10 @@ Derivation strategy (see docs/policy.md):
 3. ``time``: the largest value that fits every bound: below the smallest layer-4 timeout
    minus the margin, within ``detect_within`` minus the window, and no more than the Linux
    default 7200 s (RFC 1122: probe no sooner than two hours unless there is a reason).
+4. ``tcp_retries2``, only when the profile sets ``detect_busy_within`` and no
+   ``user_timeout``: the smallest value whose busy detection is within it while a blip of
+   ``tolerate_outage`` cannot drop a connection with data in flight
+   (``_detection.smallest_retries2``); it applies to every connection of the namespace.
 Explicit values are never changed; if they break a constraint the result lists the failing
 verdicts under ``violations``.
 """
@@ -56,6 +62,10 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalo
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
+    LINUX_RETRIES2,
+    smallest_retries2,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     Middlebox,
@@ -74,7 +84,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profil
     validate_values,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._verdicts import (
+    BUSY_WARN_RATIO,
     DEFAULT_PROBE_RATE_WARN,
+    busy_figures,
     idle_verdicts,
     recommended_heartbeat,
     summarize,
@@ -98,6 +110,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
 # The stable API: everything callers may import from here (re-exports included).
 __all__ = [
     "BUILTIN_PROFILES",
+    "BUSY_WARN_RATIO",
+    "LINUX_RETRIES2",
+    "RETRIES2_OPTION",
     "CATALOG",
     "DEFAULT_MARGIN",
     "DEFAULT_PROBE_RATE_WARN",
@@ -112,6 +127,7 @@ __all__ = [
     "WARN",
     "KeepaliveError",
     "Middlebox",
+    "busy_figures",
     "catalog_entry",
     "catalog_ids",
     "derive",
@@ -135,6 +151,12 @@ __all__ = [
 PREFERRED_PROBES = (3, 4, 5, 2, 6, 1) + tuple(range(7, KERNEL_LIMITS["probes"][1] + 1))
 EXPLICIT = "explicit"
 DERIVED = "derived"
+# keepalive_sysctl's option and the kernel's name for the busy give-up limit.
+RETRIES2_OPTION = "tcp_retries2"
+RETRIES2_SCOPE = (
+    "net.ipv4.tcp_retries2 applies to every connection of the network namespace, not only "
+    "to the keepalive ones"
+)
 
 
 def catalog_entry(entry_id):
@@ -155,22 +177,59 @@ def derive(profile, path, profiles=None):
     values = {"time": time, "intvl": window[0], "probes": window[1]}
     reasons = {"time": time_reason, "intvl": window_reason, "probes": window_reason}
     provenance = {name: _origin(prof, name, values[name], reasons[name]) for name in VALUE_NAMES}
-    checks = verdicts(values, boxes, prof)
+    retries2 = _propose_retries2(prof)
+    checks = verdicts(values, boxes, prof, retries2=None if retries2 is None else retries2["value"])
+    sysctl_args = {OPTION_OF[name]: values[name] for name in VALUE_NAMES}
+    if retries2 is not None:
+        sysctl_args[RETRIES2_OPTION] = retries2["value"]
+    busy = busy_figures(None if retries2 is None else retries2["value"], prof["user_timeout"])
     return {
         "profile": prof["name"],
         "values": values,
         # Jinja reads result.values as dict.values(): this key works as result.sysctl_args,
         # and is exactly the options of the keepalive_sysctl module.
-        "sysctl_args": {OPTION_OF[name]: values[name] for name in VALUE_NAMES},
+        "sysctl_args": sysctl_args,
         "provenance": provenance,
         "requirements": {key: prof[key] for key in ("detect_within", "tolerate_outage", "margin")},
+        "busy_requirements": {key: prof[key] for key in ("detect_busy_within", "user_timeout")},
         "defaults_used": prof["defaults_used"],
         "detection_time": detection_time(values),
+        "detection_idle": float(detection_time(values)),
+        "detection_busy": busy["detection"],
+        "retries2": retries2,
         "limiting_box": None if limiting is None else limiting.to_dict(),
         "path": [box.to_dict() for box in boxes],
         "verdicts": checks,
         "violations": [item for item in checks if item["status"] == FAIL],
         "summary": summarize(checks),
+    }
+
+
+def _propose_retries2(prof):
+    """``{value, origin, reason, scope, detection, tolerates}`` or None when not asked.
+
+    Asked by ``detect_busy_within``; a profile with ``user_timeout`` says the applications
+    bound busy connections themselves (the kernel then ignores tcp_retries2 for them), so
+    nothing is proposed. ``KeepaliveError`` with ``conflicts`` when no value fits.
+    """
+    wanted = prof["detect_busy_within"]
+    if wanted is None or prof["user_timeout"] is not None:
+        return None
+    try:
+        found = smallest_retries2(wanted, prof["tolerate_outage"])
+    except KeepaliveError as exc:
+        raise KeepaliveError(
+            "profile %r: %s" % (prof["name"], exc),
+            profile=prof["name"],
+            conflicts=[str(exc)],
+        )
+    return {
+        "value": found["retries2"],
+        "origin": DERIVED,
+        "reason": found["reason"],
+        "scope": RETRIES2_SCOPE,
+        "detection": found["detection"],
+        "tolerates": found["tolerates"],
     }
 
 

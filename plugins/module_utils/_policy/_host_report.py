@@ -60,8 +60,17 @@ def plan_values(profile, path=None, profiles=None, middlebox_check=True):
         result["error"] = str(exc)
         return result
     result["profile"] = derived["profile"]
-    result["intended"] = derived["values"]
-    result["provenance"] = derived["provenance"]
+    result["intended"] = dict(derived["values"])
+    result["provenance"] = dict(derived["provenance"])
+    proposal = derived["retries2"]
+    if proposal is not None:
+        # Only when the profile asks (detect_busy_within): the role then passes tcp_retries2.
+        result["intended"]["retries2"] = proposal["value"]
+        result["provenance"]["retries2"] = {
+            "value": proposal["value"],
+            "origin": proposal["origin"],
+            "reason": "%s; %s" % (proposal["reason"], proposal["scope"]),
+        }
     if derived["violations"]:
         # Explicit values that break the profile's own requirements or the path: enforce
         # mode must not apply them, audit mode reports them.
@@ -78,6 +87,22 @@ def _values_by_short_name(sysctl_values):
     values = short_names(sysctl_values or {})
     complete = len(values) == len(OPTION_OF) and all(map(is_integer, values.values()))
     return values if complete else None
+
+
+def _retries2(sysctl, audit):
+    """The namespace's tcp_retries2 as keepalive_sysctl read (audit) or left it; None when
+    the module did not report it (the kernel default is then assumed)."""
+    values = (sysctl or {}).get("before" if audit else "after") or {}
+    value = values.get(policy.RETRIES2_OPTION)
+    return value if is_integer(value) else None
+
+
+def _user_timeout(plan_result):
+    """The TCP_USER_TIMEOUT the host's profile expects the applications to set, or None."""
+    if plan_result["error"] is not None:
+        return None
+    spec = plan_result.get("profile_spec", plan_result["profile"])
+    return policy.resolve_profile(spec, plan_result["profiles"])["user_timeout"]
 
 
 def _boot_values(sysctl, audit):
@@ -117,12 +142,13 @@ def host_report(
     runtime = _values_by_short_name((sysctl or {}).get("before"))
     after = runtime if audit else _values_by_short_name((sysctl or {}).get("after"))
     boot = _boot_values(sysctl, audit)
+    retries2 = _retries2(sysctl, audit)
     found = []
     found += _plan_verdicts(plan_result)
     if sysctl_error:
         found.append(policy.make_verdict("apply", host, policy.FAIL, None, None, sysctl_error))
     if after is not None:
-        found += _value_verdicts(plan_result, after)
+        found += _value_verdicts(plan_result, after, retries2)
         shadowed = bool((sysctl or {}).get("shadowed_by"))
         boot_status = _boot_status(audit, persist, on_shadowed if shadowed else None)
         found += _drift_verdicts(plan_result["intended"], after, boot, audit, boot_status)
@@ -146,6 +172,12 @@ def host_report(
         "file": (sysctl or {}).get("file"),
         "changed": bool((sysctl or {}).get("changed")),
         "detection_seconds": None if after is None else policy.detection_time(after),
+        # Idle: time + intvl x probes (what detection_seconds has always been). Busy: data in
+        # flight, decided by tcp_retries2 (``retries2``; null: not read, 15 assumed) or the
+        # profile's user_timeout. docs/policy.md, "Idle and busy connections".
+        "detection_idle_seconds": None if after is None else policy.detection_time(after),
+        "detection_busy_seconds": None if after is None else _busy_seconds(plan_result, retries2),
+        "retries2": retries2,
         "adoption": _adoption(sockets),
         "verdicts": found,
         "status": summary["status"],
@@ -164,14 +196,25 @@ def _plan_verdicts(plan_result):
     return [verdict]
 
 
-def _value_verdicts(plan_result, values):
+def _value_verdicts(plan_result, values, retries2=None):
     """Policy verdicts on the values the host has (or will have) at runtime."""
     profile = None
     if plan_result["error"] is None:
         profile = plan_result.get("profile_spec", plan_result["profile"])
     return policy.verdicts(
-        values, plan_result["checked_path"], profile, profiles=plan_result["profiles"]
+        values,
+        plan_result["checked_path"],
+        profile,
+        profiles=plan_result["profiles"],
+        retries2=retries2,
     )
+
+
+def _busy_seconds(plan_result, retries2):
+    try:
+        return policy.busy_figures(retries2, _user_timeout(plan_result))["detection"]
+    except KeepaliveError:
+        return None  # a tcp_retries2 out of range: the busy_detection verdict says so
 
 
 def _boot_status(audit, persist, on_shadowed):

@@ -10,8 +10,12 @@ A profile is a mapping with explicit values (``time``, ``intvl``, ``probes``) an
 requirements: ``detect_within`` (s, worst-case time to notice a dead peer),
 ``tolerate_outage`` (s, a network blip shorter than this must not kill an idle connection;
 default 30, the false-positive warning of the seeds) and ``margin`` (s, how far below the
-smallest layer-4 idle timeout the first probe must leave; default 30). ``base`` names a
-profile to start from; ``description`` is free text.
+smallest layer-4 idle timeout the first probe must leave; default 30). Two optional keys
+are about connections with data in flight (busy), which keepalive never probes:
+``detect_busy_within`` (s, worst-case time to notice a dead peer while data is
+unacknowledged; asks for a ``tcp_retries2`` proposal) and ``user_timeout`` (s, the
+``TCP_USER_TIMEOUT`` the applications are expected to set). ``base`` names a profile to start
+from; ``description`` is free text.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,7 +50,15 @@ REQUIREMENT_DEFAULTS = {
     "tolerate_outage": DEFAULT_TOLERATE_OUTAGE,
     "margin": DEFAULT_MARGIN,
 }
-PROFILE_KEYS = VALUE_NAMES + REQUIREMENT_NAMES + ("base", "description")
+# Busy connections (docs/policy.md, "Idle and busy connections"): no default, None means
+# "not asked" (detect_busy_within) and "the applications set no TCP_USER_TIMEOUT".
+BUSY_NAMES = ("detect_busy_within", "user_timeout")
+BUSY_LIMITS = {
+    "detect_busy_within": (1, MAX_DETECTION),
+    # TCP_USER_TIMEOUT takes an unsigned int of milliseconds, refused above INT_MAX.
+    "user_timeout": (1, 2147483),
+}
+PROFILE_KEYS = VALUE_NAMES + REQUIREMENT_NAMES + BUSY_NAMES + ("base", "description")
 
 BUILTIN_PROFILES = {
     "kernel_default": {
@@ -151,6 +163,12 @@ def validate_requirements(profile, option="profile"):
         else:
             low, high = REQUIREMENT_LIMITS[name]
             clean[name] = check_integer("%s.%s" % (option, name), value, low, high, " s")
+    for name in BUSY_NAMES:
+        value = profile.get(name)
+        if value is not None:
+            low, high = BUSY_LIMITS[name]
+            value = check_integer("%s.%s" % (option, name), value, low, high, " s")
+        clean[name] = value
     return clean
 
 
@@ -167,7 +185,7 @@ def resolve_profile(profile_or_name, profiles=None):
     base is its own name starts from the built-in of that name.
 
     Returns ``{name, description, values (explicit only), detect_within, tolerate_outage,
-    margin, defaults_used}``.
+    margin, detect_busy_within, user_timeout, defaults_used}``.
     """
     user = {} if profiles is None else profiles
     _require_mapping("profiles", user)

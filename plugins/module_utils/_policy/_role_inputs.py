@@ -160,7 +160,14 @@ def _profile_errors(profile, profiles):
     return []
 
 
-PROFILE_FIELDS = policy.VALUE_NAMES + ("detect_within", "tolerate_outage", "margin", "base")
+PROFILE_FIELDS = policy.VALUE_NAMES + (
+    "detect_within",
+    "tolerate_outage",
+    "margin",
+    "detect_busy_within",
+    "user_timeout",
+    "base",
+)
 
 
 def _path_errors(path):

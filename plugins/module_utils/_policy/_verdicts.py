@@ -16,7 +16,14 @@ A verdict is data: ``{check, subject, status, value, limit, message}`` with stat
 - ``application_heartbeat`` (subject: each layer-7 box): always warn; kernel keepalive does
   not reset a proxy's timer. ``limit`` is the recommended heartbeat interval: a third of the
   smallest proxy timeout or of ``detect_within``, whichever is smaller.
-- ``detection_time`` (subject ``peer``): ``time + intvl * probes`` vs ``detect_within``.
+- ``detection_time`` (subject ``peer``): ``time + intvl * probes`` vs ``detect_within``: when
+  the connection is idle (keepalive never probes while data is unacknowledged).
+- ``busy_detection`` (subject ``peer``): when a dead peer is noticed with data in flight
+  (``_detection.detection_busy`` of the namespace's ``tcp_retries2``, the kernel default 15
+  when unknown, or of the profile's ``user_timeout``). With ``detect_busy_within``: pass
+  within it, fail over it. Without: warn when it exceeds ``BUSY_WARN_RATIO`` (10) times
+  ``detect_within``, pass otherwise. Either way warn when a blip shorter than
+  ``tolerate_outage`` can drop a busy connection (``earliest_busy_drop``).
 - ``outage_tolerance`` (subject ``network``): ``intvl * probes`` vs ``tolerate_outage``;
   too small means a short blip kills idle connections (false positives).
 - ``probe_rate`` (subject ``host``, only with a socket count): ``sockets / time`` probes/s;
@@ -29,6 +36,12 @@ __metaclass__ = type
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
+    LINUX_RETRIES2,
+    RETRIES2_LIMITS,
+    detection_busy,
+    earliest_busy_drop,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     latest_first_probe,
@@ -61,6 +74,11 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
 # Above ~1000 probes/s the kernel's timer wheel and the peers' ACKs show up in CPU profiles
 # and p99 latencies; below it keepalive traffic is noise.
 DEFAULT_PROBE_RATE_WARN = 1000
+# Without a detect_busy_within, busy detection this many times detect_within or more is a
+# warning: the profile's promise holds for idle connections only, by an order of magnitude.
+# With the kernel default tcp_retries2 (about 1045 s) that is a detect_within under 105 s
+# (latency_sensitive), not cloud's 300 s or database's 120 s.
+BUSY_WARN_RATIO = 10
 
 
 def check_value_types(values, option="values"):
@@ -87,11 +105,14 @@ def verdicts(
     socket_count=None,
     profiles=None,
     probe_rate_warn=DEFAULT_PROBE_RATE_WARN,
+    retries2=None,
 ):
     """Check ``values`` against ``path`` and ``profile``; return a list of verdicts.
 
     ``profile`` is a name, a mapping or a profile already resolved by ``resolve_profile``;
     None means no requirements beyond the defaults (tolerate_outage 30 s, margin 30 s).
+    ``retries2`` is the namespace's ``net.ipv4.tcp_retries2``; None: unknown, the kernel
+    default 15 is assumed (and the busy verdict says so).
     """
     values = check_value_types(values)
     prof = _profile(profile, profiles)
@@ -101,6 +122,7 @@ def verdicts(
     result += heartbeat_verdicts(boxes, prof["detect_within"])
     result.append(detection_verdict(values, prof["detect_within"]))
     result.append(outage_verdict(values, prof["tolerate_outage"]))
+    result.append(busy_verdict(retries2, prof))
     if socket_count is not None:
         result.append(probe_rate_verdict(values["time"], socket_count, probe_rate_warn))
     return result
@@ -229,24 +251,93 @@ def detection_verdict(values, detect_within):
     formula = "%s + %s x %s" % (values["time"], values["probes"], values["intvl"])
     if detect_within is None:
         status = PASS
-        message = "a dead peer is noticed after up to %s s (%s); no detect_within requirement" % (
-            seconds,
-            formula,
+        message = (
+            "when idle, a dead peer is noticed after up to %s s (%s); no detect_within "
+            "requirement" % (seconds, formula)
         )
     elif seconds <= detect_within:
         status = PASS
-        message = "a dead peer is noticed after up to %s s (%s), within detect_within %s s" % (
-            seconds,
-            formula,
-            detect_within,
+        message = (
+            "when idle, a dead peer is noticed after up to %s s (%s), within detect_within %s s"
+            % (seconds, formula, detect_within)
         )
     else:
         status = FAIL
         message = (
-            "a dead peer is noticed only after up to %s s (%s); detect_within is %s s: over by "
-            "%s s" % (seconds, formula, detect_within, seconds - detect_within)
+            "when idle, a dead peer is noticed only after up to %s s (%s); detect_within is "
+            "%s s: over by %s s" % (seconds, formula, detect_within, seconds - detect_within)
         )
     return make_verdict("detection_time", "peer", status, seconds, detect_within, message)
+
+
+def busy_figures(retries2, user_timeout=None):
+    """``{retries2, assumed, user_timeout, detection, earliest, basis}`` for a busy connection.
+
+    ``retries2`` None is unknown: the kernel default 15 is assumed. With a ``user_timeout``
+    the kernel ignores ``retries2`` for those sockets. ``basis`` says what decides, in words.
+    """
+    assumed = retries2 is None
+    used = LINUX_RETRIES2 if assumed else retries2
+    if not is_integer(used) or not RETRIES2_LIMITS[0] <= used <= RETRIES2_LIMITS[1]:
+        raise KeepaliveError(
+            "tcp_retries2=%r: allowed an integer %s..%s" % ((used,) + RETRIES2_LIMITS),
+            option="retries2",
+            value=used,
+        )
+    if user_timeout is not None:
+        basis = "TCP_USER_TIMEOUT %s s the profile expects the applications to set" % user_timeout
+    elif assumed:
+        basis = "the kernel default tcp_retries2 %s, not read from the host" % used
+    else:
+        basis = "tcp_retries2 %s" % used
+    return {
+        "retries2": used,
+        "assumed": assumed,
+        "user_timeout": user_timeout,
+        "detection": detection_busy(used, user_timeout=user_timeout),
+        "earliest": earliest_busy_drop(used, user_timeout=user_timeout),
+        "basis": basis,
+    }
+
+
+def busy_verdict(retries2, prof):
+    """When a dead peer is noticed while data is in flight, against the profile."""
+    try:
+        figures = busy_figures(retries2, prof.get("user_timeout"))
+    except KeepaliveError as exc:
+        return make_verdict("busy_detection", "peer", WARN, retries2, None, str(exc))
+    seconds, basis = figures["detection"], figures["basis"]
+    wanted, idle_budget = prof.get("detect_busy_within"), prof["detect_within"]
+    said = "with data in flight (keepalive does not probe), a dead peer is noticed after %s s (%s)"
+    said %= (seconds, basis)
+    limit = wanted
+    if wanted is not None and seconds > wanted:
+        status = FAIL
+        message = "%s; detect_busy_within is %s s: over by %s s" % (
+            said,
+            wanted,
+            round(seconds - wanted, 3),
+        )
+    elif wanted is not None:
+        status, message = PASS, "%s, within detect_busy_within %s s" % (said, wanted)
+    elif idle_budget is not None and seconds > BUSY_WARN_RATIO * idle_budget:
+        status, limit = WARN, BUSY_WARN_RATIO * idle_budget
+        message = (
+            "%s, over %s times detect_within %s s: the profile's detection holds for idle "
+            "connections only; set detect_busy_within (the role then sets tcp_retries2 for "
+            "the namespace) or user_timeout (what the applications set as TCP_USER_TIMEOUT)"
+            % (said, BUSY_WARN_RATIO, idle_budget)
+        )
+    else:
+        status, message = PASS, "%s; no detect_busy_within requirement" % said
+    tolerate = prof["tolerate_outage"]
+    if status == PASS and figures["earliest"] < tolerate:
+        status, limit = WARN, tolerate
+        message += (
+            "; but a network blip of %s s can drop a busy connection, shorter than "
+            "tolerate_outage %s s (false positives)" % (figures["earliest"], tolerate)
+        )
+    return make_verdict("busy_detection", "peer", status, seconds, limit, message)
 
 
 def outage_verdict(values, tolerate_outage):

@@ -242,7 +242,7 @@ def test_filters_through_ansible_playbook(tmp_path):
             "tcp_keepalive_probes": 3,
         },
         "status": "fail",
-        "counts": {"pass": 4, "warn": 1, "fail": 4},
+        "counts": {"pass": 5, "warn": 1, "fail": 4},
     }, done.stdout + done.stderr
     # The last task fails, naming the bad item and what was meant.
     assert done.returncode == 2

@@ -129,15 +129,20 @@ def test_an_infeasible_profile_is_valid_input_the_plan_refuses():
 
 
 def test_an_inline_profile_is_planned_and_judged_by_its_own_requirements():
-    inline = {"detect_within": 40, "tolerate_outage": 6, "margin": 4}
+    inline = {"detect_within": 40, "tolerate_outage": 6, "margin": 4, "detect_busy_within": 60}
     planned = plan_values(inline, ["aws_nlb"])
     assert planned["error"] is None and planned["profile"] == "inline"
-    values = planned["intended"]
-    sysctl = {
-        "before": {"tcp_keepalive_%s" % k: v for k, v in values.items()},
-        "after": {"tcp_keepalive_%s" % k: v for k, v in values.items()},
-    }
+    # The smallest tcp_retries2 whose busy connections outlast a 6 s blip (6.4 s) notices
+    # within 12.6 s; the host reports it as set, so busy detection passes against it.
+    assert planned["intended"]["retries2"] == 4
+    values = {k: v for k, v in planned["intended"].items() if k != "retries2"}
+    set_values = dict(("tcp_keepalive_%s" % k, v) for k, v in values.items())
+    set_values["tcp_retries2"] = 4
+    sysctl = {"before": set_values, "after": set_values}
     report = host_report(planned, "h1", sysctl=sysctl)
     assert report["profile"] == "inline" and report["status"] == "pass", report["problems"]
     detection = [v for v in report["verdicts"] if v["check"] == "detection_time"]
     assert detection and detection[0]["limit"] == 40
+    busy = [v for v in report["verdicts"] if v["check"] == "busy_detection"]
+    assert [(v["value"], v["limit"]) for v in busy] == [(12.6, 60)]
+    assert report["retries2"] == 4 and report["detection_busy_seconds"] == 12.6
