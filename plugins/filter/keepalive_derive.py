@@ -90,7 +90,9 @@ _value:
       type: dict
       sample: {"time": 90, "intvl": 10, "probes": 3}
     sysctl_args:
-      description: The same values as the options of M(netstack.keepalive.keepalive_sysctl).
+      description:
+        - The same values as the options of M(netstack.keepalive.keepalive_sysctl).
+        - With C(tcp_retries2) too when one is proposed (see RV(_value.retries2)).
       type: dict
       sample: {"tcp_keepalive_time": 90, "tcp_keepalive_intvl": 10, "tcp_keepalive_probes": 3}
     provenance:
@@ -109,9 +111,33 @@ _value:
       elements: str
       sample: ["margin"]
     detection_time:
-      description: Worst-case seconds to notice a dead peer, C(time + intvl x probes).
+      description: Worst-case seconds to notice a dead peer when idle, C(time + intvl x probes).
       type: int
       sample: 120
+    detection_idle:
+      description: The same, in seconds as a float.
+      type: float
+      sample: 120.0
+    detection_busy:
+      description:
+        - Seconds to notice a dead peer with data in flight (keepalive does not probe then),
+          from the proposed C(tcp_retries2), else the kernel default 15, or from the
+          profile's C(user_timeout).
+      type: float
+      sample: 1044.6
+    busy_requirements:
+      description: The C(detect_busy_within) and C(user_timeout) of the profile (null when not set).
+      type: dict
+      sample: {"detect_busy_within": 120, "user_timeout": null}
+    retries2:
+      description:
+        - The proposed C(net.ipv4.tcp_retries2), only when the profile sets
+          C(detect_busy_within) and no C(user_timeout); else null.
+        - C(value), C(origin), C(reason), C(scope) (it applies to every connection of the
+          namespace), C(detection) (s) and C(tolerates) (the shortest outage that can drop a
+          busy connection, s).
+      type: dict
+      sample: {"value": 7, "origin": "derived", "detection": 102.2, "tolerates": 51.2}
     limiting_box:
       description: The layer-4 box with the smallest known idle timeout, or null.
       type: dict

@@ -18,9 +18,10 @@ description:
     probe must leave before the box drops the idle connection, warn within the margin or when
     the box has no known timeout); C(application_heartbeat) (per proxy: always warn, kernel
     keepalive does not reset a proxy's timer; C(limit) is the recommended heartbeat interval,
-    a third of the smallest proxy timeout or of C(detect_within)); C(detection_time);
-    C(outage_tolerance) (too small a probe window kills connections on short blips);
-    C(probe_rate) (only with O(socket_count))."
+    a third of the smallest proxy timeout or of C(detect_within)); C(detection_time) (when
+    idle); C(busy_detection) (with data in flight, decided by O(retries2) or the profile's
+    C(user_timeout), against C(detect_busy_within)); C(outage_tolerance) (too small a probe
+    window kills connections on short blips); C(probe_rate) (only with O(socket_count))."
   - Values out of the kernel limits are reported as failing verdicts, not errors, because
     they may have been read from a host. Non-integers and booleans are errors.
 positional: path
@@ -41,6 +42,11 @@ options:
     description: Probes per second above which C(probe_rate) warns.
     type: int
     default: 1000
+  retries2:
+    description:
+      - The namespace's C(net.ipv4.tcp_retries2), for the C(busy_detection) check.
+      - When omitted the kernel default 15 is assumed, and the verdict says so.
+    type: int
 seealso:
   - plugin: netstack.keepalive.keepalive_summary
     plugin_type: filter
@@ -72,7 +78,7 @@ _value:
   contains:
     check:
       description: C(kernel_limits), C(middlebox_idle), C(application_heartbeat), C(detection_time),
-        C(outage_tolerance) or C(probe_rate).
+        C(busy_detection), C(outage_tolerance) or C(probe_rate).
       type: str
       sample: middlebox_idle
     subject:

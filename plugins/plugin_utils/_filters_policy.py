@@ -43,6 +43,7 @@ def keepalive_verdicts(
     profiles=None,
     socket_count=None,
     probe_rate_warn=policy.DEFAULT_PROBE_RATE_WARN,
+    retries2=None,
 ):
     """Verdicts for given values (e.g. read from a host) against a path and a profile."""
     return policy_call(
@@ -54,6 +55,7 @@ def keepalive_verdicts(
         socket_count=socket_count,
         profiles=profiles,
         probe_rate_warn=probe_rate_warn,
+        retries2=retries2,
     )
 
 
