@@ -46,7 +46,8 @@ REPORT_STATUSES = STATUSES + (UNKNOWN,)
 # Worst last: a host nobody could audit is worse than a warning, a failing check worse still.
 STATUS_RANK = {PASS: 0, WARN: 1, UNKNOWN: 2, FAIL: 3}
 # A row of keepalive_sockets_info's summary (and of the report's adoption table): the sockets
-# counted per namespace, unit, command, state, effective values and where they were read.
+# counted per namespace, unit, command, state, effective values and where they were read,
+# then how many of them are retransmitting or probing an unanswering peer right now.
 SUMMARY_KEYS = (
     "netns",
     "unit",
@@ -56,8 +57,11 @@ SUMMARY_KEYS = (
     "idle",
     "intvl",
     "cnt",
+    "user_timeout",
     "source",
     "count",
+    "retransmitting",
+    "probing",
 )
 # The keys of a verdict, in the order make_verdict gives them.
 VERDICT_KEYS = ("check", "subject", "status", "value", "limit", "message")

@@ -48,21 +48,77 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
 DEFAULT_STATES = ("established", "listen")
 SOURCE_GETSOCKOPT = "getsockopt"
 SOURCE_TIMER = "timer"
+# Read in each namespace beside the three keepalive sysctls: the retransmissions a connection
+# with data in flight waits for (keepalive does not run then), unless TCP_USER_TIMEOUT is set.
+RETRIES2 = "tcp_retries2"
+RETRIES2_PATH = "/proc/sys/net/ipv4/" + RETRIES2
+# What a socket is doing right now, from its tcp_info (``stall_of``).
+RETRANSMITTING = "retransmitting"
+PROBING = "probing"
+STALLS = (RETRANSMITTING, PROBING)
 
 # One audited socket. Hot loops index it with these constants.
-RECORD_FIELDS = "netns pid comm unit state keepalive idle intvl cnt source family sockid"
-NETNS, PID, COMM, UNIT, STATE, KEEPALIVE, IDLE, INTVL, CNT, SOURCE, FAMILY, SOCKID = range(12)
+RECORD_FIELDS = (
+    "netns pid comm unit state keepalive idle intvl cnt source family sockid user_timeout "
+    "retransmits probes backoff unacked"
+)
+(NETNS, PID, COMM, UNIT, STATE, KEEPALIVE, IDLE, INTVL, CNT, SOURCE, FAMILY, SOCKID,
+ USER_TIMEOUT, RETRANSMITS, PROBES, BACKOFF, UNACKED) = range(17)  # fmt: skip
 Record = namedtuple("Record", RECORD_FIELDS)
 # The summary's grouping key (netns, unit, comm, state, ..., source) in one C call.
-_SUMMARY_KEY = operator.itemgetter(NETNS, UNIT, COMM, STATE, KEEPALIVE, IDLE, INTVL, CNT, SOURCE)
+_SUMMARY_KEY = operator.itemgetter(
+    NETNS, UNIT, COMM, STATE, KEEPALIVE, IDLE, INTVL, CNT, USER_TIMEOUT, SOURCE
+)
+_RECORD_STALL = operator.itemgetter(STATE, RETRANSMITS, PROBES)
+# The keys a summary row is grouped by (the counts follow them).
+GROUP_KEYS = SUMMARY_KEYS[: SUMMARY_KEYS.index("count")]
 # Building 100,000 records through Record.__new__ runs a Python frame each time; calling the
 # tuple constructor with the class does the same at C speed.
 _new_record = tuple.__new__
 _FIRST = operator.itemgetter(0)  # the pid of a _procfd.scan entry
 
 
+def read_retries2(path=RETRIES2_PATH):
+    """This namespace's ``tcp_retries2`` (an int), None when it cannot be read."""
+    try:
+        with open(path) as handle:
+            return int(handle.read().strip())
+    except (IOError, OSError, ValueError):
+        return None
+
+
 def _dump_namespace(states):
-    return read_keepalive_sysctls(), _sockdiag.dump_tcp(states)
+    sysctls = dict(read_keepalive_sysctls())
+    sysctls[RETRIES2] = read_retries2()
+    return sysctls, _sockdiag.dump_tcp(states)
+
+
+def stall_of(state, retransmits, probes):
+    """``retransmitting``, ``probing`` or None: what a socket waits for from its peer now.
+
+    ``state`` is a state number or name. ``retransmits`` (tcpi_retransmits) counts the
+    retransmission timeouts since the peer last acknowledged anything: data (or a SYN) is in
+    flight and unanswered. ``probes`` (tcpi_probes) counts keepalive or zero-window probes
+    the peer has not answered. Any segment from the peer resets both, so either above 0 is a
+    peer that has gone quiet at this moment. A listener's tcp_info describes no peer: None.
+    """
+    if state in (_LISTEN, "listen") or retransmits is None:
+        return None
+    if retransmits:
+        return RETRANSMITTING
+    if probes:
+        return PROBING
+    return None
+
+
+def stall_counts(sockets):
+    """``{retransmitting: n, probing: n}`` over a namespace's dump, counted at C speed."""
+    counts = dict.fromkeys(STALLS, 0)
+    for fields, count in Counter(map(_STALL_FIELDS, sockets)).items():
+        stall = stall_of(*fields)
+        if stall is not None:
+            counts[stall] += count
+    return counts
 
 
 def select_namespaces(netns):
@@ -160,6 +216,8 @@ def _scan_jobs():
 # Fields of a _sockdiag socket tuple the grouping reads.
 _GROUP_FIELDS = operator.itemgetter(1, 2, 8)  # state, timer, cgroup id
 _INODE = operator.itemgetter(7)
+_STALL_FIELDS = operator.itemgetter(1, 9, 10)  # state, tcpi_retransmits, tcpi_probes
+_LISTEN = _sockdiag.STATE_NUMBERS["listen"]
 
 
 def _crosses(sock):
@@ -186,25 +244,31 @@ class Gathered(object):
         """``(summary rows, summary rows of the sockets crossing the path)``, the second
         None unless ``crossing`` (see ``summary_rows`` and ``crossing_the_path``).
 
-        One pass counts (state, timer, cgroup id, scan entry[, crosses]) over the dumps at C
-        speed; the few distinct groups are then named in Python.
+        One pass counts (state, timer, cgroup id, scan entry, (state, retransmits, probes)
+        [, crosses]) over the dumps at C speed; the few distinct groups are then named in
+        Python.
         """
         found_get = self._found.get
         raw = []
         for ns_id, sockets in self._dumps:
-            columns = [map(_GROUP_FIELDS, sockets), map(found_get, map(_INODE, sockets))]
+            columns = [
+                map(_GROUP_FIELDS, sockets),
+                map(found_get, map(_INODE, sockets)),
+                map(_STALL_FIELDS, sockets),
+            ]
             if crossing:
                 columns.append(map(_crosses, sockets))
             groups = Counter(zip(*columns))  # noqa: B905 - hosts may run Python < 3.10
             raw.extend((ns_id, key, count) for key, count in groups.items())
         units = _cgroup_units([key[0][2] for _ns, key, _n in raw if key[1] is None])
-        counts = Counter()
-        crossing_counts = Counter()
+        counts = {}
+        crossing_counts = {}
         for ns_id, key, count in raw:
             summary_key = self._summary_key(ns_id, key, units)
-            counts[summary_key] += count
-            if crossing and key[2]:
-                crossing_counts[summary_key] += count
+            stall = stall_of(*key[2])
+            _add_count(counts, summary_key, count, stall)
+            if crossing and key[3]:
+                _add_count(crossing_counts, summary_key, count, stall)
         return _rows_of(counts), _rows_of(crossing_counts) if crossing else None
 
     def _summary_key(self, ns_id, key, units):
@@ -218,7 +282,7 @@ class Gathered(object):
         if options is not None:
             return (ns_id, unit, comm, state_name) + options + (SOURCE_GETSOCKOPT,)
         keepalive = timer_keepalive(state, timer)
-        return (ns_id, unit, comm, state_name, keepalive, None, None, None, SOURCE_TIMER)
+        return (ns_id, unit, comm, state_name, keepalive, None, None, None, None, SOURCE_TIMER)
 
     def records(self):
         """One ``Record`` per socket, in namespace then kernel order (consumes the dumps)."""
@@ -273,6 +337,7 @@ def gather(states=DEFAULT_STATES, netns=None, exact=True):
             current=entry["current"],
             sockets=len(sockets),
         )
+        namespaces[entry["id"]].update(stall_counts(sockets))
         ordered.append((entry["id"], sockets))
     return Gathered(ordered, found, namespaces, degraded)
 
@@ -287,11 +352,15 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
     pop_found = found.pop
     start = len(records)
     ownerless = []
+    entry_size = _procfd.ENTRY_SIZE
+    seconds = _procfd.user_timeout_seconds
     while sockets:
-        family, state, timer, _retrans, sockid, _expires, _uid, inode, cgroup_id = pop_socket()
+        sock = pop_socket()
+        family, state, timer, _retrans, sockid, _expires, _uid, inode, cgroup_id = sock[:9]
         entry = pop_found(inode, None)
-        if entry is not None and len(entry) == 5:  # the usual case, kept to the fewest steps
-            pid, keepalive, idle, intvl, cnt = entry
+        if entry is not None and len(entry) == entry_size:  # the usual case, fewest steps
+            pid, keepalive, idle, intvl, cnt, user_timeout = entry
+            user_timeout = seconds(user_timeout)
             comm, unit = info[pid]
             source = SOURCE_GETSOCKOPT
         else:
@@ -303,7 +372,7 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
                 pid = entry[0]
                 comm, unit = info[pid]
             keepalive = timer_keepalive(state, timer)
-            idle = intvl = cnt = None
+            idle = intvl = cnt = user_timeout = None
             source = SOURCE_TIMER
         fields = (
             ns_id,
@@ -318,7 +387,8 @@ def _add_records(records, ns_id, sockets, found, info, orphans):
             source,
             family,
             sockid,
-        )
+            user_timeout,
+        ) + sock[9:13]
         append(_new_record(Record, fields))
     records[start:] = records[start:][::-1]  # popped from the end: back to the kernel's order
     last = len(records) - 1
@@ -367,34 +437,41 @@ def crossing_the_path(records):
 
 
 def summary_rows(records):
-    """Counts per namespace x unit x command x state x effective values x source."""
-    return _rows_of(Counter(map(_SUMMARY_KEY, records)))  # counted in C
+    """Counts per namespace x unit x command x state x effective values x source, with the
+    sockets of each group retransmitting or probing now."""
+    counts = {}
+    # counted in C; the few distinct (group, state, retransmits, probes) are added up here
+    grouped = Counter(zip(map(_SUMMARY_KEY, records), map(_RECORD_STALL, records)))  # noqa: B905
+    for (key, stall_fields), count in grouped.items():
+        _add_count(counts, key, count, stall_of(*stall_fields))
+    return _rows_of(counts)
+
+
+def _add_count(counts, key, count, stall):
+    """Add ``count`` sockets to group ``key`` of ``counts`` (key -> [count, retransmitting,
+    probing]); ``stall`` is what they are doing (``stall_of``)."""
+    totals = counts.get(key)
+    if totals is None:
+        totals = counts[key] = [0, 0, 0]
+    totals[0] += count
+    if stall is not None:
+        totals[1 + STALLS.index(stall)] += count
 
 
 def _rows_of(counts):
-    rows = [_summary_row(key, count) for key, count in counts.items()]
+    rows = [_summary_row(key, totals) for key, totals in counts.items()]
     rows.sort(key=_row_order)
     return rows
 
 
-def _summary_row(key, count):
-    netns, unit, comm, state, keepalive, idle, intvl, cnt, source = key
-    return {
-        "netns": netns,
-        "unit": unit,
-        "comm": comm,
-        "state": state,
-        "keepalive": keepalive,
-        "idle": idle,
-        "intvl": intvl,
-        "cnt": cnt,
-        "source": source,
-        "count": count,
-    }
+def _summary_row(key, totals):
+    row = dict(zip(GROUP_KEYS, key))  # noqa: B905 - hosts may run Python < 3.10
+    row["count"], row[RETRANSMITTING], row[PROBING] = totals
+    return row
 
 
 def _row_order(row):
-    return tuple("" if row[key] is None else str(row[key]) for key in SUMMARY_KEYS[:-1])
+    return tuple("" if row[key] is None else str(row[key]) for key in GROUP_KEYS)
 
 
 def set_by_app(record, sysctls):
@@ -426,8 +503,14 @@ def socket_rows(records, namespaces, limit=None):
                 "idle": record.idle,
                 "intvl": record.intvl,
                 "cnt": record.cnt,
+                "user_timeout": record.user_timeout,
                 "source": record.source,
                 "set_by_app": set_by_app(record, namespaces[record.netns]),
+                "retransmits": record.retransmits,
+                "probes": record.probes,
+                "backoff": record.backoff,
+                "unacked": record.unacked,
+                "stall": stall_of(record.state, record.retransmits, record.probes),
             }
         )
     return rows

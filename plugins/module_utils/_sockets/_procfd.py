@@ -6,11 +6,12 @@
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
 Ownership comes from /proc/PID/fd. The exact SO_KEEPALIVE / TCP_KEEPIDLE / TCP_KEEPINTVL /
-TCP_KEEPCNT come from ``pidfd_getfd`` (Linux >= 5.6) + ``getsockopt`` on the duplicate:
-the duplicate is never read or written and is closed at once, and ``fstat`` on it says which
-socket we really hold (fd numbers get reused while we look). Once a process's pidfd is open,
-duplicating each of its fds costs about what ``readlink`` would, so the duplicate *is* the
-ownership scan; ``readlink`` is only the fallback where duplication is refused.
+TCP_KEEPCNT / TCP_USER_TIMEOUT come from ``pidfd_getfd`` (Linux >= 5.6) + ``getsockopt`` on
+the duplicate: the duplicate is never read or written and is closed at once, and ``fstat``
+on it says which socket we really hold (fd numbers get reused while we look). Once a
+process's pidfd is open, duplicating each of its fds costs about what ``readlink`` would, so
+the duplicate *is* the ownership scan; ``readlink`` is only the fallback where duplication is
+refused.
 
 ``getsockopt`` returns the socket's own value, or the namespace's sysctl when the application
 set none (the kernel stores 0); only a value different from the namespace default proves the
@@ -45,6 +46,10 @@ _TCP = socket.IPPROTO_TCP
 _KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", 4)
 _KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", 5)
 _KEEPCNT = getattr(socket, "TCP_KEEPCNT", 6)
+_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)  # milliseconds, 0: none set
+# Whether the scan reads TCP_USER_TIMEOUT (one getsockopt per socket); the benchmark turns it
+# off to measure what it costs. Off, every entry says None.
+READ_USER_TIMEOUT = True
 
 _syscall = None
 
@@ -144,6 +149,7 @@ def _scan_by_duplicate(pid, pidfd, fds, wanted, found, shared):
     # This saves the getsockname(2) the socket constructor does, and an object, per socket.
     sock = sock_fd = None
     duplicated = False
+    read_timeout = READ_USER_TIMEOUT
     try:
         for fd in fds:
             dup = getfd(SYS_PIDFD_GETFD, pidfd, fd, 0)
@@ -167,6 +173,9 @@ def _scan_by_duplicate(pid, pidfd, fds, wanted, found, shared):
                     sock = _raw_socket(socket.AF_INET, socket.SOCK_STREAM, _TCP, dup)
                     sock_fd = dup
                 try:
+                    # Bounds retransmissions and probes alike, so it is read with keepalive
+                    # off too.
+                    user_timeout = sock.getsockopt(_TCP, _USER_TIMEOUT) if read_timeout else None
                     if sock.getsockopt(_SOL_SOCKET, _SO_KEEPALIVE):
                         entry = (
                             pid,
@@ -174,9 +183,10 @@ def _scan_by_duplicate(pid, pidfd, fds, wanted, found, shared):
                             sock.getsockopt(_TCP, _KEEPIDLE),
                             sock.getsockopt(_TCP, _KEEPINTVL),
                             sock.getsockopt(_TCP, _KEEPCNT),
+                            user_timeout,
                         )
                     else:  # idle..cnt have no effect while keepalive is off
-                        entry = (pid, False, None, None, None)
+                        entry = (pid, False, None, None, None, user_timeout)
                 except OSError:
                     entry = (pid,)  # not TCP after all (reused fd): the timer will tell
                 # A host's sockets share a handful of (pid, values): one tuple each keeps the
@@ -221,7 +231,8 @@ def scan(wanted, exact=True, proc="/proc", pids=None):
     tried one by one, without it the listed fds with ``fd % step == first``; None scans every
     process. The items may come from an iterator that is still being filled. Returns
     ``(found, refused)``, compact because a busy host has 100,000 sockets: ``found`` inode ->
-    ``(pid, keepalive, idle, intvl, cnt)`` with the values read by getsockopt, or ``(pid,)``
+    ``(pid, keepalive, idle, intvl, cnt, user_timeout)`` with the values read by getsockopt
+    (``user_timeout`` in milliseconds, 0 when none is set), or ``(pid,)``
     where they could not be read, under the lowest pid holding the socket; ``refused`` pid ->
     reason for processes whose sockets could not be duplicated or listed.
     """
@@ -251,9 +262,20 @@ def scan(wanted, exact=True, proc="/proc", pids=None):
     return found, refused
 
 
+ENTRY_SIZE = 6  # a ``found`` entry with values: pid, keepalive, idle, intvl, cnt, user timeout
+
+
 def options_of(entry):
-    """``(keepalive, idle, intvl, cnt)`` of a ``found`` entry, None when not read."""
-    return entry[1:] if entry is not None and len(entry) == 5 else None
+    """``(keepalive, idle, intvl, cnt, user_timeout)`` of a ``found`` entry, None when not
+    read; ``user_timeout`` in seconds, None when the socket has none (0) or it was not read."""
+    if entry is None or len(entry) != ENTRY_SIZE:
+        return None
+    return entry[1:5] + (user_timeout_seconds(entry[5]),)
+
+
+def user_timeout_seconds(milliseconds):
+    """TCP_USER_TIMEOUT in seconds (a float), None for 0 (none set: the sysctls decide)."""
+    return milliseconds / 1000.0 if milliseconds else None
 
 
 def _scan_pid_exact(pid, fds, wanted, found, shared, refused):

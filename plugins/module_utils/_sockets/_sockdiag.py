@@ -13,6 +13,10 @@ namespace's sockets.
 Each socket comes back as a plain tuple (see ``SOCKET_FIELDS``) because a busy host has
 100,000 of them; addresses stay as the raw 48-byte ``inet_diag_sockid`` until someone asks
 for them (``endpoints``).
+
+The dump asks for ``INET_DIAG_INFO`` (``struct tcp_info``) and keeps four of its fields: the
+consecutive retransmission timeouts, unanswered probes, backoff and unacknowledged segments
+of the moment, which tell a connection that is waiting for its peer right now.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,9 +24,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import operator
 import os
 import socket
 import struct
+from itertools import repeat
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
@@ -34,7 +40,12 @@ NLM_F_REQUEST = 0x1
 NLM_F_DUMP = 0x300
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
+INET_DIAG_INFO = 2  # struct tcp_info, sent when bit INET_DIAG_INFO - 1 of idiag_ext is set
 INET_DIAG_CGROUP_ID = 21  # u64, cgroup v2 id of the creator; sent unasked since Linux 5.7
+INFO_EXTENSION = 1 << (INET_DIAG_INFO - 1)
+# Whether dump_tcp asks for tcp_info; the benchmark turns it off to measure what it costs.
+# Off, the four tcp_info fields of every socket are None.
+REQUEST_INFO = True
 
 # include/net/tcp_states.h, lower case as the module's options and output use them.
 TCP_STATES = (
@@ -68,7 +79,12 @@ SOCKET_FIELDS = (
     "uid",
     "inode",
     "cgroup_id",
+    "retransmits",  # tcp_info, None when the kernel sent none (time_wait, new_syn_recv):
+    "probes",  # ... tcpi_probes: unanswered keepalive or zero-window probes
+    "backoff",  # ... tcpi_backoff: exponent of the retransmission / probe timer
+    "unacked",  # ... tcpi_unacked: segments in flight (a listener: its accept queue)
 )
+TCP_INFO_FIELDS = SOCKET_FIELDS[-4:]
 
 # nlmsghdr (len, type, 10 bytes we skip) + inet_diag_msg without rqueue/wqueue.
 _MSG = struct.Struct("=IH10xBBBB48sI8xII")
@@ -77,9 +93,12 @@ _ATTR = struct.Struct("=HH")
 _U64 = struct.Struct("=Q")
 _ERRNO = struct.Struct("=i")
 _NLMSG_LEN_TYPE = struct.Struct("=IH")
-_CGROUP_TAIL = struct.Struct("=HHQ")  # rtattr header + u64, when it is the last attribute
-_CGROUP_THEN_SOCKOPT = struct.Struct("=HHQH2x")  # ... followed by one short attribute
-_UNIFORM = {}  # message length -> Struct of _uniform_struct
+# struct tcp_info (include/uapi/linux/tcp.h): u8 state, ca_state, retransmits, probes,
+# backoff, options, two u8 of bit fields, then u32 rto, ato, snd_mss, rcv_mss, unacked, ...
+_TCP_INFO = struct.Struct("=2xBBB19xI")  # retransmits, probes, backoff, unacked
+_TCP_INFO_FORMAT = "2xBBB19xI"
+_NO_INFO = (None,) * len(TCP_INFO_FIELDS)
+_UNIFORM = {}  # (message length, tcp_info attribute length) -> Struct of _uniform_struct
 _RECV_BUFFER = 1 << 20  # one recv returns at most one 32 KiB skb; a large buffer costs nothing
 _SOCKET_RCVBUF = 8 << 20
 
@@ -99,61 +118,96 @@ def state_mask(states):
     return mask
 
 
-def build_request(family, states_mask, seq=1):
-    """The SOCK_DIAG_BY_FAMILY dump request for one address family (bytes)."""
+def build_request(family, states_mask, seq=1, ext=0):
+    """The SOCK_DIAG_BY_FAMILY dump request for one address family (bytes); ``ext`` is the
+    idiag_ext bit mask of the attributes asked for (``INFO_EXTENSION``)."""
     # struct nlmsghdr: length, type, flags, sequence, port id
     header = (_REQUEST.size, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
     # struct inet_diag_req_v2: family, protocol, ext, pad, states, and an all-zero
     # inet_diag_sockid (any socket)
-    request = (family, socket.IPPROTO_TCP, 0, 0, states_mask, b"\0" * 48)
+    request = (family, socket.IPPROTO_TCP, ext, 0, states_mask, b"\0" * 48)
     return _REQUEST.pack(*(header + request))
 
 
-def _cgroup_id(view, start, end):
-    """INET_DIAG_CGROUP_ID among the attributes in ``view[start:end]``, or 0 if none."""
+def _attributes(view, start, end):
+    """``(cgroup id or 0, tcp_info fields or _NO_INFO)`` from the attributes in
+    ``view[start:end]``."""
+    cgroup_id = 0
+    info = _NO_INFO
     while start + 4 <= end:
         length, kind = _ATTR.unpack_from(view, start)
-        if length < 4:
+        if length < 4 or start + length > end:
             break
         if kind == INET_DIAG_CGROUP_ID and length >= 12:
-            return _U64.unpack_from(view, start + 4)[0]
+            cgroup_id = _U64.unpack_from(view, start + 4)[0]
+        elif kind == INET_DIAG_INFO and length >= 4 + _TCP_INFO.size:
+            info = _TCP_INFO.unpack_from(view, start + 4)
         start += (length + 3) & ~3
+    return cgroup_id, info
+
+
+def _info_length(view, length):
+    """Length of the first message's INET_DIAG_INFO attribute when it ends the message, else 0.
+
+    The kernel puts tcp_info after the cgroup id and INET_DIAG_SOCKOPT; its size is the
+    kernel's ``sizeof(struct tcp_info)``, the same for every socket that has one.
+    """
+    start = _MSG.size
+    while start + 4 <= length:
+        attr_len, kind = _ATTR.unpack_from(view, start)
+        if attr_len < 4:
+            return 0
+        following = start + ((attr_len + 3) & ~3)
+        if following >= length:
+            ok = kind == INET_DIAG_INFO and attr_len >= 4 + _TCP_INFO.size
+            return attr_len if ok and following == length else 0
+        start = following
     return 0
 
 
 def _uniform_struct(view, size):
-    """The Struct that reads every message of ``view`` straight into socket tuples, or None.
+    """``(Struct, has tcp_info)`` that reads every message of ``view`` straight into socket
+    tuples, or None.
 
     A dump chunk is usually nothing but inet_diag messages of one length whose attributes
-    end with the cgroup id and one short attribute (Linux >= 5.10). Strided slices check the
-    length, type and attribute headers of every message at C speed; then one ``iter_unpack``
-    yields the tuples without a Python step per socket.
+    end with the cgroup id and one short attribute (Linux >= 5.10), then tcp_info when it was
+    asked for. Strided slices check the length, type and attribute headers of every message
+    at C speed; then one ``iter_unpack`` yields the tuples without a Python step per socket.
     """
     length = _NLMSG_LEN_TYPE.unpack_from(view, 0)[0]
-    if length % 4 or length < _MSG.size + 20 or size % length:
+    if length % 4 or length < _MSG.size + 20 or size % length or length > size:
         return None
-    layout = _UNIFORM.get(length)
+    info_len = _info_length(view, length)
+    layout = _UNIFORM.get((length, info_len))
     if layout is None:
-        layout = _UNIFORM[length] = _uniform_layout(length)
-    fast, checks = layout
+        layout = _UNIFORM[(length, info_len)] = _uniform_layout(length, info_len)
+    fast, checks, last_len_at = layout
     count = size // length
     for offset, expected in checks:
         if view[offset::length] != expected * count:
             return None
-    last_len_at = length - 8  # the short attribute after the cgroup id ends the message
-    last_len = view[last_len_at]
+    last_len = view[last_len_at]  # the short attribute after the cgroup id
     if not 4 <= last_len <= 8 or view[last_len_at::length] != bytes((last_len,)) * count:
         return None
-    return fast
+    return fast, bool(info_len)
 
 
-def _uniform_layout(length):
-    """Struct for messages of ``length`` + the (offset, byte) pairs each message must have."""
-    fast = struct.Struct("=16xBBBB48sI8xII%dxQ8x" % (length - _MSG.size - 16))
+def _uniform_layout(length, info_len):
+    """Struct for messages of ``length`` ending with a tcp_info attribute of ``info_len``
+    (0: none), the (offset, byte) pairs each message must have, and the offset of the short
+    attribute's length."""
+    info_size = (info_len + 3) & ~3
+    cgroup_at = length - info_size - 20
+    fmt = "=16xBBBB48sI8xII%dxQ8x" % (cgroup_at + 4 - _MSG.size)
     expected = _NLMSG_LEN_TYPE.pack(length, SOCK_DIAG_BY_FAMILY)  # nlmsg_len, nlmsg_type
     expected += _ATTR.pack(12, INET_DIAG_CGROUP_ID) + b"\0"  # cgroup id header, last_len < 256
-    offsets = list(range(6)) + [length - 20 + index for index in range(4)] + [length - 7]
-    return fast, [(offset, bytes((expected[index],))) for index, offset in enumerate(offsets)]
+    offsets = list(range(6)) + [cgroup_at + index for index in range(4)] + [cgroup_at + 13]
+    if info_len:
+        fmt += "4x%s%dx" % (_TCP_INFO_FORMAT, info_size - 4 - _TCP_INFO.size)
+        expected += _ATTR.pack(info_len, INET_DIAG_INFO)
+        offsets += [length - info_size + index for index in range(4)]
+    checks = [(offset, bytes((expected[index],))) for index, offset in enumerate(offsets)]
+    return struct.Struct(fmt), checks, cgroup_at + 12
 
 
 def parse_messages(data, sockets):
@@ -165,15 +219,18 @@ def parse_messages(data, sockets):
     view = memoryview(data).cast("B")
     size = len(view)
     if size >= _MSG.size:
-        fast = _uniform_struct(view, size)
-        if fast is not None:
-            sockets.extend(fast.iter_unpack(view))
+        uniform = _uniform_struct(view, size)
+        if uniform is not None:
+            fast, has_info = uniform
+            if has_info:
+                sockets.extend(fast.iter_unpack(view))
+            else:  # the same tuples, tcp_info None: one C-level add per socket
+                sockets.extend(map(operator.add, fast.iter_unpack(view), repeat(_NO_INFO)))
             return False
     offset = 0
     header = _NLMSG_LEN_TYPE.unpack_from
     unpack = _MSG.unpack_from
-    tail = _CGROUP_TAIL.unpack_from
-    tail_with_sockopt = _CGROUP_THEN_SOCKOPT.unpack_from
+    attributes = _attributes
     append = sockets.append
     msg_size = _MSG.size
     while offset + 16 <= size:
@@ -181,22 +238,8 @@ def parse_messages(data, sockets):
         if length < 16 or offset + length > size:
             raise KeepaliveError("netlink: truncated message (length %d at %d)" % (length, offset))
         if kind == SOCK_DIAG_BY_FAMILY and length >= msg_size:
-            end = offset + length
-            # With no extensions requested the kernel sends the cgroup id last but for
-            # INET_DIAG_SOCKOPT (Linux >= 5.10: 8 bytes) or last (5.7-5.9): one unpack finds
-            # it in the usual layouts; otherwise walk the attributes.
-            cgroup_id = None
-            if length >= msg_size + 20:
-                attr_len, attr_kind, value, next_len = tail_with_sockopt(view, end - 20)
-                if attr_len == 12 and attr_kind == INET_DIAG_CGROUP_ID and 4 <= next_len <= 8:
-                    cgroup_id = value
-            if cgroup_id is None and length >= msg_size + 12:
-                attr_len, attr_kind, value = tail(view, end - 12)
-                if attr_len == 12 and attr_kind == INET_DIAG_CGROUP_ID:
-                    cgroup_id = value
-            if cgroup_id is None:
-                cgroup_id = _cgroup_id(view, offset + msg_size, end)
-            append(unpack(view, offset)[2:] + (cgroup_id,))
+            cgroup_id, info = attributes(view, offset + msg_size, offset + length)
+            append(unpack(view, offset)[2:] + (cgroup_id,) + info)
         elif kind == NLMSG_DONE:
             return True
         elif kind == NLMSG_ERROR:
@@ -210,7 +253,7 @@ def parse_messages(data, sockets):
 
 
 def _dump_family(sock, family, mask, buffer, sockets):
-    sock.send(build_request(family, mask))
+    sock.send(build_request(family, mask, ext=INFO_EXTENSION if REQUEST_INFO else 0))
     while True:
         received = sock.recv_into(buffer)
         if received == 0:

@@ -27,6 +27,8 @@ for name, opts in specs.items():
                      ("cnt", socket.TCP_KEEPCNT)):
         if key in opts:
             client.setsockopt(socket.IPPROTO_TCP, opt, opts[key])
+    if "user_timeout" in opts:  # milliseconds
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, opts["user_timeout"])
     client.connect(listener.getsockname())
     held[name] = client
     held[name + "-peer"] = listener.accept()[0]
@@ -40,6 +42,8 @@ SPECS = {
     "app": {"keepalive": True, "idle": 600, "intvl": 30, "cnt": 4},
     "idle-only": {"keepalive": True, "idle": 45},
     "values-without-keepalive": {"idle": 100},
+    "user-timeout": {"user_timeout": 5000},
+    "keepalive-user-timeout": {"keepalive": True, "idle": 60, "user_timeout": 2500},
 }
 
 

@@ -24,6 +24,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adopt
     path_verdicts,
     require_verdicts,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
 NS = "net:[1]"
@@ -40,8 +41,14 @@ SOCKET_ROW_KEYS = (
     "idle",
     "intvl",
     "cnt",
+    "user_timeout",
     "source",
     "set_by_app",
+    "retransmits",
+    "probes",
+    "backoff",
+    "unacked",
+    "stall",
 )
 SYSCTLS = {"tcp_keepalive_time": 7200, "tcp_keepalive_intvl": 75, "tcp_keepalive_probes": 9}
 
@@ -67,9 +74,24 @@ def rec(
     pid=100,
     lport=1000,
     rport=2000,
+    user_timeout=None,
+    info=(0, 0, 0, 0),
 ):
     return Record(
-        NS, pid, comm, unit, state, keepalive, idle, intvl, cnt, source, 2, sid(lport, rport)
+        NS,
+        pid,
+        comm,
+        unit,
+        state,
+        keepalive,
+        idle,
+        intvl,
+        cnt,
+        source,
+        2,
+        sid(lport, rport),
+        user_timeout,
+        *info,
     )
 
 
@@ -107,8 +129,11 @@ def test_summary_counts_per_group_and_sorts():
             "idle": None,
             "intvl": None,
             "cnt": None,
+            "user_timeout": None,
             "source": "getsockopt",
             "count": 1,
+            "retransmitting": 0,
+            "probing": 0,
         },
         {
             "netns": NS,
@@ -119,8 +144,11 @@ def test_summary_counts_per_group_and_sorts():
             "idle": 300,
             "intvl": 75,
             "cnt": 9,
+            "user_timeout": None,
             "source": "getsockopt",
             "count": 2,
+            "retransmitting": 0,
+            "probing": 0,
         },
         {
             "netns": NS,
@@ -131,8 +159,11 @@ def test_summary_counts_per_group_and_sorts():
             "idle": None,
             "intvl": None,
             "cnt": None,
+            "user_timeout": None,
             "source": "getsockopt",
             "count": 1,
+            "retransmitting": 0,
+            "probing": 0,
         },
     ]
 
@@ -186,11 +217,69 @@ def test_socket_rows_have_exactly_the_documented_keys_and_honour_limit():
             "idle": 300,
             "intvl": 75,
             "cnt": 9,
+            "user_timeout": None,
             "source": "getsockopt",
             "set_by_app": {"idle": True, "intvl": False, "cnt": False},
+            "retransmits": 0,
+            "probes": 0,
+            "backoff": 0,
+            "unacked": 0,
+            "stall": None,
         }
     ]
     assert tuple(rows[0]) == SOCKET_ROW_KEYS
+
+
+@pytest.mark.parametrize(
+    "state, retransmits, probes, expected",
+    [
+        (1, 0, 0, None),  # established, the peer answers
+        (1, 3, 0, "retransmitting"),  # data in flight, 3 timeouts without an ACK
+        ("established", 1, 2, "retransmitting"),  # names work as well as numbers
+        (1, 0, 2, "probing"),  # keepalive (or zero-window) probes unanswered
+        (2, 1, 0, "retransmitting"),  # syn_sent: the SYN goes unanswered
+        (8, 0, 1, "probing"),  # close_wait
+        (10, 0, 0, None),  # listen
+        (10, 5, 5, None),  # a listener's tcp_info describes no peer
+        ("listen", 1, 0, None),
+        (1, None, None, None),  # no tcp_info (time_wait, or not asked for)
+    ],
+)
+def test_stall_of(state, retransmits, probes, expected):
+    assert _adoption.stall_of(state, retransmits, probes) == expected
+
+
+def test_stall_counts_of_a_dump():
+    def sock(state, retransmits, probes):
+        return (2, state, 0, 0, b"", 0, 0, 1, 0, retransmits, probes, 0, 0)
+
+    dump = [sock(1, 0, 0), sock(1, 2, 0), sock(1, 1, 1), sock(1, 0, 3), sock(10, 0, 0)]
+    dump += [sock(6, None, None)]
+    assert _adoption.stall_counts(dump) == {"retransmitting": 2, "probing": 1}
+    assert _adoption.stall_counts([]) == {"retransmitting": 0, "probing": 0}
+
+
+def test_summary_counts_stalled_sockets_and_groups_by_user_timeout():
+    stuck = rec("api.service", "api", "established", True, 60, 5, 3, info=(4, 0, 4, 9))
+    probing = rec("api.service", "api", "established", True, 60, 5, 3, info=(0, 2, 0, 0))
+    fine = rec("api.service", "api", "established", True, 60, 5, 3)
+    bounded = rec("api.service", "api", "established", True, 60, 5, 3, user_timeout=5.0)
+    rows = _adoption.summary_rows([stuck, probing, fine, fine, bounded])
+    assert [(r["user_timeout"], r["count"], r["retransmitting"], r["probing"]) for r in rows] == [
+        (None, 4, 1, 1),
+        (5.0, 1, 0, 0),
+    ]
+    assert tuple(rows[0]) == vocabulary.SUMMARY_KEYS
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("15\n", 15), ("5", 5), ("", None), ("x\n", None), (None, None)]
+)
+def test_read_retries2(tmp_path, text, expected):
+    path = tmp_path / "tcp_retries2"
+    if text is not None:
+        path.write_text(text)
+    assert _adoption.read_retries2(str(path)) == expected
 
 
 # ---------------------------------------------------------------- policy checks
@@ -321,7 +410,8 @@ sys.stdin.read()
 
 @pytest.fixture(scope="module")
 def namespaced_holder():
-    """A process in a fresh namespace whose sysctls are 600/20/4 (not the host's).
+    """A process in a fresh namespace whose sysctls are 600/20/4 and tcp_retries2 6 (not the
+    host's).
 
     Its connections go to a non-loopback address (on lo inside that namespace), not to 127/8:
     the path checks leave loopback connections out (they never cross a middlebox).
@@ -334,17 +424,14 @@ def namespaced_holder():
         subprocess.run(
             ["ip", "-n", name, "addr", "add", HOLDER_ADDRESS + "/32", "dev", "lo"], check=True
         )
-        for key, value in (("time", 600), ("intvl", 20), ("probes", 4)):
+        for key, value in (
+            ("tcp_keepalive_time", 600),
+            ("tcp_keepalive_intvl", 20),
+            ("tcp_keepalive_probes", 4),
+            ("tcp_retries2", 6),
+        ):
             subprocess.run(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    name,
-                    "sysctl",
-                    "-qw",
-                    "net.ipv4.tcp_keepalive_%s=%d" % (key, value),
-                ],
+                ["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.%s=%d" % (key, value)],
                 check=True,
             )
         proc = subprocess.Popen(
@@ -375,6 +462,9 @@ def test_live_audit_compares_each_socket_with_its_own_namespace(namespaced_holde
     result = _sockets_info.report(_params(ports=[ports["port"]]))
     assert result["namespaces"][name]["tcp_keepalive_time"] == 600
     assert result["namespaces"][name]["tcp_keepalive_probes"] == 4
+    assert result["namespaces"][name]["tcp_retries2"] == 6
+    assert result["namespaces"][name]["retransmitting"] == 0
+    assert result["namespaces"][name]["probing"] == 0
     rows = {(r["state"], r["local"].rsplit(":", 1)[1]): r for r in result["sockets"]}
     plain = rows[("established", str(ports["plain"]))]
     own = rows[("established", str(ports["own"]))]

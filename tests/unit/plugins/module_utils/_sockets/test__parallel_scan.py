@@ -86,7 +86,7 @@ def test_a_dead_scan_child_is_redone_in_process(holder):
         os.kill(child, 9)
     found, _refused = _parallel_scan.finish_scan(handles)
     assert found[inodes["app"]][0] == pid
-    assert _procfd.options_of(found[inodes["app"]]) == (True, 600, 30, 4)
+    assert _procfd.options_of(found[inodes["app"]]) == (True, 600, 30, 4, None)
 
 
 @pytest.mark.parametrize(

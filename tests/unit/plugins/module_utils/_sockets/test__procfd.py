@@ -18,13 +18,16 @@ def _sysctl(name):
 @pytest.mark.parametrize(
     "name, expected",
     [
-        ("off", (False, None, None, None)),
-        ("defaults", (True, "time", "intvl", "probes")),
-        ("app", (True, 600, 30, 4)),
-        ("idle-only", (True, 45, "intvl", "probes")),
-        ("values-without-keepalive", (False, None, None, None)),
-        ("defaults-peer", (False, None, None, None)),
-        ("listener", (False, None, None, None)),
+        ("off", (False, None, None, None, None)),
+        ("defaults", (True, "time", "intvl", "probes", None)),
+        ("app", (True, 600, 30, 4, None)),
+        ("idle-only", (True, 45, "intvl", "probes", None)),
+        ("values-without-keepalive", (False, None, None, None, None)),
+        ("defaults-peer", (False, None, None, None, None)),
+        ("listener", (False, None, None, None, None)),
+        # TCP_USER_TIMEOUT is read with keepalive off too; milliseconds become seconds
+        ("user-timeout", (False, None, None, None, 5.0)),
+        ("keepalive-user-timeout", (True, 60, "intvl", "probes", 2.5)),
     ],
 )
 def test_exact_options_through_pidfd_getfd(holder, name, expected):
@@ -34,6 +37,19 @@ def test_exact_options_through_pidfd_getfd(holder, name, expected):
     assert _procfd.options_of(found[inodes[name]]) == want
     assert found[inodes[name]][0] == pid
     assert refused == {}
+
+
+def test_user_timeout_read_can_be_turned_off(holder, monkeypatch):
+    """The benchmark's "before" figure: without the read, every entry says None."""
+    pid, inodes = holder
+    monkeypatch.setattr(_procfd, "READ_USER_TIMEOUT", False)
+    found, _refused = _procfd.scan({inodes["user-timeout"]}, pids=[pid])
+    assert _procfd.options_of(found[inodes["user-timeout"]]) == (False, None, None, None, None)
+
+
+@pytest.mark.parametrize("ms, seconds", [(0, None), (None, None), (5000, 5.0), (1, 0.001)])
+def test_user_timeout_seconds(ms, seconds):
+    assert _procfd.user_timeout_seconds(ms) == seconds
 
 
 def test_scan_of_all_processes_finds_the_holder_and_only_wanted_inodes(holder):

@@ -48,6 +48,25 @@ CLASS_ID = attr(15, struct.pack("=I", 0))
 SOCKOPT = attr(22, b"\0\0")  # INET_DIAG_SOCKOPT, u16: what Linux >= 5.10 sends last
 MARK_AND_MORE = attr(15, b"\0" * 8)  # a longer attribute after the cgroup id: walk
 LINUX_6 = SHUTDOWN + CLASS_ID + CGROUP + SOCKOPT
+NO_INFO = (None, None, None, None)
+
+
+def tcp_info(retransmits, probes, backoff, unacked, size=280):
+    """A struct tcp_info as include/uapi/linux/tcp.h lays it out: eight u8 (state, ca_state,
+    retransmits, probes, backoff, options, two of bit fields), then u32 rto, ato, snd_mss,
+    rcv_mss, unacked, sacked, ...; ``size`` is the kernel's sizeof (280 on Linux 6.18, 104
+    on 3.x). Every other byte is filled with 0xee, so a field read at a wrong offset shows."""
+    head = struct.pack("=8B", 1, 4, retransmits, probes, backoff, 7, 0x77, 0xEE)
+    head += struct.pack("=4I", 204000, 40000, 1448, 536)
+    head += struct.pack("=I", unacked)
+    return head + b"\xee" * (size - len(head))
+
+
+def info(retransmits, probes, backoff, unacked, size=280):
+    return attr(sd.INET_DIAG_INFO, tcp_info(retransmits, probes, backoff, unacked, size))
+
+
+CONG = attr(4, b"cubic\0")  # INET_DIAG_CONG: asked for separately, here after tcp_info
 
 
 @pytest.mark.parametrize(
@@ -128,7 +147,72 @@ LINUX_6 = SHUTDOWN + CLASS_ID + CGROUP + SOCKOPT
 def test_parse_messages(data, expected, finished):
     sockets = []
     assert sd.parse_messages(bytearray(data), sockets) is finished
+    assert sockets == [entry + NO_INFO for entry in expected]  # tcp_info not sent: None
+
+
+STUCK = (2, 1, 1, 3, V4, 800, 0, 1, 4242)  # retransmit timer, 3 retransmissions (idiag)
+IDLE = (2, 1, 2, 0, V4, 5, 0, 2, 4242)
+LISTENING = (10, 10, 0, 0, V6, 0, 105, 3, 4242)
+
+
+@pytest.mark.parametrize(
+    "data, expected, uniform",
+    [
+        pytest.param(
+            diag_message(*STUCK[:8], attrs=LINUX_6 + info(3, 0, 3, 5)),
+            [STUCK + (3, 0, 3, 5)],
+            True,
+            id="one-message-with-tcp-info",
+        ),
+        pytest.param(
+            diag_message(*STUCK[:8], attrs=LINUX_6 + info(3, 0, 3, 5))
+            + diag_message(*IDLE[:8], attrs=LINUX_6 + info(0, 2, 0, 0))
+            + diag_message(*LISTENING[:8], attrs=LINUX_6 + info(0, 0, 0, 17)),
+            [STUCK + (3, 0, 3, 5), IDLE + (0, 2, 0, 0), LISTENING + (0, 0, 0, 17)],
+            True,
+            id="uniform-chunk-with-tcp-info-in-one-iter-unpack",
+        ),
+        pytest.param(
+            (diag_message(*STUCK[:8], attrs=LINUX_6 + info(255, 9, 15, 70000, size=104))) * 2,
+            [STUCK + (255, 9, 15, 70000)] * 2,
+            True,
+            id="older-kernel-shorter-tcp-info",
+        ),
+        pytest.param(
+            diag_message(*STUCK[:8], attrs=LINUX_6 + info(1, 0, 1, 2) + CONG),
+            [STUCK + (1, 0, 1, 2)],
+            False,
+            id="tcp-info-not-last-walks",
+        ),
+        pytest.param(
+            diag_message(*STUCK[:8], attrs=SHUTDOWN + info(4, 0, 4, 1) + CGROUP),
+            [STUCK + (4, 0, 4, 1)],
+            False,
+            id="tcp-info-before-cgroup-walks",
+        ),
+        pytest.param(
+            diag_message(*IDLE[:8], attrs=LINUX_6 + info(0, 0, 0, 0))
+            + diag_message(6, 6, 3, 0, V4, 60000, 0, 0, SHUTDOWN + CGROUP)  # time_wait
+            + done_message(),
+            [IDLE + (0, 0, 0, 0), (6, 6, 3, 0, V4, 60000, 0, 0, 4242) + NO_INFO],
+            False,
+            id="time-wait-without-tcp-info-then-done",
+        ),
+        pytest.param(
+            diag_message(*IDLE[:8], attrs=LINUX_6 + attr(sd.INET_DIAG_INFO, b"\1" * 20)),
+            [IDLE + NO_INFO],
+            False,  # too short for the four fields: not a layout the fast path knows
+            id="tcp-info-too-short-is-none",
+        ),
+    ],
+)
+def test_parse_messages_with_tcp_info(data, expected, uniform):
+    view = memoryview(bytearray(data))
+    assert (sd._uniform_struct(view, len(view)) is not None) is uniform
+    sockets = []
+    sd.parse_messages(bytearray(data), sockets)
     assert sockets == expected
+    assert len(sd.SOCKET_FIELDS) == len(expected[0])
 
 
 @pytest.mark.parametrize(
@@ -181,6 +265,8 @@ def test_build_request_is_a_dump_of_tcp_in_the_given_states():
     family, protocol, ext, _pad, states = struct.unpack_from("=BBBBI", request, 16)
     assert (length, kind, flags) == (len(request), 20, 0x301) and length == 72
     assert (family, protocol, ext, states) == (socket.AF_INET6, socket.IPPROTO_TCP, 0, 1 << 10)
+    with_info = sd.build_request(socket.AF_INET, 2, ext=sd.INFO_EXTENSION)
+    assert struct.unpack_from("=B", with_info, 18) == (2,)  # bit INET_DIAG_INFO - 1
 
 
 # ---------------------------------------------------------------- live kernel
