@@ -5,9 +5,9 @@
 
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
-The three keepalive values and their names, the kernel's limits and defaults, the detection
-formula, verdict statuses and their order, the fail gate, the strict integer check and the
-platform check. Modules, filters, the role's plan and the fleet report import them from here.
+The three keepalive values and their names, the kernel's limits and defaults (and those of
+tcp_retries2), the detection formula, verdict statuses and their order, the fail gate, the
+strict integer check and the platform check. Modules, filters, the role's plan and the fleet report import them from here.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,6 +27,14 @@ VALUE_OF = dict((OPTION_OF[name], name) for name in VALUE_NAMES)
 SYSCTL_NAMES = dict((name, "net.ipv4." + OPTION_OF[name]) for name in VALUE_NAMES)
 SYSCTL_KEYS = tuple(SYSCTL_NAMES[name] for name in VALUE_NAMES)
 SYSCTL_KEY_OF = dict((OPTION_OF[name], SYSCTL_NAMES[name]) for name in VALUE_NAMES)
+# net.ipv4.tcp_retries2: retransmissions of unacknowledged data before the kernel gives up on
+# a connection (one with data in flight never sends keepalive probes). Not a keepalive value:
+# keepalive_sysctl manages it only when asked to, and no idle figure uses it.
+RETRIES2_OPTION = "tcp_retries2"
+RETRIES2_SYSCTL = "net.ipv4." + RETRIES2_OPTION
+# proc_dou8vec_minmax since Linux 5.13 (proc_dointvec before); Linux's default.
+RETRIES2_LIMITS = (0, 255)
+LINUX_RETRIES2 = 15
 
 # What setsockopt accepts on a socket (include/net/tcp.h: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL,
 # MAX_TCP_KEEPCNT; the lower bound is 1). The sysctls themselves take more without a word.

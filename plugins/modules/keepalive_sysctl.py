@@ -16,6 +16,10 @@ description:
   - Sets C(net.ipv4.tcp_keepalive_time), C(net.ipv4.tcp_keepalive_intvl) and
     C(net.ipv4.tcp_keepalive_probes) in one call, at runtime (through C(/proc/sys), inside
     O(netns) when given) and in one file of ours under a C(sysctl.d) directory.
+  - Optionally sets C(net.ipv4.tcp_retries2) (O(tcp_retries2)) the same way, with the same
+    checks, boot model and undo. Keepalive never fires on a connection with unacknowledged
+    data; such a connection notices a dead peer only when retransmissions give up, which
+    C(tcp_retries2) decides.
   - Tells what the host will have after a reboot. It models the boot order of sysctl.d(5)
     and procps C(sysctl --system) (C(/etc/sysctl.d), C(/run/sysctl.d),
     C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d), C(/lib/sysctl.d); a file name masks
@@ -48,8 +52,8 @@ options:
       - Seconds a connection is idle before the first keepalive probe
         (C(net.ipv4.tcp_keepalive_time)). A whole number in 1..32767; strings of digits
         are accepted, booleans and fractions are not.
-      - At least one of O(tcp_keepalive_time), O(tcp_keepalive_intvl) and
-        O(tcp_keepalive_probes) is required when O(state=present).
+      - At least one of O(tcp_keepalive_time), O(tcp_keepalive_intvl),
+        O(tcp_keepalive_probes) and O(tcp_retries2) is required when O(state=present).
     type: raw
   tcp_keepalive_intvl:
     description:
@@ -60,12 +64,30 @@ options:
       - Unanswered probes before the connection is dropped (C(net.ipv4.tcp_keepalive_probes)).
         1..127.
     type: raw
+  tcp_retries2:
+    description:
+      - Retransmissions of unacknowledged data before the kernel gives up on a connection
+        (C(net.ipv4.tcp_retries2)). A connection with data in flight never sends keepalive
+        probes, so this, not the keepalive keys, decides when it notices a dead peer. The
+        kernel turns it into a time at the minimum RTO of 200 ms, 120 s at most per step -
+        the Linux default 15 gives up after about 924.6 s, 8 after about 102.2 s.
+      - A whole number in 3..255 (strings of digits are accepted, booleans and fractions
+        are not). The kernel takes 0..255, but 0, 1 and 2 are refused - they give up after
+        1.4 s or less, so a short loss burst or a slow peer drops every busy connection.
+        3..7 are set with a warning, as RFC 1122 asks for at least 100 s (8 or more).
+      - Optional. When it is not given, the module does not read, set or report its runtime
+        value; a line for it that an earlier run wrote to our file is kept, like the
+        keepalive keys. It is written to our file after the keepalive keys.
+      - With O(state=absent) and O(restore_runtime=true) its runtime value is reset to its
+        boot value when our file set it, or when this option is given (its value is then
+        not used); otherwise it is left alone.
+    type: raw
   state:
     description:
       - V(present) sets the given keys.
       - V(absent) removes our file (other files are never touched); with
         O(restore_runtime=true) the runtime values are reset to what the remaining files give
-        at boot, or to the kernel defaults (7200, 75, 9).
+        at boot, or to the kernel defaults (7200, 75, 9; 15 for O(tcp_retries2), see there).
     type: str
     choices: [present, absent]
     default: present
@@ -110,7 +132,8 @@ options:
   restore_runtime:
     description:
       - With O(state=absent), reset the runtime values to the boot values the remaining files
-        give (kernel defaults for keys nobody sets).
+        give (kernel defaults for keys nobody sets). C(tcp_retries2) only when our file set it
+        or O(tcp_retries2) is given.
     type: bool
     default: false
   on_shadowed:
@@ -173,6 +196,13 @@ EXAMPLES = r"""
     netns: blue
     on_shadowed: warn
 
+- name: Also give up on a busy connection to a dead peer after about 102 s, not 924.6 s
+  netstack.keepalive.keepalive_sysctl:
+    tcp_keepalive_time: 120
+    tcp_keepalive_intvl: 30
+    tcp_keepalive_probes: 6
+    tcp_retries2: 8
+
 - name: Only change the runtime value (lost at reboot)
   netstack.keepalive.keepalive_sysctl:
     tcp_keepalive_time: 600
@@ -193,12 +223,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 before:
-  description: Runtime values before the task, in O(netns).
+  description:
+    - Runtime values before the task, in O(netns).
+    - C(tcp_retries2) only when O(tcp_retries2) is given, or when O(restore_runtime) resets it.
   returned: always
   type: dict
   sample: {tcp_keepalive_time: 7200, tcp_keepalive_intvl: 75, tcp_keepalive_probes: 9}
 after:
-  description: Runtime values after the task (read back; in check mode, the values it would set).
+  description:
+    - Runtime values after the task (read back; in check mode, the values it would set); the
+      same keys as RV(before).
   returned: always
   type: dict
   sample: {tcp_keepalive_time: 120, tcp_keepalive_intvl: 30, tcp_keepalive_probes: 6}
@@ -206,6 +240,8 @@ boot_values:
   description:
     - Value of each key after a reboot, as the boot-precedence model computes it with our file
       as it is after the task, and where it comes from (C(file:line) or C(kernel default)).
+    - C(tcp_retries2) is included when O(tcp_retries2) is given or any file applied at boot
+      (ours or another, before or after the task) sets it.
   returned: always
   type: dict
   sample:
@@ -231,7 +267,8 @@ shadowed_by:
   description:
     - Every entry that overrides our file at boot - an assignment of one of our keys in a file
       applied after ours (listed even when its value equals ours), or a file of the same name
-      in a higher-priority directory that masks ours (C(key) and C(value) null).
+      in a higher-priority directory that masks ours (C(key) and C(value) null). Our keys are
+      the ones our file sets, C(net.ipv4.tcp_retries2) included when it is there.
     - Empty when O(persist=false) or O(state=absent).
   returned: always
   type: list
@@ -275,8 +312,11 @@ runtime_changed:
   type: bool
   sample: true
 detection_seconds:
-  description: Seconds from the last packet to a dead peer being noticed with the runtime
-    values in RV(after) - C(time + intvl * probes).
+  description:
+    - Seconds from the last packet to a dead peer being noticed on an idle connection with the
+      runtime values in RV(after) - C(time + intvl * probes).
+    - The idle figure only; C(tcp_retries2) is not part of it (a busy connection does not
+      send keepalive probes).
   returned: always
   type: int
   sample: 300

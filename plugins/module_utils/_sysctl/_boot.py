@@ -44,6 +44,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._files import (
     file_kind,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    RETRIES2_SYSCTL,
     SYSCTL_NAMES,
 )
 
@@ -66,7 +67,7 @@ KERNEL_HANDLERS = {
     SYSCTL_NAMES["time"]: "jiffies",
     SYSCTL_NAMES["intvl"]: "jiffies",
     SYSCTL_NAMES["probes"]: "u8",
-    "net.ipv4.tcp_retries2": "u8",
+    RETRIES2_SYSCTL: "u8",
 }
 _U8_SINCE = (5, 13)
 _INT_MAX = 2**31 - 1

@@ -11,6 +11,11 @@ refuses before touching anything when asked to, and only then writes the file (a
 and the runtime values (undoing both if a runtime write fails half way). Check mode stops
 right before the writes, so its answer is the same plan.
 
+``tcp_retries2`` is optional: its runtime value is read, written or restored only when the
+option is given (or, for ``restore_runtime``, when our file set it); our file keeps a line of
+it that an earlier run wrote, like the keepalive keys; the boot values and shadowing include
+it whenever some file of the boot model sets it.
+
 Only a file that is absent or starts with our HEADER is ever written or removed. Runs on a
 host are serialised by ``_sysctl_runtime.FileLock`` beside our file: a writer plans again
 under the exclusive lock, so what it does and reports is the state it found there.
@@ -38,6 +43,8 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._boot i
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params import (
     DEFAULT_PATH,
+    SYSCTL_OPTIONS,
+    retries2_warning,
     validate,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import (
@@ -45,7 +52,10 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import 
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     LINUX_DEFAULTS,
+    LINUX_RETRIES2,
     OPTION_NAMES,
+    RETRIES2_OPTION,
+    RETRIES2_SYSCTL,
     SYSCTL_KEY_OF,
     SYSCTL_KEYS,
     SYSCTL_NAMES,
@@ -57,20 +67,24 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
 # The first line of our file: it tells our file from one an admin or a package wrote.
 MARKER = "# Managed by Ansible (netstack.keepalive.keepalive_sysctl): TCP keepalive."
 HEADER = MARKER + "\n# Local edits are overwritten; change the playbook instead.\n"
+# The dotted key of every option that sets a sysctl, and every key the boot model follows.
+KEY_OF = dict(SYSCTL_KEY_OF, **{RETRIES2_OPTION: RETRIES2_SYSCTL})
+MODEL_KEYS = SYSCTL_KEYS + (RETRIES2_SYSCTL,)
 
 
 def render_file(values):
-    """Our file: the header and exactly our keys (option name -> int), in a fixed order."""
+    """Our file: the header and exactly our keys (option name -> int), in a fixed order
+    (the keepalive keys, then tcp_retries2)."""
     lines = [HEADER]
-    for option in OPTION_NAMES:
+    for option in SYSCTL_OPTIONS:
         if option in values:
-            lines.append("%s = %d\n" % (SYSCTL_KEY_OF[option], values[option]))
+            lines.append("%s = %d\n" % (KEY_OF[option], values[option]))
     return "".join(lines)
 
 
 def keys_in_file(content):
     """Our keys already in our file (option name -> int); anything else is dropped."""
-    by_key = dict((SYSCTL_KEY_OF[option], option) for option in OPTION_NAMES)
+    by_key = dict((KEY_OF[option], option) for option in SYSCTL_OPTIONS)
     found = {}
     for entry in parse_sysctl_text(content or ""):
         option = by_key.get(entry.get("key"))
@@ -79,18 +93,37 @@ def keys_in_file(content):
     return found
 
 
-def _read_runtime(root, need_write):
+def _read_runtime(root, need_write, extra=()):
+    """The keepalive keys and the ``extra`` options (tcp_retries2), by option name."""
     runtime.check_proc_dir(root, need_write)
-    return runtime.read_keepalive_sysctls(root)
+    values = runtime.read_keepalive_sysctls(root)
+    extra_values = runtime.read_runtime(root, [KEY_OF[option] for option in extra])
+    values.update((option, extra_values[KEY_OF[option]]) for option in extra)
+    return values
 
 
-def _write_runtime(root, changes, before):
+def _write_runtime(root, changes, before, extra=()):
     runtime.write_runtime(
         root,
-        dict((SYSCTL_KEY_OF[o], v) for o, v in changes.items()),
-        dict((SYSCTL_KEY_OF[o], v) for o, v in before.items()),
+        dict((KEY_OF[o], v) for o, v in changes.items()),
+        dict((KEY_OF[o], v) for o, v in before.items()),
     )
-    return _read_runtime(root, False)
+    return _read_runtime(root, False, extra)
+
+
+def _runtime_extras(settings, old_content):
+    """The optional options whose runtime value this run reads (and may set or restore):
+    tcp_retries2 when given, or with restore_runtime when our file set it."""
+    if RETRIES2_OPTION in settings["wanted"]:
+        return (RETRIES2_OPTION,)
+    restoring = settings["state"] == "absent" and settings["restore_runtime"]
+    if restoring and RETRIES2_OPTION in keys_in_file(old_content):
+        return (RETRIES2_OPTION,)
+    return ()
+
+
+def _sets_key(model, key):
+    return any(item["key"] == key for item in model["assignments"])
 
 
 def plan_changes(settings, root="/"):
@@ -99,17 +132,22 @@ def plan_changes(settings, root="/"):
     old_content, old_mode = runtime.read_text_file(root, path)
     if settings["state"] == "absent" or settings["persist"]:
         check_ours(path, old_content)
-    before = run_in_netns(settings["netns_path"], _read_runtime, root, False)
+    extra = _runtime_extras(settings, old_content)
+    before = run_in_netns(settings["netns_path"], _read_runtime, root, False, extra)
     new_content, new_mode = _desired_file(settings, old_content, old_mode)
     overrides = {path: new_content} if new_content != old_content else {}
-    model = boot_assignments(root, overrides, keys=SYSCTL_KEYS)
-    boot = _boot_by_option(model)
+    model = boot_assignments(root, overrides, keys=MODEL_KEYS)
     # An audit (check mode) wants the boot values the disk gives now, not after the task.
-    boot_now = _boot_by_option(boot_assignments(root, {}, keys=SYSCTL_KEYS)) if overrides else boot
+    model_now = boot_assignments(root, {}, keys=MODEL_KEYS) if overrides else model
+    options = OPTION_NAMES
+    if extra or _sets_key(model, RETRIES2_SYSCTL) or _sets_key(model_now, RETRIES2_SYSCTL):
+        options += (RETRIES2_OPTION,)
+    boot = _boot_by_option(model, options)
+    boot_now = _boot_by_option(model_now, options)
     shadowed = []
     if settings["state"] == "present" and settings["persist"]:
-        shadowed = shadowing(model, path, SYSCTL_KEYS)
-    runtime_wanted = _desired_runtime(settings, boot)
+        shadowed = shadowing(model, path, MODEL_KEYS)
+    runtime_wanted = _desired_runtime(settings, boot, extra)
     changes = dict((o, v) for o, v in runtime_wanted.items() if before[o] != v)
     return {
         "before": before,
@@ -124,6 +162,7 @@ def plan_changes(settings, root="/"):
         "boot_values_before": boot_now,
         "shadowed_by": shadowed,
         "problems": model["problems"],
+        "extra": extra,
     }
 
 
@@ -156,10 +195,11 @@ def _leftovers(settings, root):
     return found
 
 
-def _boot_by_option(model):
+def _boot_by_option(model, options):
     kernel_defaults = dict((SYSCTL_NAMES[name], LINUX_DEFAULTS[name]) for name in VALUE_NAMES)
+    kernel_defaults[RETRIES2_SYSCTL] = LINUX_RETRIES2
     boot = boot_values(model, kernel_defaults)
-    return dict((option, boot[SYSCTL_KEY_OF[option]]) for option in OPTION_NAMES)
+    return dict((option, boot[KEY_OF[option]]) for option in options)
 
 
 def _desired_file(settings, old_content, old_mode):
@@ -172,11 +212,11 @@ def _desired_file(settings, old_content, old_mode):
     return render_file(values), settings["mode"]
 
 
-def _desired_runtime(settings, boot):
+def _desired_runtime(settings, boot, extra):
     if settings["state"] == "present":
         return dict(settings["wanted"]) if settings["apply"] else {}
     if settings["restore_runtime"]:
-        return dict((option, boot[option]["value"]) for option in OPTION_NAMES)
+        return dict((option, boot[option]["value"]) for option in OPTION_NAMES + extra)
     return {}
 
 
@@ -268,6 +308,10 @@ def _warn_or_refuse(settings, todo):
         if problem["line"] is not None:
             where = "%s:%d" % (where, problem["line"])
         warnings.append("boot model: %s: %s" % (where, problem["reason"]))
+    if settings["state"] == "present" and RETRIES2_OPTION in settings["wanted"]:
+        low = retries2_warning(settings["wanted"][RETRIES2_OPTION])
+        if low:
+            warnings.append(low)
     if todo["shadowed_by"] and settings["on_shadowed"] != "ignore":
         text = _shadow_text(settings["path"], todo["shadowed_by"])
         if settings["on_shadowed"] == "fail":
@@ -322,7 +366,12 @@ def _act(settings, todo, root):
         return todo["before"]
     try:
         return run_in_netns(
-            settings["netns_path"], _write_runtime, root, todo["runtime_changes"], todo["before"]
+            settings["netns_path"],
+            _write_runtime,
+            root,
+            todo["runtime_changes"],
+            todo["before"],
+            todo["extra"],
         )
     except KeepaliveError as exc:
         if todo["file_changed"]:
@@ -362,7 +411,7 @@ def _netns_facts(settings):
 
 
 def _render_runtime(values):
-    return "".join("%s = %d\n" % (SYSCTL_KEY_OF[o], values[o]) for o in OPTION_NAMES)
+    return "".join("%s = %d\n" % (KEY_OF[o], values[o]) for o in SYSCTL_OPTIONS if o in values)
 
 
 def _diff(settings, todo, after):

@@ -6,9 +6,11 @@
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
 Values arrive as ints (YAML, Jinja) or as strings (``-a key=value``), so the three keepalive
-options are ``type: raw`` here and checked by ``validate``: a whole number, not a boolean,
-inside the range the kernel's socket options accept. Every message names the option, the
-value and the allowed range or the reason; validation happens before anything is touched.
+options and ``tcp_retries2`` are ``type: raw`` here and checked by ``validate``: a whole
+number, not a boolean, inside the range the kernel's socket options accept (for
+``tcp_retries2``: what the kernel accepts, less the values below ``RETRIES2_MIN``). Every
+message names the option, the value and the allowed range or the reason; validation happens
+before anything is touched.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +27,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
     resolve_netns,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
+    busy_timeout,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._boot import (
     SYSCTL_D_DIRS,
 )
@@ -32,6 +37,8 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     KERNEL_LIMITS,
     ON_SHADOWED,
     OPTION_NAMES,
+    RETRIES2_LIMITS,
+    RETRIES2_OPTION,
     UNITS,
     VALUE_OF,
     is_integer,
@@ -44,6 +51,15 @@ DEFAULT_PATH = "/etc/sysctl.d/90-netstack-keepalive.conf"
 DEFAULT_MODE = "0644"
 _DECIMAL = re.compile(r"^[0-9]+$")
 _OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
+# Every option that sets a sysctl, in the order our file lists them: the keepalive keys, then
+# the optional tcp_retries2.
+SYSCTL_OPTIONS = OPTION_NAMES + (RETRIES2_OPTION,)
+# tcp_retries2 below 3 is refused although the kernel takes it: the kernel then gives up on
+# unacknowledged data after 1.4 s of retransmissions or less (busy_timeout), so a short loss
+# burst drops every busy connection. RFC 1122 (4.2.3.5) asks for at least 100 s, which
+# RETRIES2_RFC1122 gives; values from RETRIES2_MIN up to it are taken with a warning.
+RETRIES2_MIN = 3
+RETRIES2_RFC1122 = 8
 
 
 def argument_spec():
@@ -58,7 +74,7 @@ def argument_spec():
         on_shadowed=dict(type="str", default="fail", choices=list(ON_SHADOWED)),
         netns=dict(type="str"),
     )
-    for option in OPTION_NAMES:
+    for option in SYSCTL_OPTIONS:
         spec[option] = dict(type="raw")
     return spec
 
@@ -67,7 +83,7 @@ def module_kwargs():
     """Everything else AnsibleModule needs besides the spec."""
     return dict(
         argument_spec=argument_spec(),
-        required_if=[("state", "present", list(OPTION_NAMES), True)],
+        required_if=[("state", "present", list(SYSCTL_OPTIONS), True)],
         supports_check_mode=True,
     )
 
@@ -89,10 +105,13 @@ def validate(params, platform_name=None):
     for option in OPTION_NAMES:
         if params.get(option) is not None:
             wanted[option] = check_keepalive_value(option, params[option])
+    if params.get(RETRIES2_OPTION) is not None:
+        wanted[RETRIES2_OPTION] = check_retries2_value(params[RETRIES2_OPTION])
     state = params.get("state") or "present"
     if state == "present" and not wanted:
         raise KeepaliveError(
-            "state=present needs at least one of %s; nothing was changed" % ", ".join(OPTION_NAMES),
+            "state=present needs at least one of %s; nothing was changed"
+            % ", ".join(SYSCTL_OPTIONS),
             option="state",
         )
     # Only a missing option gets the default: an empty path is a mistake, not "the default".
@@ -126,6 +145,62 @@ def check_keepalive_value(option, value):
     """The value as an int, or KeepaliveError naming option, value and range."""
     low, high = KERNEL_LIMITS[VALUE_OF[option]]
     allowed = "a whole number of %s in %d..%d" % (UNITS[VALUE_OF[option]], low, high)
+    number = _whole_number(option, value, allowed)
+    if not low <= number <= high:
+        raise KeepaliveError(
+            "%s=%d is out of range; allowed: %s; nothing was changed" % (option, number, allowed),
+            option=option,
+        )
+    return number
+
+
+def check_retries2_value(value):
+    """``tcp_retries2`` as an int, or KeepaliveError naming option, value and range.
+
+    The kernel takes 0..255; 0..2 are refused here, with the reason (``RETRIES2_MIN``).
+    """
+    option = RETRIES2_OPTION
+    low, high = RETRIES2_MIN, RETRIES2_LIMITS[1]
+    allowed = (
+        "a whole number of retransmissions in %d..%d (the kernel takes %d..%d; below "
+        "%d is refused)" % (low, high, RETRIES2_LIMITS[0], RETRIES2_LIMITS[1], low)
+    )
+    number = _whole_number(option, value, allowed)
+    if RETRIES2_LIMITS[0] <= number < low:
+        raise KeepaliveError(
+            "%s=%d is refused: the kernel would give up on a connection with unacknowledged "
+            "data after about %s s of unanswered retransmissions, so a short loss burst or a slow "
+            "peer drops every busy connection; RFC 1122 asks for at least 100 s (%s=%d or more); "
+            "allowed: %s; nothing was changed"
+            % (option, number, _seconds(number), option, RETRIES2_RFC1122, allowed),
+            option=option,
+        )
+    if not low <= number <= high:
+        raise KeepaliveError(
+            "%s=%d is out of range; allowed: %s; nothing was changed" % (option, number, allowed),
+            option=option,
+        )
+    return number
+
+
+def retries2_warning(number):
+    """The warning for a ``tcp_retries2`` below what RFC 1122 asks for, or None."""
+    if number >= RETRIES2_RFC1122:
+        return None
+    return (
+        "%s=%d: the kernel gives up on a connection with unacknowledged data after about %s s of "
+        "unanswered retransmissions, less than the 100 s RFC 1122 asks for (%s=%d or more)"
+        % (RETRIES2_OPTION, number, _seconds(number), RETRIES2_OPTION, RETRIES2_RFC1122)
+    )
+
+
+def _seconds(retries2):
+    """The kernel's give-up time for ``retries2`` at the minimum RTO, as text ("1.4")."""
+    return "%g" % busy_timeout(retries2)
+
+
+def _whole_number(option, value, allowed):
+    """``value`` as an int: an int that is not a boolean, or a string of ASCII digits."""
     if isinstance(value, bool):
         raise KeepaliveError(
             "%s=%r is a boolean; allowed: %s; nothing was changed" % (option, value, allowed),
@@ -139,11 +214,6 @@ def check_keepalive_value(option, value):
         raise KeepaliveError(
             "%s=%r is not a whole number; allowed: %s; nothing was changed"
             % (option, value, allowed),
-            option=option,
-        )
-    if not low <= number <= high:
-        raise KeepaliveError(
-            "%s=%d is out of range; allowed: %s; nothing was changed" % (option, number, allowed),
             option=option,
         )
     return number

@@ -21,6 +21,7 @@ def host(tmp_path, monkeypatch):
     ipv4.mkdir(parents=True)
     for option, value in DEFAULTS.items():
         (ipv4 / option).write_text("%d\n" % value)
+    (ipv4 / "tcp_retries2").write_text("15\n")
     (tmp_path / "etc/sysctl.d").mkdir(parents=True)
     monkeypatch.setattr(keepalive_sysctl, "ROOT", str(tmp_path))
     # Importing controller code (the filter tests do) makes module warnings go to the display
@@ -102,6 +103,9 @@ def test_shadowing_warns_through_module_warnings(host, capsys):
         ({"tcp_keepalive_time": 60, "netns": "netstack-nope"}, "netns='netstack-nope': no such"),
         ({"state": "present"}, "state is present but any of the following are missing"),
         ({"tcp_keepalive_time": 60, "on_shadowed": "shrug"}, "value of on_shadowed must be one"),
+        ({"tcp_retries2": 2}, "tcp_retries2=2 is refused: the kernel would give up"),
+        ({"tcp_retries2": "256"}, "tcp_retries2=256 is out of range; allowed: "),
+        ({"tcp_retries2": "yes"}, "tcp_retries2='yes' is not a whole number"),
     ],
 )
 def test_failures_change_nothing(host, capsys, args, message):
@@ -139,3 +143,25 @@ def test_unquoted_yaml_octal_mode_is_accepted(host, capsys):
     result = run_module(capsys, {"tcp_keepalive_time": 60, "mode": 0o640})
     assert result["changed"] and not result.get("failed")
     assert (host / OURS.lstrip("/")).stat().st_mode & 0o7777 == 0o640
+
+
+def test_retries2_from_a_string_argument_runs_four_times(host, capsys):
+    args = {"tcp_keepalive_time": 120, "tcp_retries2": "8"}
+    results = [
+        run_module(capsys, args, check_mode=True, diff=True),
+        run_module(capsys, args),
+        run_module(capsys, args, check_mode=True),
+        run_module(capsys, args),
+    ]
+    assert [r["changed"] for r in results] == [True, True, False, False]
+    assert (host / "proc/sys/net/ipv4/tcp_retries2").read_text() == "8\n"
+    assert results[1]["after"]["tcp_retries2"] == 8
+    assert results[1]["boot_values"]["tcp_retries2"]["source"] == OURS + ":4"
+    assert results[1]["detection_seconds"] == 120 + 75 * 9
+    assert "net.ipv4.tcp_retries2 = 8" in results[0]["diff"][1]["after"]
+
+
+def test_low_retries2_warns_through_module_warnings(host, capsys):
+    result = run_module(capsys, {"tcp_retries2": 5})
+    assert result["changed"]
+    assert "less than the 100 s RFC 1122 asks for" in json.dumps(result["warnings"])

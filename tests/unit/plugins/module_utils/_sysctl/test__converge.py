@@ -24,6 +24,7 @@ def host(tmp_path):
     ipv4.mkdir(parents=True)
     for option, value in DEFAULTS.items():
         (ipv4 / option).write_text("%d\n" % value)
+    (ipv4 / "tcp_retries2").write_text("15\n")
     (tmp_path / "etc/sysctl.d").mkdir(parents=True)
     vendor = tmp_path / "usr/lib/sysctl.d/50-vendor.conf"
     vendor.parent.mkdir(parents=True)
@@ -272,7 +273,7 @@ def test_read_only_proc_fails_before_any_write(host, monkeypatch):
 
 def test_missing_proc_fails(host):
     pristine = snapshot(host)
-    for option in DEFAULTS:
+    for option in (*DEFAULTS, "tcp_retries2"):
         os.unlink(host / "proc/sys/net/ipv4" / option)
     os.rmdir(host / "proc/sys/net/ipv4")
     with pytest.raises(KeepaliveError) as err:
@@ -564,3 +565,234 @@ def test_a_failed_put_back_is_reported_loudly(host, monkeypatch):
     assert str(err.value).endswith(
         "putting %s back as it was FAILED: No space left on device" % OURS
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# tcp_retries2: optional, with every guarantee of the keepalive keys
+
+RETRIES2 = "net.ipv4.tcp_retries2"
+
+
+def retries2(root):
+    return int((root / "proc/sys/net/ipv4/tcp_retries2").read_text())
+
+
+def test_render_puts_retries2_after_the_keepalive_keys():
+    text = _sysctl.render_file({"tcp_retries2": 8, "tcp_keepalive_probes": 6})
+    assert text == _sysctl.HEADER + (
+        "net.ipv4.tcp_keepalive_probes = 6\nnet.ipv4.tcp_retries2 = 8\n"
+    )
+    assert _sysctl.keys_in_file(text) == {"tcp_retries2": 8, "tcp_keepalive_probes": 6}
+
+
+def test_retries2_set_persisted_and_idempotent(host):
+    pristine = snapshot(host)
+    check, warnings = run(host, check_mode=True, tcp_retries2=8, **WANT)
+    assert snapshot(host) == pristine and warnings == []
+    assert check["changed"] and check["after"] == dict(WANT, tcp_retries2=8)
+    real, _warnings = run(host, tcp_retries2="8", **WANT)
+    assert real["changed"] and retries2(host) == 8 and runtime(host) == WANT
+    assert real["before"] == dict(DEFAULTS, tcp_retries2=15)
+    assert (host / OURS.lstrip("/")).read_text() == _sysctl.HEADER + (
+        "net.ipv4.tcp_keepalive_time = 120\n"
+        "net.ipv4.tcp_keepalive_intvl = 30\n"
+        "net.ipv4.tcp_keepalive_probes = 6\n"
+        "net.ipv4.tcp_retries2 = 8\n"
+    )
+    assert real["boot_values"]["tcp_retries2"] == {
+        "value": 8,
+        "source": OURS + ":6",
+        "file": OURS,
+        "line": 6,
+    }
+    assert real["boot_values_before"]["tcp_retries2"]["source"] == "kernel default"
+    assert real["detection_seconds"] == 120 + 30 * 6  # the idle figure: retries2 not in it
+    again, _warnings = run(host, check_mode=True, tcp_retries2=8, **WANT)
+    idem, _warnings = run(host, tcp_retries2=8, **WANT)
+    assert not again["changed"] and not idem["changed"]
+    assert idem["boot_values"] == idem["boot_values_before"] == real["boot_values"]
+
+
+def test_retries2_alone_is_enough_for_present(host):
+    result, _warnings = run(host, tcp_retries2=10)
+    assert result["changed"] and retries2(host) == 10 and runtime(host) == DEFAULTS
+    assert (host / OURS.lstrip("/")).read_text() == _sysctl.HEADER + "net.ipv4.tcp_retries2 = 10\n"
+
+
+def test_without_the_option_retries2_is_left_alone(host):
+    (host / "proc/sys/net/ipv4/tcp_retries2").write_text("12\n")
+    result, _warnings = run(host, want_diff=True, **WANT)
+    assert retries2(host) == 12
+    assert "tcp_retries2" not in result["before"] and "tcp_retries2" not in result["after"]
+    assert "tcp_retries2" not in result["boot_values"]
+    assert "tcp_retries2" not in result["boot_values_before"]
+    assert all("retries2" not in d["before"] + d["after"] for d in result["diff"])
+
+
+def test_retries2_in_our_file_is_kept_by_a_run_without_it(host):
+    run(host, tcp_retries2=9, **WANT)
+    (host / "proc/sys/net/ipv4/tcp_retries2").write_text("11\n")  # drifted at runtime
+    result, _warnings = run(host, tcp_keepalive_time=300)
+    text = (host / OURS.lstrip("/")).read_text()
+    assert text.endswith("net.ipv4.tcp_keepalive_probes = 6\nnet.ipv4.tcp_retries2 = 9\n")
+    assert "tcp_keepalive_time = 300" in text
+    assert retries2(host) == 11  # not passed: its runtime value is not ours to change now
+    assert "tcp_retries2" not in result["before"]
+    assert result["boot_values"]["tcp_retries2"] == {
+        "value": 9,
+        "source": OURS + ":6",
+        "file": OURS,
+        "line": 6,
+    }
+
+
+def test_retries2_of_another_file_is_reported_not_managed(host):
+    (host / "usr/lib/sysctl.d/50-vendor.conf").write_text("net.ipv4.tcp_retries2 = 5\n")
+    result, warnings = run(host, **WANT)
+    assert result["boot_values"]["tcp_retries2"]["source"] == "/usr/lib/sysctl.d/50-vendor.conf:1"
+    assert result["boot_values_before"]["tcp_retries2"]["value"] == 5
+    assert result["shadowed_by"] == [] and warnings == []  # before ours: not a shadow
+    assert "tcp_retries2" not in result["before"] and retries2(host) == 15
+
+
+@pytest.mark.parametrize("managed_now", [True, False], ids=["given", "kept-from-earlier-run"])
+def test_retries2_shadowed_by_a_later_file(host, managed_now):
+    run(host, tcp_retries2=8, **WANT)
+    (host / "etc/sysctl.d/99-zzz.conf").write_text("# site\nnet.ipv4.tcp_retries2 = 15\n")
+    args = dict(WANT, tcp_retries2=6) if managed_now else dict(WANT)
+    pristine = snapshot(host)
+    with pytest.raises(KeepaliveError) as err:
+        run(host, **args)
+    assert str(err.value).startswith(
+        OURS + " is overridden at boot: /etc/sysctl.d/99-zzz.conf:2 sets %s = 15" % RETRIES2
+    )
+    assert err.value.details["shadowed_by"][0]["key"] == RETRIES2
+    assert snapshot(host) == pristine
+    result, warnings = run(host, on_shadowed="warn", **args)
+    assert result["shadowed_by"] == [
+        {
+            "file": "/etc/sysctl.d/99-zzz.conf",
+            "line": 2,
+            "key": RETRIES2,
+            "value": 15,
+            "reason": "applied after " + OURS,
+        }
+    ]
+    assert result["boot_values"]["tcp_retries2"]["source"] == "/etc/sysctl.d/99-zzz.conf:2"
+    assert any("99-zzz.conf:2 sets net.ipv4.tcp_retries2 = 15" in w for w in warnings)
+
+
+def test_retries2_check_mode_diff_changes_nothing(host):
+    run(host, **WANT)
+    pristine = snapshot(host)
+    result, _warnings = run(host, check_mode=True, want_diff=True, tcp_retries2=8)
+    assert snapshot(host) == pristine
+    assert result["changed"] and result["file_changed"] and result["runtime_changed"]
+    file_diff, runtime_diff = result["diff"]
+    assert "tcp_retries2" not in file_diff["before"]
+    assert file_diff["after"].endswith("net.ipv4.tcp_retries2 = 8\n")
+    assert runtime_diff["before"].endswith("net.ipv4.tcp_retries2 = 15\n")
+    assert runtime_diff["after"].endswith("net.ipv4.tcp_retries2 = 8\n")
+
+
+@pytest.mark.parametrize(
+    "vendor, restored, source",
+    [
+        (None, 15, "kernel default"),
+        ("net.ipv4.tcp_retries2 = 12\n", 12, "/usr/lib/sysctl.d/50-vendor.conf:1"),
+    ],
+    ids=["kernel-default", "vendor-file"],
+)
+def test_absent_restores_retries2_to_its_boot_value(host, vendor, restored, source):
+    if vendor:
+        (host / "usr/lib/sysctl.d/50-vendor.conf").write_text(vendor)
+    run(host, tcp_retries2=8, **WANT)
+    assert retries2(host) == 8
+    pristine = snapshot(host)
+    check, _warnings = run(host, check_mode=True, state="absent", restore_runtime=True)
+    assert snapshot(host) == pristine and check["after"]["tcp_retries2"] == restored
+    result, _warnings = run(host, state="absent", restore_runtime=True)
+    assert result["changed"] and not (host / OURS.lstrip("/")).exists()
+    assert retries2(host) == restored and runtime(host) == DEFAULTS
+    assert result["before"]["tcp_retries2"] == 8
+    assert result["boot_values"]["tcp_retries2"]["source"] == source
+    assert result["boot_values_before"]["tcp_retries2"]["source"] == OURS + ":6"
+    again, _warnings = run(host, state="absent", restore_runtime=True)
+    assert not again["changed"]
+
+
+def test_absent_leaves_retries2_alone_when_it_was_not_ours(host):
+    run(host, **WANT)
+    (host / "proc/sys/net/ipv4/tcp_retries2").write_text("11\n")  # set by someone else
+    result, _warnings = run(host, state="absent", restore_runtime=True)
+    assert result["changed"] and retries2(host) == 11
+    assert "tcp_retries2" not in result["before"] and "tcp_retries2" not in result["boot_values"]
+    # given with state=absent: restored too (its value is not used)
+    result, _warnings = run(host, state="absent", restore_runtime=True, tcp_retries2=8)
+    assert result["runtime_changed"] and retries2(host) == 15
+
+
+def test_absent_without_restore_keeps_retries2_runtime(host):
+    run(host, tcp_retries2=8, **WANT)
+    result, _warnings = run(host, state="absent")
+    assert result["file_changed"] and not result["runtime_changed"] and retries2(host) == 8
+
+
+@pytest.mark.parametrize(
+    "value, warned",
+    [(3, "after about 3 s"), (7, "after about 51 s"), (8, None), (15, None), (255, None)],
+)
+def test_retries2_below_rfc1122_warns(host, value, warned):
+    result, warnings = run(host, tcp_retries2=value)
+    assert result["changed"] and retries2(host) == value
+    if warned is None:
+        assert warnings == []
+    else:
+        assert warnings == [
+            "tcp_retries2=%d: the kernel gives up on a connection with unacknowledged data %s "
+            "of unanswered retransmissions, less than the 100 s RFC 1122 asks for "
+            "(tcp_retries2=8 or more)" % (value, warned)
+        ]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (0, "tcp_retries2=0 is refused: the kernel would give up"),
+        (2, "tcp_retries2=2 is refused: the kernel would give up"),
+        (256, "tcp_retries2=256 is out of range"),
+        (-1, "tcp_retries2=-1 is out of range"),
+        (True, "tcp_retries2=True is a boolean"),
+        ("1.5", "tcp_retries2='1.5' is not a whole number"),
+    ],
+)
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("check_mode", [False, True], ids=["real", "check"])
+def test_bad_retries2_changes_nothing(host, value, message, state, check_mode):
+    run(host, tcp_retries2=8, **WANT)
+    pristine = snapshot(host)
+    with pytest.raises(KeepaliveError) as err:
+        run(host, check_mode=check_mode, state=state, restore_runtime=True, tcp_retries2=value)
+    assert message in str(err.value)
+    assert "allowed: a whole number of retransmissions in 3..255" in str(err.value)
+    assert err.value.details["option"] == "tcp_retries2"
+    assert snapshot(host) == pristine
+
+
+def test_retries2_write_failure_puts_everything_back(host, monkeypatch):
+    run(host, tcp_keepalive_probes=4)
+    pristine = snapshot(host)
+    real = rt._write_proc_value
+
+    def fail_on_retries2(root, key, value):
+        if key == RETRIES2:
+            raise OSError(22, "Invalid argument")
+        real(root, key, value)
+
+    monkeypatch.setattr(rt, "_write_proc_value", fail_on_retries2)
+    with pytest.raises(KeepaliveError) as err:
+        run(host, tcp_retries2=8, **WANT)
+    assert "setting net.ipv4.tcp_retries2=8 failed: Invalid argument" in str(err.value)
+    assert "restored net.ipv4.tcp_keepalive_intvl, net.ipv4.tcp_keepalive_probes" in str(err.value)
+    assert str(err.value).endswith(OURS + " was put back as it was")
+    assert snapshot(host) == pristine

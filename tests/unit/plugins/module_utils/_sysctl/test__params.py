@@ -11,6 +11,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params
     check_keepalive_value,
     check_mode_value,
     check_path,
+    check_retries2_value,
+    module_kwargs,
+    retries2_warning,
     validate,
 )
 
@@ -238,3 +241,81 @@ def test_argument_spec_defaults_match_validate_defaults():
     assert spec["path"]["default"] == DEFAULT_PATH
     assert spec["on_shadowed"]["default"] == validate({"tcp_keepalive_time": 1})["on_shadowed"]
     assert {spec[o]["type"] for o in spec if o.startswith("tcp_")} == {"raw"}
+
+
+@pytest.mark.parametrize("value, expected", [(3, 3), (8, 8), (15, 15), (255, 255), ("8", 8)])
+def test_good_retries2(value, expected):
+    assert check_retries2_value(value) == expected
+
+
+RETRIES2_ALLOWED = (
+    "allowed: a whole number of retransmissions in 3..255 (the kernel takes 0..255; below 3 "
+    "is refused); nothing was changed"
+)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (
+            0,
+            "tcp_retries2=0 is refused: the kernel would give up on a connection with "
+            "unacknowledged data after about 0.2 s of unanswered retransmissions",
+        ),
+        (1, "tcp_retries2=1 is refused: the kernel would give up on a connection"),
+        (
+            2,
+            "tcp_retries2=2 is refused: the kernel would give up on a connection with "
+            "unacknowledged data after about 1.4 s of unanswered retransmissions, so a short "
+            "loss burst or a slow peer drops every busy connection; RFC 1122 asks for at least "
+            "100 s (tcp_retries2=8 or more)",
+        ),
+        ("2", "tcp_retries2=2 is refused"),
+        (256, "tcp_retries2=256 is out of range"),
+        (-1, "tcp_retries2=-1 is out of range"),
+        (10**30, "tcp_retries2=%d is out of range" % 10**30),
+        (True, "tcp_retries2=True is a boolean"),
+        (False, "tcp_retries2=False is a boolean"),
+        (8.0, "tcp_retries2=8.0 is not a whole number"),
+        ("0x10", "tcp_retries2='0x10' is not a whole number"),
+        ("-3", "tcp_retries2='-3' is not a whole number"),
+        ("", "tcp_retries2='' is not a whole number"),
+        ([8], "tcp_retries2=[8] is not a whole number"),
+    ],
+)
+def test_bad_retries2(value, message):
+    with pytest.raises(KeepaliveError) as err:
+        check_retries2_value(value)
+    assert message in str(err.value)
+    assert str(err.value).endswith(RETRIES2_ALLOWED)
+    assert err.value.details["option"] == "tcp_retries2"
+
+
+@pytest.mark.parametrize(
+    "value, seconds", [(3, "3"), (5, "12.6"), (7, "51"), (8, None), (15, None), (255, None)]
+)
+def test_retries2_warning_below_rfc1122(value, seconds):
+    warning = retries2_warning(value)
+    if seconds is None:
+        assert warning is None
+    else:
+        assert warning.startswith(
+            "tcp_retries2=%d: the kernel gives up on a connection with unacknowledged data "
+            "after about %s s of unanswered retransmissions" % (value, seconds)
+        )
+
+
+def test_retries2_is_optional_and_enough_for_present():
+    assert validate({"tcp_retries2": "9"})["wanted"] == {"tcp_retries2": 9}
+    assert "tcp_retries2" not in validate({"tcp_keepalive_time": 60})["wanted"]
+    assert argument_spec()["tcp_retries2"] == {"type": "raw"}
+    assert module_kwargs()["required_if"][0][2][-1] == "tcp_retries2"
+    with pytest.raises(KeepaliveError) as err:
+        validate({"state": "present"})
+    assert "tcp_keepalive_probes, tcp_retries2; nothing was changed" in str(err.value)
+
+
+def test_bad_retries2_is_refused_with_state_absent_too():
+    with pytest.raises(KeepaliveError) as err:
+        validate({"state": "absent", "tcp_retries2": 300})
+    assert str(err.value).startswith("tcp_retries2=300 is out of range")
