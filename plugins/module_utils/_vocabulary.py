@@ -7,7 +7,8 @@ This module_util is private to the netstack.keepalive collection; it may change 
 
 The three keepalive values and their names, the kernel's limits and defaults (and those of
 tcp_retries2), the detection formula, verdict statuses and their order, the fail gate, the
-strict integer check and the platform check. Modules, filters, the role's plan and the fleet report import them from here.
+strict integer check and the platform check. Modules, filters, the role's plan and the fleet
+report import them from here.
 """
 
 from __future__ import absolute_import, division, print_function
