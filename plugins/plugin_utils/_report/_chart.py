@@ -58,7 +58,8 @@ def human_seconds(seconds):
     if seconds is None:
         return "unknown"
     if seconds < 600:
-        return "%d s" % seconds  # catalogs and docs give short timeouts in seconds
+        # catalogs and docs give short timeouts in seconds; busy figures have tenths
+        return "%s s" % (int(seconds) if seconds == int(seconds) else round(seconds, 1))
     for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
         if seconds >= size and seconds % size == 0:
             return "%d %s" % (seconds // size, unit)

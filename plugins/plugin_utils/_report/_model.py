@@ -65,6 +65,9 @@ HOST_DEFAULTS = {
     "adoption": None,
     "verdicts": [],
     "detection_seconds": None,
+    "detection_idle_seconds": None,
+    "detection_busy_seconds": None,
+    "retries2": None,
 }
 
 
@@ -116,7 +119,10 @@ def normalize_host(item, position=(1, 1)):
     result["adoption"] = _adoption(result["adoption"])
     for key in ("intended", "runtime", "after"):
         if result[key] is not None:
-            result[key] = {name: result[key][name] for name in VALUE_NAMES}
+            given = result[key]
+            result[key] = {name: given[name] for name in VALUE_NAMES}
+            if key == "intended" and given.get("retries2") is not None:
+                result[key]["retries2"] = given["retries2"]
     result["verdicts"] = [_verdict(verdict) for verdict in result["verdicts"]]
     if not result["verdicts"]:
         result["verdicts"] = [
@@ -125,8 +131,9 @@ def normalize_host(item, position=(1, 1)):
             )
         ]
     _set_status(result)
-    if result["detection_seconds"] is None and result["after"] is not None:
-        result["detection_seconds"] = detection_seconds(result["after"])
+    for key in ("detection_seconds", "detection_idle_seconds"):
+        if result[key] is None and result["after"] is not None:
+            result[key] = detection_seconds(result["after"])
     return result
 
 

@@ -71,6 +71,14 @@ def render_prometheus(host, generated_at=None):
     )
     if host["detection_seconds"] is not None:
         detection.add({}, host["detection_seconds"])
+    busy = metrics.family(
+        "detection_busy_seconds",
+        "gauge",
+        "Seconds to notice a dead peer with data in flight (keepalive does not probe then): "
+        "net.ipv4.tcp_retries2 (15 when not read) or the profile's TCP_USER_TIMEOUT.",
+    )
+    if host.get("detection_busy_seconds") is not None:
+        busy.add({}, host["detection_busy_seconds"])
     _prom_sockets(metrics, host)
     verdicts = metrics.family("verdicts", "gauge", "Verdicts of the last run by status.")
     for status in REPORT_STATUSES:

@@ -311,7 +311,14 @@ def render_junit(doc):
 
 def _properties(suite, host):
     props = ET.SubElement(suite, "properties")
-    for name in ("profile", "mode", "check_mode", "status", "detection_seconds"):
+    for name in (
+        "profile",
+        "mode",
+        "check_mode",
+        "status",
+        "detection_seconds",
+        "detection_busy_seconds",
+    ):
         ET.SubElement(props, "property", name=name, value=label_text(host[name]))
 
 
@@ -380,6 +387,7 @@ def _host_view(host):
         "smallest_timeout": min(layer4) if layer4 else None,
         "verdicts": sorted(host["verdicts"], key=_worst_first),
         "value_rows": _value_rows(host),
+        "busy_basis": _busy_basis(host),
         "path_text": " → ".join(_box_text(box) for box in host["path"]) or "none given",
     }
 
@@ -398,6 +406,15 @@ def _value_rows(host):
             }
         )
     return rows
+
+
+def _busy_basis(host):
+    """What the busy figure was computed from, as far as the host report says."""
+    if host.get("detection_busy_seconds") is None:
+        return "not reported"
+    if host.get("retries2") is None:
+        return "tcp_retries2 not read from the host: the kernel default 15 assumed"
+    return "tcp_retries2 %s" % host["retries2"]
 
 
 def _worst_first(verdict):

@@ -15,8 +15,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
+    RETRIES2_LIMITS,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     MAX_IDLE_TIMEOUT,
@@ -57,6 +62,8 @@ def check_host_report(item, where):
     _optional(item, "shadowed_by", where, _list_of(_shadow))
     _optional(item, "adoption", where, _adoption)
     _optional(item, "verdicts", where, _list_of(_verdict))
+    _optional(item, "retries2", where, _integer(*RETRIES2_LIMITS))
+    _optional(item, "detection_busy_seconds", where, _seconds)
     _check_detection(item, where)
     _check_after_limits(item, where)
 
@@ -167,8 +174,20 @@ def _list_of(check_entry):
     return check
 
 
+def _seconds(value, where, field):
+    """A duration: a number >= 0 (int or float, not a boolean, not NaN)."""
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or math.isnan(value)
+        or not 0 <= value < float("inf")
+    ):
+        _refuse(where, field, value, "a number of seconds >= 0 or null")
+
+
 def _values(value, where, field):
-    """``{time, intvl, probes}``: each an integer the sysctl can hold."""
+    """``{time, intvl, probes}``: each an integer the sysctl can hold; ``intended`` may carry
+    ``retries2`` (the tcp_retries2 the profile asks for)."""
     allowed = "{time, intvl, probes} of integers or null"
     if not isinstance(value, dict):
         _refuse(where, field, value, allowed)
@@ -184,6 +203,8 @@ def _values(value, where, field):
                 value[name],
                 "an integer %s..%s (what the sysctl stores)" % (low, high),
             )
+    if value.get("retries2") is not None:
+        _integer(*RETRIES2_LIMITS)(value["retries2"], where, field + ".retries2")
 
 
 def _box(box, where, field):
@@ -264,20 +285,26 @@ def _prefixed(field, key, check):
 
 
 def _check_detection(item, where):
-    """detection_seconds is time + intvl x probes after the run: a stale one would lie."""
-    value = item.get("detection_seconds")
+    """detection_seconds and detection_idle_seconds are time + intvl x probes after the run:
+    a stale one would lie."""
+    for key in ("detection_seconds", "detection_idle_seconds"):
+        _check_idle(item, where, key)
+
+
+def _check_idle(item, where, key):
+    value = item.get(key)
     after = item.get("after")
     if value is None:
         return
     if after is None:
         if not is_integer(value) or value < 0:
-            _refuse(where, "detection_seconds", value, "an integer >= 0 or null")
+            _refuse(where, key, value, "an integer >= 0 or null")
         return
     expected = detection_time(after)
     if not is_integer(value) or value != expected:
         _refuse(
             where,
-            "detection_seconds",
+            key,
             value,
             "after.time + after.intvl x after.probes = %d, or null" % expected,
         )

@@ -28,7 +28,7 @@ LINUX_DEFAULTS = (7200, 75, 9)
 NGINX_ESTABLISHED = {"name": "nginx.service", "states": ["established"]}
 
 
-def _sysctl(before, after, boot=None, shadowed_by=()):
+def _sysctl(before, after, boot=None, shadowed_by=(), retries2=None):
     def options(values):
         return dict(
             zip(
@@ -39,9 +39,11 @@ def _sysctl(before, after, boot=None, shadowed_by=()):
         )
 
     boot_options = options(boot or after)
+    # keepalive_sysctl reads tcp_retries2 only when it is given the option.
+    extra = {} if retries2 is None else {"tcp_retries2": retries2}
     return {
-        "before": options(before),
-        "after": options(after),
+        "before": dict(options(before), **extra),
+        "after": dict(options(after), **extra),
         "changed": before != after,
         "file": OUR_FILE,
         "boot_values": {
@@ -135,7 +137,7 @@ def gcp_worker():
         "gcp-worker-1",
         mode="enforce",
         check_mode=True,
-        sysctl=_sysctl(LINUX_DEFAULTS, _values(planned)),
+        sysctl=_sysctl(LINUX_DEFAULTS, _values(planned), retries2=8),
         sockets=_sockets(rows, path),
     )
 

@@ -120,6 +120,7 @@ def test_prometheus_values_and_socket_counts(doc):
     assert series(samples, "netstack_keepalive_time_seconds", kind="boot") == [180]
     assert series(samples, "netstack_keepalive_probes", kind="intended") == [3]
     assert series(samples, "netstack_keepalive_detection_seconds") == [240]
+    assert series(samples, "netstack_keepalive_detection_busy_seconds") == [204.6]
     assert series(
         samples, "netstack_keepalive_sockets", unit="worker.service", keepalive="true"
     ) == [8]
@@ -167,7 +168,11 @@ def test_markdown_shows_every_host_and_problem(doc):
         header_cells = header_cells or cells
         assert cells == header_cells, line
     assert text.index("## Problems") < text.index("## Hosts")
-    assert "| audit | 2 h >= 240 s idle timeout | 2.2 h |" in text  # the Azure path
+    assert "| audit | 2 h >= 240 s idle timeout | 2.2 h | 17 min |" in text  # the Azure path
+    # Both figures per host: gcp-worker-1 reported tcp_retries2 8, the others did not.
+    assert "| 240 s | 204.6 s |" in text
+    assert "with data in flight (keepalive does not probe): 204.6 s (tcp_retries2 8;" in text
+    assert "17 min (tcp_retries2 not read from the host: the kernel default 15 assumed;" in text
 
 
 def test_html_shows_hosts_charts_and_failing_checks_first(doc):
@@ -181,6 +186,8 @@ def test_html_shows_hosts_charts_and_failing_checks_first(doc):
         text.index('id="failing-checks"') < text.index('id="hosts"') < text.index('id="warnings"')
     )
     assert "azure_lb_standard 240 s" in text  # the timeout line of the failing path
+    assert '<th class="num">Detection idle</th><th class="num">Detection busy</th>' in text
+    assert "with data in flight 204.6 s (tcp_retries2 8)" in text
 
 
 def test_html_escapes_host_data():
@@ -601,3 +608,16 @@ def test_axis_ticks_do_not_crowd():
     ticks = chart.fleet_chart([host])["ticks"]
     gaps = [b["x"] - a["x"] for a, b in zip(ticks, ticks[1:], strict=False)]
     assert gaps and min(gaps) >= 42
+
+
+def test_an_older_host_report_without_the_busy_keys_still_renders():
+    hosts = [{"host": "old", "after": {"time": 60, "intvl": 10, "probes": 3}, "verdicts": []}]
+    doc = model.build_report(hosts, generated_at=WHEN)
+    host = doc["hosts"][0]
+    assert (host["detection_idle_seconds"], host["detection_busy_seconds"]) == (90, None)
+    samples = parse_prom(render.render_prometheus(host))
+    assert series(samples, "netstack_keepalive_detection_seconds") == [90]
+    assert series(samples, "netstack_keepalive_detection_busy_seconds") == []
+    assert "with data in flight (keepalive does not probe): unknown (not reported;" in (
+        render.render_markdown(doc)
+    )

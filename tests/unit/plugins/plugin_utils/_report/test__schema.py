@@ -174,6 +174,15 @@ BAD = [
     ),
     (("detection_seconds",), 241, "= 240, or null, got 241 (int)"),
     (("detection_seconds",), 240.0, "= 240, or null, got 240.0 (float)"),
+    (("detection_idle_seconds",), 241, "'detection_idle_seconds' must be after.time + after"),
+    (("detection_idle_seconds",), "240", "= 240, or null, got '240' (str)"),
+    (("detection_busy_seconds",), -0.5, "'detection_busy_seconds' must be a number of seconds"),
+    (("detection_busy_seconds",), True, "must be a number of seconds >= 0 or null, got True"),
+    (("detection_busy_seconds",), float("nan"), "must be a number of seconds >= 0 or null"),
+    (("detection_busy_seconds",), "17 min", "got '17 min' (str)"),
+    (("retries2",), 256, "'retries2' must be an integer 0..255 or null, got 256 (int)"),
+    (("retries2",), 7.0, "'retries2' must be an integer 0..255 or null, got 7.0 (float)"),
+    (("intended", "retries2"), -1, "'intended.retries2' must be an integer 0..255 or null"),
 ]
 
 
