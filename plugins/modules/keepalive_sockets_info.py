@@ -27,6 +27,12 @@ description:
     back to the kernel timer (C(source=timer)) - an idle established socket with the
     keepalive timer armed has C(SO_KEEPALIVE), one with no timer has not; anything else is
     C(null) (cannot tell), never a guess.
+  - Reads C(TCP_USER_TIMEOUT) in the same pass. With data in flight a connection ignores
+    keepalive and waits for C(net.ipv4.tcp_retries2) retransmissions (reported per namespace)
+    unless the application set a user timeout, which bounds retransmissions and probes alike.
+  - Counts the sockets waiting for an unanswering peer B(right now) - retransmitting
+    unacknowledged data or sending unanswered keepalive / zero-window probes - from the
+    kernel's C(tcp_info) in the same netlink dump.
   - Returns a RV(summary) by default; per-socket rows (RV(sockets)) only with O(details) or
     a filter, because 100,000 sockets make tens of megabytes of JSON.
   - Optional checks, returned as RV(verdicts) - O(require) (services that must have
@@ -174,38 +180,58 @@ summary:
     - C(keepalive) is true, false or null (timer cannot tell); C(idle), C(intvl), C(cnt) are
       the effective seconds/count (null when keepalive is off or the source is the timer);
       C(source) is C(getsockopt) or C(timer).
+    - C(user_timeout) is the socket's C(TCP_USER_TIMEOUT) in seconds (a float, 5000 ms is
+      V(5.0)); null when the application set none (0, so C(tcp_retries2) and the keepalive
+      values decide) B(or) when it could not be read (C(source=timer)). Rows are grouped by
+      it like by C(idle)/C(intvl)/C(cnt).
+    - C(count) is the number of sockets in the group; C(retransmitting) how many of them
+      have unacknowledged data (or a SYN) whose retransmission timer expired with nothing
+      acknowledged since (C(tcpi_retransmits) > 0), C(probing) how many others have keepalive or
+      zero-window probes unanswered (C(tcpi_probes) > 0) - peers that are silent at this
+      moment. Any segment from the peer resets both. Listeners and sockets the kernel gives
+      no C(tcp_info) for (C(time_wait), C(new_syn_recv)) are never counted.
   returned: always
   type: list
   elements: dict
   sample:
     - {netns: "net:[4026531840]", unit: redis-server.service, comm: redis-server,
        state: established, keepalive: true, idle: 300, intvl: 100, cnt: 3,
-       source: getsockopt, count: 12}
+       user_timeout: null, source: getsockopt, count: 12, retransmitting: 1, probing: 0}
 namespaces:
   description:
     - Each audited network namespace by id (its C(/run/netns) name, else C(net:[INODE])) with
-      its three keepalive sysctls, its inode, names, whether the module runs in it
-      (C(current)) and the number of sockets found.
+      its three keepalive sysctls, its C(tcp_retries2) (null when unreadable), its inode,
+      names, whether the module runs in it (C(current)), the number of sockets found and,
+      as in RV(summary), how many of them are C(retransmitting) or C(probing) now (counted
+      over every audited socket of the namespace, whatever the filters).
   returned: always
   type: dict
   sample:
     "net:[4026531840]": {tcp_keepalive_time: 7200, tcp_keepalive_intvl: 75,
-                         tcp_keepalive_probes: 9, inode: 4026531840, names: [],
-                         current: true, sockets: 42}
+                         tcp_keepalive_probes: 9, tcp_retries2: 15, inode: 4026531840,
+                         names: [], current: true, sockets: 42, retransmitting: 1,
+                         probing: 0}
 sockets:
   description:
     - One row per socket with C(netns, pid, comm, unit, state, local, remote, keepalive,
-      idle, intvl, cnt, source, set_by_app). C(pid) is the lowest pid holding it (null when
-      no owner is visible). C(set_by_app) says, per value, whether it differs from the
-      namespace default (null when keepalive is off or the source is the timer).
+      idle, intvl, cnt, user_timeout, source, set_by_app, retransmits, probes, backoff,
+      unacked, stall). C(pid) is the lowest pid holding it (null when no owner is visible).
+      C(set_by_app) says, per value, whether it differs from the namespace default (null
+      when keepalive is off or the source is the timer). C(user_timeout) as in RV(summary).
+    - C(retransmits), C(probes), C(backoff), C(unacked) are the kernel's C(tcp_info) of the
+      moment (C(tcpi_retransmits), C(tcpi_probes), C(tcpi_backoff), C(tcpi_unacked); for a
+      listener C(unacked) is its accept queue), null where the kernel gives none
+      (C(time_wait), C(new_syn_recv)). C(stall) is C(retransmitting), C(probing) or null,
+      as counted in RV(summary).
   returned: when O(details) is true or O(units), O(ports), O(keepalive) or O(limit) is given
   type: list
   elements: dict
   sample:
     - {netns: "net:[4026531840]", pid: 812, comm: nginx, unit: nginx.service,
        state: listen, local: "0.0.0.0:80", remote: "0.0.0.0:0", keepalive: true,
-       idle: 1800, intvl: 75, cnt: 10, source: getsockopt,
-       set_by_app: {idle: true, intvl: false, cnt: true}}
+       idle: 1800, intvl: 75, cnt: 10, user_timeout: null, source: getsockopt,
+       set_by_app: {idle: true, intvl: false, cnt: true}, retransmits: 0, probes: 0,
+       backoff: 0, unacked: 0, stall: null}
 truncated:
   description: True when O(limit) left rows out of RV(sockets).
   returned: when RV(sockets) is returned
