@@ -45,8 +45,10 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profil
     kind,
     limit_error,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (  # noqa: F401
     KERNEL_LIMITS,
+    LINUX_RETRIES2,
+    RETRIES2_LIMITS,
     probe_window,
 )
 
@@ -55,11 +57,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
 RTO_MIN = 0.2
 RTO_MAX = 120.0
 RTO_MAX_LIMITS = (1.0, 120.0)
-# The sysctl takes any integer (proc_dointvec); beyond a few dozen the figures are hours, and
-# the kernel's shift arithmetic is defined only for small values. A sanity bound, not the
-# kernel's.
-RETRIES2_LIMITS = (0, 255)
-LINUX_RETRIES2 = 15
+# tcp_retries2: what the sysctl takes (RETRIES2_LIMITS) and Linux's default, from _vocabulary.
 # TCP_USER_TIMEOUT takes an unsigned int of milliseconds, refused above INT_MAX.
 USER_TIMEOUT_MAX = 2147483.647
 
@@ -244,7 +242,9 @@ def earliest_busy_drop(retries2, rto_initial=RTO_MIN, rto_max=RTO_MAX, user_time
     return retransmission_times(retries2, rto_initial, rto_max, user_timeout)["earliest"]
 
 
-def smallest_retries2(detect_busy_within, tolerate_outage, rto_initial=RTO_MIN, rto_max=RTO_MAX):
+def smallest_retries2(
+    detect_busy_within, tolerate_outage, rto_initial=RTO_MIN, rto_max=RTO_MAX, lowest=None
+):
     """The smallest ``tcp_retries2`` that covers ``tolerate_outage`` and notices a dead peer
     with data in flight within ``detect_busy_within`` seconds.
 
@@ -257,6 +257,9 @@ def smallest_retries2(detect_busy_within, tolerate_outage, rto_initial=RTO_MIN, 
     connection that survives a blip resumes only at its next retransmission, up to one
     backed-off RTO (at most ``rto_max``) after the network is back.
 
+    ``lowest`` is the smallest value the caller may propose (keepalive_sysctl refuses 0..2);
+    when it binds, the reason says so.
+
     Returns ``{"retries2", "detection", "tolerates", "reason"}``: ``detection`` is
     ``detection_busy`` of the proposal, ``tolerates`` its ``earliest_busy_drop`` (a blip
     shorter than that is survived).
@@ -264,6 +267,8 @@ def smallest_retries2(detect_busy_within, tolerate_outage, rto_initial=RTO_MIN, 
     detect_busy_within = _seconds("detect_busy_within", detect_busy_within, 0, 10**9, True)
     tolerate_outage = _seconds("tolerate_outage", tolerate_outage, 0, 10**9)
     low, high = RETRIES2_LIMITS
+    if lowest is not None:
+        low = check_integer("lowest", lowest, *RETRIES2_LIMITS)
     previous = None
     for retries2 in range(low, high + 1):
         times = retransmission_times(retries2, rto_initial, rto_max)
@@ -281,6 +286,8 @@ def smallest_retries2(detect_busy_within, tolerate_outage, rto_initial=RTO_MIN, 
     shorter = ""
     if previous is not None:
         shorter = " (%s can drop it after %s s)" % (retries2 - 1, previous)
+    elif low > RETRIES2_LIMITS[0]:
+        shorter = " (%s is the lowest value allowed)" % low
     if detection > detect_busy_within:
         raise KeepaliveError(
             "no tcp_retries2 satisfies both: surviving a %s s outage with data in flight "

@@ -83,6 +83,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profil
     resolve_profile,
     validate_values,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params import (
+    RETRIES2_MIN,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._verdicts import (
     BUSY_WARN_RATIO,
     DEFAULT_PROBE_RATE_WARN,
@@ -98,6 +101,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     LINUX_DEFAULTS,
     OPTION_OF,
     PASS,
+    RETRIES2_OPTION,
     STATUSES,
     SYSCTL_NAMES,
     VALUE_NAMES,
@@ -151,8 +155,6 @@ __all__ = [
 PREFERRED_PROBES = (3, 4, 5, 2, 6, 1) + tuple(range(7, KERNEL_LIMITS["probes"][1] + 1))
 EXPLICIT = "explicit"
 DERIVED = "derived"
-# keepalive_sysctl's option and the kernel's name for the busy give-up limit.
-RETRIES2_OPTION = "tcp_retries2"
 RETRIES2_SCOPE = (
     "net.ipv4.tcp_retries2 applies to every connection of the network namespace, not only "
     "to the keepalive ones"
@@ -216,7 +218,8 @@ def _propose_retries2(prof):
     if wanted is None or prof["user_timeout"] is not None:
         return None
     try:
-        found = smallest_retries2(wanted, prof["tolerate_outage"])
+        # Never below what keepalive_sysctl accepts (it refuses 0..2).
+        found = smallest_retries2(wanted, prof["tolerate_outage"], lowest=RETRIES2_MIN)
     except KeepaliveError as exc:
         raise KeepaliveError(
             "profile %r: %s" % (prof["name"], exc),

@@ -197,3 +197,25 @@ def test_busy_figures_table_in_the_docs_is_what_derive_returns():
         seen[name] = verdict["status"]
     assert set(seen) == set(policy.BUILTIN_PROFILES)
     assert seen["latency_sensitive"] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("profile", "outcome"),
+    [
+        # keepalive_sysctl refuses 0..2: a tiny tolerate_outage still gets 3, and says why.
+        ({"tolerate_outage": 0, "detect_within": 60, "detect_busy_within": 60}, 3),
+        (
+            {"tolerate_outage": 1, "detect_within": 60, "detect_busy_within": 5},
+            "takes tcp_retries2=3 (3 is the lowest value allowed), which notices a dead peer "
+            "only after 6.2 s, over detect_busy_within 5 s by 1.2 s",
+        ),
+    ],
+)
+def test_the_proposal_never_goes_below_what_keepalive_sysctl_accepts(profile, outcome):
+    if isinstance(outcome, str):
+        with pytest.raises(KeepaliveError, match=outcome.replace("(", r"\(").replace(")", r"\)")):
+            policy.derive(profile, [])
+        return
+    proposal = policy.derive(profile, [])["retries2"]
+    assert proposal["value"] == outcome
+    assert "(3 is the lowest value allowed)" in proposal["reason"]
