@@ -190,16 +190,24 @@ def report_of(ansible_playbook, host, **role_vars):
 def test_inline_profile_is_planned_applied_reported_and_audited(fleet, ansible_playbook):
     lab = fleet
     host = name(lab, 3)
-    inline = {"detect_within": 40, "tolerate_outage": 6, "margin": 4}
-    # Behind an AWS NLB (350 s): a 6 s window (3 x 2 s), time = 40 - 6 = 34.
+    inline = {"detect_within": 40, "tolerate_outage": 6, "margin": 4, "detect_busy_within": 60}
+    # Behind an AWS NLB (350 s): a 6 s window (3 x 2 s), time = 40 - 6 = 34. Busy: the
+    # smallest tcp_retries2 a 6 s blip cannot beat (4: not before 6.4 s) notices in 12.6 s.
     run, report = report_of(
         ansible_playbook, host, tcp_keepalive_profile=inline, tcp_keepalive_path=["aws_nlb"]
     )
     assert run.rc == 0, str(run)
     assert runtime(lab, host) == (34, 2, 3)
+    retries2 = lab.run(host, ["cat", "/proc/sys/net/ipv4/tcp_retries2"], check=True).stdout
+    assert int(retries2) == 4
+    assert "net.ipv4.tcp_retries2 = 4" in lab.run(host, ["cat", OURS], check=True).stdout
     assert report["profile"] == "inline" and report["status"] == "pass", report["problems"]
+    assert report["intended"]["retries2"] == 4 and report["retries2"] == 4
     detection = [v for v in report["verdicts"] if v["check"] == "detection_time"]
     assert detection and detection[0]["limit"] == 40 and detection[0]["status"] == "pass"
+    busy = [v for v in report["verdicts"] if v["check"] == "busy_detection"]
+    assert [(v["status"], v["value"], v["limit"]) for v in busy] == [("pass", 12.6, 60)]
+    assert report["detection_busy_seconds"] == 12.6
 
     before = fingerprint(lab, host)
     run, audit = report_of(
@@ -212,6 +220,7 @@ def test_inline_profile_is_planned_applied_reported_and_audited(fleet, ansible_p
     assert run.rc == 0, str(run)
     assert fingerprint(lab, host) == before
     assert audit["runtime"] == {"time": 34, "intvl": 2, "probes": 3}
+    assert audit["retries2"] == 4  # read in check mode, because the profile asks for it
     assert audit["status"] == "pass", audit["problems"]
 
 
