@@ -11,7 +11,10 @@ application's own values, and a listener whose accepted connections inherit them
 times, on the same host in the same run:
 
 - the module logic (audit with attribution and exact values + summary) in a fresh child
-  Python, with its peak RSS;
+  Python, with its peak RSS, and the same without the reads of ``TCP_USER_TIMEOUT`` (one
+  ``getsockopt`` per socket) and ``tcp_info`` (``INET_DIAG_INFO`` in the dump), alternating
+  with it, so the cost of those reads is measured under the same load; the dump alone with
+  and without ``tcp_info``;
 - ``ansible localhost -m netstack.keepalive.keepalive_sockets_info`` (summary only), next to
   ``ansible localhost -m ping`` so Ansible's own start-up cost is visible;
 - ``ss -tanoep`` with Python parsing of its output (what one would do without this module),
@@ -51,7 +54,11 @@ APP_IDLE, APP_INTVL, APP_CNT = 600, 30, 4
 AUDIT_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockets_info
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _procfd, _sockdiag, _sockets_info)
+if sys.argv[3] == "without-new-reads":  # the audit before TCP_USER_TIMEOUT and tcp_info
+    _procfd.READ_USER_TIMEOUT = False
+    _sockdiag.REQUEST_INFO = False
 def cpu(who):
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
@@ -71,10 +78,27 @@ with open("/proc/self/status") as status:
 child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 summary = result["summary"]
 exact = sum(row["count"] for row in summary if row["source"] == "getsockopt")
+stalled = sum(row["retransmitting"] + row["probing"] for row in summary)
 print(json.dumps({"elapsed": elapsed, "sockets": result["socket_count"], "exact": exact,
+                  "stalled": stalled,
                   "cpu": cpu(resource.RUSAGE_SELF) - before + cpu(resource.RUSAGE_CHILDREN),
                   "rows": len(summary), "degraded": result["degraded"], "maxrss_mb": own_mb,
                   "child_maxrss_mb": child_mb, "verdicts": len(result.get("verdicts", []))}))
+"""
+
+
+# The inet_diag dump of every socket, with and without tcp_info: (seconds, sockets) medians.
+DUMP_CHILD = r"""
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockdiag
+result = {}
+for info in (False, True, False, True, False, True):
+    _sockdiag.REQUEST_INFO = info
+    started = time.perf_counter()
+    count = len(_sockdiag.dump_tcp(["established", "listen"]))
+    result.setdefault(str(info), []).append((time.perf_counter() - started, count))
+print(json.dumps({k: [statistics.median(t for t, _n in v), v[-1][1]] for k, v in result.items()}))
 """
 
 
@@ -144,9 +168,18 @@ class Workers:
                 stream.close()
 
 
-def run_audit_child(params=None):
+def run_audit_child(params=None, reads="all"):
     out = subprocess.run(
-        [sys.executable, "-c", AUDIT_CHILD, str(collections_path()), json.dumps(params or {})],
+        [sys.executable, "-c", AUDIT_CHILD, str(collections_path()), json.dumps(params or {}),
+         reads],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def run_dump_child():
+    out = subprocess.run(
+        [sys.executable, "-c", DUMP_CHILD, str(collections_path())],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout)
@@ -227,8 +260,9 @@ def bench(sockets, repeat):
             % (len(workers.procs), time.perf_counter() - started)
         )
         # Audit and ss alternate so that both see the same load on a shared machine.
-        audits, ss_runs = [], []
+        audits, ss_runs, before = [], [], []
         for _round in range(repeat):
+            before.append(run_audit_child(reads="without-new-reads"))
             audits.append(run_audit_child())
             ss_runs.append(time_ss("-tanoep"))
         audit_s = statistics.median(a["elapsed"] for a in audits)
@@ -249,6 +283,22 @@ def bench(sockets, repeat):
         )
         if last["degraded"]:
             print("  degraded: %s" % last["degraded"])
+        before_s = statistics.median(a["elapsed"] for a in before)
+        before_cpu = statistics.median(a["cpu"] for a in before)
+        before_rss = max(a["maxrss_mb"] for a in before)
+        print(
+            "  without the TCP_USER_TIMEOUT and tcp_info reads (same run, alternating): "
+            "%.3f s wall, %.3f s CPU, peak RSS %.0f MB -> the reads cost %+.3f s wall "
+            "(%+.0f%%), %+.3f s CPU (%+.0f%%), %+.0f MB; %d sockets stalled now"
+            % (before_s, before_cpu, before_rss, audit_s - before_s,
+               100.0 * (audit_s - before_s) / before_s, cpu_s - before_cpu,
+               100.0 * (cpu_s - before_cpu) / before_cpu, rss - before_rss, last["stalled"])
+        )  # fmt: skip
+        dump = run_dump_child()
+        print(
+            "  inet_diag dump alone (%d sockets): %.3f s without tcp_info, %.3f s with it"
+            % (dump["True"][1], dump["False"][0], dump["True"][0])
+        )
         print(
             "ss -tanoep + parsing: %.3f s wall, %.3f s CPU (%d rows)"
             % (ss_s, ss_cpu, ss_runs[-1][1])
@@ -288,6 +338,11 @@ def bench(sockets, repeat):
             "ss_tanoep_cpu_s": round(ss_cpu, 3), "ratio_vs_ss_tanoep": round(ss_s / audit_s, 1),
             "cpu_ratio_vs_ss_tanoep": round(ss_cpu / cpu_s, 1), "loadavg_1m": os.getloadavg()[0],
             "module_logic_variants_s": {k: round(v, 3) for k, v in variants.items()},
+            "module_logic_without_new_reads_s": round(before_s, 3),
+            "module_cpu_without_new_reads_s": round(before_cpu, 3),
+            "peak_rss_without_new_reads_mb": round(before_rss),
+            "dump_s": {"without_tcp_info": round(dump["False"][0], 3),
+                       "with_tcp_info": round(dump["True"][0], 3)},
         }  # fmt: skip
     finally:
         workers.stop()
