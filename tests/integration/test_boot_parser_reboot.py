@@ -36,6 +36,7 @@ DEFAULTS = {TIME: 7200, INTVL: 75, PROBES: 9, RETRIES2: 15}
 OURS = "/etc/sysctl.d/60-ours.conf"
 OURS_VALUES = {TIME: 601, INTVL: 31, PROBES: 5, RETRIES2: 7}
 LATER = "/etc/sysctl.d/70-later.conf"
+KEY_OF_OPTION = {key.rsplit(".", 1)[1]: key for key in KEYS}
 
 # Lines for the jiffies keys (time, intvl); "{k}" is the key. Values chosen so that none
 # the kernel takes equals ours.
@@ -258,7 +259,7 @@ def test_merged_usr_path_is_idempotent_and_boots(lab, host, ansible_module):
     if lib_link != "usr/lib":
         pytest.skip("/lib on the lab host is not a link to usr/lib (%r)" % lib_link)
     path = "/lib/sysctl.d/90-x.conf"
-    args = {"path": path, "tcp_keepalive_time": 602, "tcp_keepalive_probes": 4}
+    args = {"path": path, "tcp_keepalive_time": 602, "tcp_keepalive_probes": 4, "tcp_retries2": 9}
     first = ansible_module(MODULE, args, pattern=host).by_host[host]
     second = ansible_module(MODULE, args, pattern=host).by_host[host]
     assert first.changed and not first.failed, first
@@ -268,8 +269,11 @@ def test_merged_usr_path_is_idempotent_and_boots(lab, host, ansible_module):
     assert model["shadowing"] == []
     assert [m for m in model["masked"] if m["file"].endswith("/90-x.conf")] == []
     assert model["values"][TIME]["source"] == "/usr/lib/sysctl.d/90-x.conf:3"
+    assert model["values"][RETRIES2]["source"] == "/usr/lib/sysctl.d/90-x.conf:5"
+    predicted = {KEY_OF_OPTION[o]: v["value"] for o, v in second["boot_values"].items()}
     lab.reboot(host)
-    assert booted_values(lab, host) == dict(DEFAULTS, **{TIME: 602, PROBES: 4})
+    booted = booted_values(lab, host)
+    assert booted == dict(DEFAULTS, **{TIME: 602, PROBES: 4, RETRIES2: 9}) == predicted
 
     # A /dev/null link of the same name in /etc masks the file under either spelling.
     lab.run(host, ["ln", "-s", "/dev/null", "/etc/sysctl.d/90-x.conf"], check=True)

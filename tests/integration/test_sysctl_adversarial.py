@@ -94,6 +94,42 @@ def _value_cases():
     return cases
 
 
+RETRIES2_ALLOWED = (
+    "allowed: a whole number of retransmissions in 3..255 (the kernel takes 0..255; below 3 "
+    "is refused)"
+)
+RETRIES2_WHY = "RFC 1122 asks for at least 100 s (tcp_retries2=8 or more)"
+
+
+def _retries2_cases():
+    """Bad values of tcp_retries2, alone and beside good keepalive values."""
+    cases = []
+    for label, value, says in (
+        ("zero", 0, ["tcp_retries2=0 is refused: the kernel would give up", RETRIES2_WHY]),
+        ("two", 2, ["after about 1.4 s of unanswered retransmissions", RETRIES2_WHY]),
+        ("str-two", "2", ["tcp_retries2=2 is refused"]),
+        ("too-big", 256, ["tcp_retries2=256 is out of range"]),
+        ("negative", -1, ["tcp_retries2=-1 is out of range"]),
+        ("huge", 2**64, ["tcp_retries2=%d is out of range" % 2**64]),
+        ("true", True, ["tcp_retries2=True is a boolean"]),
+        ("float", 8.0, ["tcp_retries2=8.0 is not a whole number"]),
+        ("str-hex", "0x8", ["tcp_retries2='0x8' is not a whole number"]),
+        ("str-word", "forever", ["tcp_retries2='forever' is not a whole number"]),
+    ):
+        cases.append(("tcp_retries2-" + label, {"tcp_retries2": value}, says + [RETRIES2_ALLOWED]))
+    cases.append(
+        ("tcp_retries2-with-keepalive", dict(WANT, tcp_retries2=1), ["tcp_retries2=1 is refused"])
+    )
+    cases.append(
+        (
+            "tcp_retries2-absent-restore",
+            dict(RESTORE, tcp_retries2=300),
+            ["tcp_retries2=300 is out of range", RETRIES2_ALLOWED],
+        )
+    )
+    return cases
+
+
 def _bool_case(option, value):
     return (
         "%s-%s" % (option, value),
@@ -115,227 +151,254 @@ def _path_case(label, path, says, allowed=PATH_ALLOWED, args=None):
 ABSENT = {"state": "absent"}
 RESTORE = {"state": "absent", "restore_runtime": True}
 
-CASES = _value_cases() + [
-    ("no-value", {"state": "present"}, ["state is present", "tcp_keepalive_time"]),
-    ("state-bad", dict(WANT, state="gone"), ["state", "gone", "present, absent"]),
-    ("state-empty", dict(WANT, state=""), ["state", "present, absent"]),
-    (
-        "on_shadowed-bad",
-        dict(WANT, on_shadowed="shrug"),
-        ["on_shadowed", "shrug", "fail, warn, ignore"],
-    ),
-    _bool_case("persist", "maybe"),
-    _bool_case("apply", "sometimes"),
-    _bool_case("restore_runtime", 2),
-    (
-        "unknown-option",
-        dict(WANT, bogus=1),
-        ["Unsupported parameters", "bogus", "Supported parameters include"],
-    ),
-    (
-        "typo-option",
-        {"tcp_keepalive_tme": 60, "tcp_keepalive_intvl": 30},
-        ["Unsupported parameters", "tcp_keepalive_tme", "tcp_keepalive_time"],
-    ),
-    # path: shape
-    _path_case("outside", "/etc/keepalive.conf", "is outside the sysctl.d directories"),
-    _path_case("sysctl-conf", "/etc/sysctl.conf", "is outside the sysctl.d directories"),
-    _path_case("tmp", "/tmp/90-k.conf", "is outside the sysctl.d directories"),
-    _path_case("subdir", "/etc/sysctl.d/sub/90-k.conf", "is outside the sysctl.d directories"),
-    _path_case("the-dir", "/etc/sysctl.d", "is outside the sysctl.d directories"),
-    _path_case("relative", "etc/sysctl.d/90-k.conf", "is not a plain absolute path"),
-    _path_case("dotdot", "/etc/sysctl.d/../sysctl.d/90-k.conf", "is not a plain absolute path"),
-    _path_case("escape", "/etc/sysctl.d/../passwd.conf", "is not a plain absolute path"),
-    _path_case("trailing-slash", "/etc/sysctl.d/", "is not a plain absolute path"),
-    _path_case("leading-space", " /etc/sysctl.d/90-k.conf", "is not a plain absolute path"),
-    _path_case("empty", "", "is not a plain absolute path"),
-    _path_case("not-conf", "/etc/sysctl.d/90-k.txt", ": only *.conf files are read at boot"),
-    _path_case("conf-bak", "/etc/sysctl.d/90-k.conf.bak", ": only *.conf files are read at boot"),
-    _path_case("hidden", "/etc/sysctl.d/.90-k.conf", ": only *.conf files are read at boot"),
-    _path_case("bare-conf", "/etc/sysctl.d/.conf", ": only *.conf files are read at boot"),
-    _path_case("newline", "/etc/sysctl.d/90-k.conf\n", ": only *.conf files are read at boot"),
-    # path: a file that is not ours
-    _path_case("admin", ADMIN, "is a file this module did not write", NOT_OURS),
-    _path_case("admin-absent", ADMIN, "is a file this module did not write", NOT_OURS, ABSENT),
-    _path_case("admin-restore", ADMIN, "is a file this module did not write", NOT_OURS, RESTORE),
-    _path_case("vendor", VENDOR, "is a file this module did not write", NOT_OURS),
-    _path_case("vendor-absent", VENDOR, "is a file this module did not write", NOT_OURS, ABSENT),
-    _path_case(
-        "empty-file",
-        "/etc/sysctl.d/11-empty.conf",
-        "is an empty file this module did not write",
-        NOT_OURS,
-    ),
-    _path_case(
-        "lookalike",
-        "/etc/sysctl.d/12-lookalike.conf",
-        "is a file this module did not write",
-        NOT_OURS,
-    ),
-    # path: not a regular file
-    _path_case(
-        "fifo",
-        "/etc/sysctl.d/91-fifo.conf",
-        "is a FIFO (named pipe), not a regular file",
-        NOT_REGULAR,
-    ),
-    _path_case(
-        "fifo-absent", "/etc/sysctl.d/91-fifo.conf", "is a FIFO (named pipe)", NOT_REGULAR, ABSENT
-    ),
-    _path_case(
-        "dir", "/etc/sysctl.d/92-dir.conf", "is a directory, not a regular file", NOT_REGULAR
-    ),
-    _path_case("dir-absent", "/etc/sysctl.d/92-dir.conf", "is a directory", NOT_REGULAR, ABSENT),
-    _path_case(
-        "masked",
-        "/etc/sysctl.d/93-masked.conf",
-        "is a symbolic link to /dev/null (-> /dev/null): a mask",
-        NOT_REGULAR,
-    ),
-    _path_case(
-        "masked-absent",
-        "/etc/sysctl.d/93-masked.conf",
-        "is a symbolic link to /dev/null",
-        NOT_REGULAR,
-        ABSENT,
-    ),
-    _path_case(
-        "dangling",
-        "/etc/sysctl.d/94-dangling.conf",
-        "is a dangling symbolic link (-> /nonexistent/ka.conf)",
-        NOT_REGULAR,
-    ),
-    _path_case(
-        "link", "/etc/sysctl.d/95-link.conf", "is a symbolic link (-> 10-admin.conf)", NOT_REGULAR
-    ),
-    _path_case(
-        "link-absent",
-        "/etc/sysctl.d/95-link.conf",
-        "is a symbolic link (-> 10-admin.conf)",
-        NOT_REGULAR,
-        ABSENT,
-    ),
-    # mode
-    (
-        "mode-0666",
-        dict(WANT, mode="0666"),
-        ["mode='0666' (0666) lets group or other users write", MODE_ALLOWED],
-    ),
-    (
-        "mode-0664",
-        dict(WANT, mode="0664"),
-        ["mode='0664' (0664) lets group or other users write", MODE_ALLOWED],
-    ),
-    (
-        "mode-int-0666",
-        dict(WANT, mode=0o666),
-        ["mode=438 (0666) lets group or other users write", MODE_ALLOWED],
-    ),
-    (
-        "mode-7777",
-        dict(WANT, mode="7777"),
-        ["mode='7777' (07777) has a setuid, setgid or sticky bit", MODE_ALLOWED],
-    ),
-    (
-        "mode-4644",
-        dict(WANT, mode="4644"),
-        ["mode='4644' (04644) has a setuid, setgid or sticky bit", MODE_ALLOWED],
-    ),
-    ("mode-01644", dict(WANT, mode="01644"), ["mode='01644' (01644) has a setuid", MODE_ALLOWED]),
-    (
-        "mode-0000",
-        dict(WANT, mode="0000"),
-        ["mode='0000' (0000) gives the owner no read permission", MODE_ALLOWED],
-    ),
-    (
-        "mode-0200",
-        dict(WANT, mode="0200"),
-        ["mode='0200' (0200) gives the owner no read permission", MODE_ALLOWED],
-    ),
-    (
-        "mode-int-644",
-        dict(WANT, mode=644),
-        ["mode=644 is the decimal number 644 (mode 01204)", "quote it: '0644'", MODE_ALLOWED],
-    ),
-    (
-        "mode-int-600",
-        dict(WANT, mode=600),
-        ["mode=600 is the decimal number 600", "quote it: '0600'"],
-    ),
-    (
-        "mode-int-0",
-        dict(WANT, mode=0),
-        ["mode=0 (0000) gives the owner no read permission", MODE_ALLOWED],
-    ),
-    ("mode-int-huge", dict(WANT, mode=99999), ["mode=99999 is not a file mode", MODE_ALLOWED]),
-    ("mode-negative", dict(WANT, mode=-420), ["mode=-420 is not a file mode", MODE_ALLOWED]),
-    (
-        "mode-symbolic",
-        dict(WANT, mode="u=rw,go=r"),
-        ["mode='u=rw,go=r' is not a file mode", MODE_ALLOWED],
-    ),
-    (
-        "mode-ls",
-        dict(WANT, mode="rw-r--r--"),
-        ["mode='rw-r--r--' is not a file mode", MODE_ALLOWED],
-    ),
-    (
-        "mode-two",
-        dict(WANT, mode="0644 0600"),
-        ["mode='0644 0600' is not a file mode", MODE_ALLOWED],
-    ),
-    ("mode-9", dict(WANT, mode="0999"), ["mode='0999' is not a file mode", MODE_ALLOWED]),
-    ("mode-true", dict(WANT, mode=True), ["mode=True is not a file mode", MODE_ALLOWED]),
-    ("mode-float", dict(WANT, mode=6.44), ["mode=6.44 is not a file mode", MODE_ALLOWED]),
-    ("mode-empty", dict(WANT, mode=""), ["mode='' is not a file mode", MODE_ALLOWED]),
-    # netns
-    (
-        "netns-passwd",
-        dict(WANT, netns="/etc/passwd"),
-        ["netns='/etc/passwd': /etc/passwd is not a network namespace", NETNS_ALLOWED],
-    ),
-    (
-        "netns-mnt",
-        dict(WANT, netns="/proc/self/ns/mnt"),
-        ["is not a network namespace (it is a namespace of another type)", NETNS_ALLOWED],
-    ),
-    (
-        "netns-dir",
-        dict(WANT, netns="/run"),
-        ["netns='/run': /run is not a network namespace (it is a directory)", NETNS_ALLOWED],
-    ),
-    (
-        "netns-dev-null",
-        dict(WANT, netns="/dev/null"),
-        ["netns='/dev/null': /dev/null is not a network namespace", NETNS_ALLOWED],
-    ),
-    (
-        "netns-fifo",
-        dict(WANT, netns="/etc/sysctl.d/91-fifo.conf"),
-        ["is not a network namespace (it is a FIFO (named pipe))", NETNS_ALLOWED],
-    ),
-    (
-        "netns-missing",
-        dict(WANT, netns="no-such-ns"),
-        ["netns='no-such-ns': no such network namespace", NETNS_ALLOWED],
-    ),
-    (
-        "netns-space",
-        dict(WANT, netns="a b"),
-        ["netns='a b': no such network namespace", NETNS_ALLOWED],
-    ),
-    ("netns-dotdot", dict(WANT, netns=".."), ["netns='..' is not a namespace name", NETNS_ALLOWED]),
-    (
-        "netns-relative",
-        dict(WANT, netns="proc/1/ns/net"),
-        ["netns='proc/1/ns/net' is not a plain absolute path", NETNS_ALLOWED],
-    ),
-    (
-        "netns-not-plain",
-        dict(WANT, netns="/proc/1/ns/../ns/net"),
-        ["is not a plain absolute path", NETNS_ALLOWED],
-    ),
-]
+CASES = (
+    _value_cases()
+    + _retries2_cases()
+    + [
+        ("no-value", {"state": "present"}, ["state is present", "tcp_keepalive_time"]),
+        ("state-bad", dict(WANT, state="gone"), ["state", "gone", "present, absent"]),
+        ("state-empty", dict(WANT, state=""), ["state", "present, absent"]),
+        (
+            "on_shadowed-bad",
+            dict(WANT, on_shadowed="shrug"),
+            ["on_shadowed", "shrug", "fail, warn, ignore"],
+        ),
+        _bool_case("persist", "maybe"),
+        _bool_case("apply", "sometimes"),
+        _bool_case("restore_runtime", 2),
+        (
+            "unknown-option",
+            dict(WANT, bogus=1),
+            ["Unsupported parameters", "bogus", "Supported parameters include"],
+        ),
+        (
+            "typo-option",
+            {"tcp_keepalive_tme": 60, "tcp_keepalive_intvl": 30},
+            ["Unsupported parameters", "tcp_keepalive_tme", "tcp_keepalive_time"],
+        ),
+        # path: shape
+        _path_case("outside", "/etc/keepalive.conf", "is outside the sysctl.d directories"),
+        _path_case("sysctl-conf", "/etc/sysctl.conf", "is outside the sysctl.d directories"),
+        _path_case("tmp", "/tmp/90-k.conf", "is outside the sysctl.d directories"),
+        _path_case("subdir", "/etc/sysctl.d/sub/90-k.conf", "is outside the sysctl.d directories"),
+        _path_case("the-dir", "/etc/sysctl.d", "is outside the sysctl.d directories"),
+        _path_case("relative", "etc/sysctl.d/90-k.conf", "is not a plain absolute path"),
+        _path_case("dotdot", "/etc/sysctl.d/../sysctl.d/90-k.conf", "is not a plain absolute path"),
+        _path_case("escape", "/etc/sysctl.d/../passwd.conf", "is not a plain absolute path"),
+        _path_case("trailing-slash", "/etc/sysctl.d/", "is not a plain absolute path"),
+        _path_case("leading-space", " /etc/sysctl.d/90-k.conf", "is not a plain absolute path"),
+        _path_case("empty", "", "is not a plain absolute path"),
+        _path_case("not-conf", "/etc/sysctl.d/90-k.txt", ": only *.conf files are read at boot"),
+        _path_case(
+            "conf-bak", "/etc/sysctl.d/90-k.conf.bak", ": only *.conf files are read at boot"
+        ),
+        _path_case("hidden", "/etc/sysctl.d/.90-k.conf", ": only *.conf files are read at boot"),
+        _path_case("bare-conf", "/etc/sysctl.d/.conf", ": only *.conf files are read at boot"),
+        _path_case("newline", "/etc/sysctl.d/90-k.conf\n", ": only *.conf files are read at boot"),
+        # path: a file that is not ours
+        _path_case("admin", ADMIN, "is a file this module did not write", NOT_OURS),
+        _path_case("admin-absent", ADMIN, "is a file this module did not write", NOT_OURS, ABSENT),
+        _path_case(
+            "admin-restore", ADMIN, "is a file this module did not write", NOT_OURS, RESTORE
+        ),
+        _path_case("vendor", VENDOR, "is a file this module did not write", NOT_OURS),
+        _path_case(
+            "vendor-absent", VENDOR, "is a file this module did not write", NOT_OURS, ABSENT
+        ),
+        _path_case(
+            "empty-file",
+            "/etc/sysctl.d/11-empty.conf",
+            "is an empty file this module did not write",
+            NOT_OURS,
+        ),
+        _path_case(
+            "lookalike",
+            "/etc/sysctl.d/12-lookalike.conf",
+            "is a file this module did not write",
+            NOT_OURS,
+        ),
+        # path: not a regular file
+        _path_case(
+            "fifo",
+            "/etc/sysctl.d/91-fifo.conf",
+            "is a FIFO (named pipe), not a regular file",
+            NOT_REGULAR,
+        ),
+        _path_case(
+            "fifo-absent",
+            "/etc/sysctl.d/91-fifo.conf",
+            "is a FIFO (named pipe)",
+            NOT_REGULAR,
+            ABSENT,
+        ),
+        _path_case(
+            "dir", "/etc/sysctl.d/92-dir.conf", "is a directory, not a regular file", NOT_REGULAR
+        ),
+        _path_case(
+            "dir-absent", "/etc/sysctl.d/92-dir.conf", "is a directory", NOT_REGULAR, ABSENT
+        ),
+        _path_case(
+            "masked",
+            "/etc/sysctl.d/93-masked.conf",
+            "is a symbolic link to /dev/null (-> /dev/null): a mask",
+            NOT_REGULAR,
+        ),
+        _path_case(
+            "masked-absent",
+            "/etc/sysctl.d/93-masked.conf",
+            "is a symbolic link to /dev/null",
+            NOT_REGULAR,
+            ABSENT,
+        ),
+        _path_case(
+            "dangling",
+            "/etc/sysctl.d/94-dangling.conf",
+            "is a dangling symbolic link (-> /nonexistent/ka.conf)",
+            NOT_REGULAR,
+        ),
+        _path_case(
+            "link",
+            "/etc/sysctl.d/95-link.conf",
+            "is a symbolic link (-> 10-admin.conf)",
+            NOT_REGULAR,
+        ),
+        _path_case(
+            "link-absent",
+            "/etc/sysctl.d/95-link.conf",
+            "is a symbolic link (-> 10-admin.conf)",
+            NOT_REGULAR,
+            ABSENT,
+        ),
+        # mode
+        (
+            "mode-0666",
+            dict(WANT, mode="0666"),
+            ["mode='0666' (0666) lets group or other users write", MODE_ALLOWED],
+        ),
+        (
+            "mode-0664",
+            dict(WANT, mode="0664"),
+            ["mode='0664' (0664) lets group or other users write", MODE_ALLOWED],
+        ),
+        (
+            "mode-int-0666",
+            dict(WANT, mode=0o666),
+            ["mode=438 (0666) lets group or other users write", MODE_ALLOWED],
+        ),
+        (
+            "mode-7777",
+            dict(WANT, mode="7777"),
+            ["mode='7777' (07777) has a setuid, setgid or sticky bit", MODE_ALLOWED],
+        ),
+        (
+            "mode-4644",
+            dict(WANT, mode="4644"),
+            ["mode='4644' (04644) has a setuid, setgid or sticky bit", MODE_ALLOWED],
+        ),
+        (
+            "mode-01644",
+            dict(WANT, mode="01644"),
+            ["mode='01644' (01644) has a setuid", MODE_ALLOWED],
+        ),
+        (
+            "mode-0000",
+            dict(WANT, mode="0000"),
+            ["mode='0000' (0000) gives the owner no read permission", MODE_ALLOWED],
+        ),
+        (
+            "mode-0200",
+            dict(WANT, mode="0200"),
+            ["mode='0200' (0200) gives the owner no read permission", MODE_ALLOWED],
+        ),
+        (
+            "mode-int-644",
+            dict(WANT, mode=644),
+            ["mode=644 is the decimal number 644 (mode 01204)", "quote it: '0644'", MODE_ALLOWED],
+        ),
+        (
+            "mode-int-600",
+            dict(WANT, mode=600),
+            ["mode=600 is the decimal number 600", "quote it: '0600'"],
+        ),
+        (
+            "mode-int-0",
+            dict(WANT, mode=0),
+            ["mode=0 (0000) gives the owner no read permission", MODE_ALLOWED],
+        ),
+        ("mode-int-huge", dict(WANT, mode=99999), ["mode=99999 is not a file mode", MODE_ALLOWED]),
+        ("mode-negative", dict(WANT, mode=-420), ["mode=-420 is not a file mode", MODE_ALLOWED]),
+        (
+            "mode-symbolic",
+            dict(WANT, mode="u=rw,go=r"),
+            ["mode='u=rw,go=r' is not a file mode", MODE_ALLOWED],
+        ),
+        (
+            "mode-ls",
+            dict(WANT, mode="rw-r--r--"),
+            ["mode='rw-r--r--' is not a file mode", MODE_ALLOWED],
+        ),
+        (
+            "mode-two",
+            dict(WANT, mode="0644 0600"),
+            ["mode='0644 0600' is not a file mode", MODE_ALLOWED],
+        ),
+        ("mode-9", dict(WANT, mode="0999"), ["mode='0999' is not a file mode", MODE_ALLOWED]),
+        ("mode-true", dict(WANT, mode=True), ["mode=True is not a file mode", MODE_ALLOWED]),
+        ("mode-float", dict(WANT, mode=6.44), ["mode=6.44 is not a file mode", MODE_ALLOWED]),
+        ("mode-empty", dict(WANT, mode=""), ["mode='' is not a file mode", MODE_ALLOWED]),
+        # netns
+        (
+            "netns-passwd",
+            dict(WANT, netns="/etc/passwd"),
+            ["netns='/etc/passwd': /etc/passwd is not a network namespace", NETNS_ALLOWED],
+        ),
+        (
+            "netns-mnt",
+            dict(WANT, netns="/proc/self/ns/mnt"),
+            ["is not a network namespace (it is a namespace of another type)", NETNS_ALLOWED],
+        ),
+        (
+            "netns-dir",
+            dict(WANT, netns="/run"),
+            ["netns='/run': /run is not a network namespace (it is a directory)", NETNS_ALLOWED],
+        ),
+        (
+            "netns-dev-null",
+            dict(WANT, netns="/dev/null"),
+            ["netns='/dev/null': /dev/null is not a network namespace", NETNS_ALLOWED],
+        ),
+        (
+            "netns-fifo",
+            dict(WANT, netns="/etc/sysctl.d/91-fifo.conf"),
+            ["is not a network namespace (it is a FIFO (named pipe))", NETNS_ALLOWED],
+        ),
+        (
+            "netns-missing",
+            dict(WANT, netns="no-such-ns"),
+            ["netns='no-such-ns': no such network namespace", NETNS_ALLOWED],
+        ),
+        (
+            "netns-space",
+            dict(WANT, netns="a b"),
+            ["netns='a b': no such network namespace", NETNS_ALLOWED],
+        ),
+        (
+            "netns-dotdot",
+            dict(WANT, netns=".."),
+            ["netns='..' is not a namespace name", NETNS_ALLOWED],
+        ),
+        (
+            "netns-relative",
+            dict(WANT, netns="proc/1/ns/net"),
+            ["netns='proc/1/ns/net' is not a plain absolute path", NETNS_ALLOWED],
+        ),
+        (
+            "netns-not-plain",
+            dict(WANT, netns="/proc/1/ns/../ns/net"),
+            ["is not a plain absolute path", NETNS_ALLOWED],
+        ),
+    ]
+)
 
 
 def _setup_specials(lab, host):

@@ -13,8 +13,12 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _hostproof import unchanged  # noqa: E402
 
 MODULE = "netstack.keepalive.keepalive_sysctl"
 OURS = "/etc/sysctl.d/90-netstack-keepalive.conf"
@@ -276,6 +280,16 @@ ERROR_CASES = {
         {"tcp_keepalive_time": 60, "netns": "no-such-ns"},
         "netns='no-such-ns': no such network namespace",
     ),
+    "retries2-2": (
+        dict(WANT, tcp_retries2=2),
+        "tcp_retries2=2 is refused: the kernel would give up on a connection with "
+        "unacknowledged data after about 1.4 s of unanswered retransmissions",
+    ),
+    "retries2-256": (
+        {"tcp_retries2": 256},
+        "tcp_retries2=256 is out of range; allowed: a whole number of retransmissions in 3..255",
+    ),
+    "retries2-fraction": ({"tcp_retries2": "8.5"}, "tcp_retries2='8.5' is not a whole number"),
 }
 
 
@@ -350,3 +364,100 @@ def test_netns_option_on_this_machine(tmp_path):
         assert machine_state() == before
     finally:
         subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# tcp_retries2
+
+
+def retries2(lab, host):
+    done = lab.run(host, ["cat", "/proc/sys/net/ipv4/tcp_retries2"], check=True)
+    return int(done.stdout)
+
+
+def test_retries2_set_shadowed_absent_and_every_reboot_agrees(
+    lab, ansible_module, ansible_playbook, untouched
+):
+    """tcp_retries2 through Ansible: check mode with diff changes nothing, four runs, a reboot
+    gives the predicted value; a later file shadows it (file:line, refused then warned, the
+    reboot gives the shadowing value); absent with restore_runtime puts its boot value back."""
+    host = lab.hosts[0].name
+    args = dict(WANT, tcp_retries2=8)
+    with unchanged(lab, [host]):
+        check = ansible_module(MODULE, args, pattern=host, check=True, diff=True).by_host[host]
+    assert check.changed and not check.failed, check.result
+    assert check["before"] == dict(DEFAULTS, tcp_retries2=15)
+    assert check["after"] == args
+    assert check["diff"][0]["after"].endswith("net.ipv4.tcp_retries2 = 8\n")
+    assert "net.ipv4.tcp_retries2 = 15\n" in check["diff"][1]["before"]
+
+    run = ansible_playbook(four_runs_play(host, args))
+    assert run.rc == 0, run
+    real = run.task("real", host)
+    assert (runtime(lab, host), retries2(lab, host)) == (WANT, 8)
+    assert real["boot_values"]["tcp_retries2"] == {
+        "value": 8,
+        "source": OURS + ":6",
+        "file": OURS,
+        "line": 6,
+    }
+    assert real["detection_seconds"] == 300  # the idle figure
+    untouched(host)
+    lab.reboot(host)
+    assert (runtime(lab, host), retries2(lab, host)) == (WANT, 8)
+
+    later = "/etc/sysctl.d/99-zzz-retries2.conf"
+    lab.run(host, "printf '# site\\nnet.ipv4.tcp_retries2 = 12\\n' > " + later, check=True)
+    with unchanged(lab, [host]):
+        # not passed now: kept from the earlier run, so still ours, and shadowed
+        refused = ansible_module(MODULE, {"tcp_keepalive_time": 150}, pattern=host).by_host[host]
+    assert refused.failed
+    assert refused.msg.startswith(
+        OURS + " is overridden at boot: %s:2 sets net.ipv4.tcp_retries2 = 12" % later
+    )
+    assert "on_shadowed=fail; nothing was changed" in refused.msg
+    warned = ansible_module(MODULE, dict(args, on_shadowed="warn"), pattern=host).by_host[host]
+    assert not warned.failed and not warned.changed
+    assert warned["shadowed_by"] == [
+        {
+            "file": later,
+            "line": 2,
+            "key": "net.ipv4.tcp_retries2",
+            "value": 12,
+            "reason": "applied after " + OURS,
+        }
+    ]
+    assert "%s:2 sets net.ipv4.tcp_retries2 = 12" % later in json.dumps(warned.get("warnings"))
+    boot = warned["boot_values"]["tcp_retries2"]
+    assert (boot["value"], boot["source"]) == (12, later + ":2")
+    lab.reboot(host)
+    assert retries2(lab, host) == boot["value"]  # the model told the truth about the reboot
+
+    lab.run(host, ["rm", "-f", later], check=True)
+    ansible_module(MODULE, args, pattern=host)  # 8 again at runtime
+    restore = {"state": "absent", "restore_runtime": True}
+    gone = ansible_module(MODULE, restore, pattern=host).by_host[host]
+    assert gone.changed and gone["before"]["tcp_retries2"] == 8
+    boot = gone["boot_values"]["tcp_retries2"]
+    assert (boot["value"], boot["source"]) == (15, "kernel default")
+    assert (runtime(lab, host), retries2(lab, host)) == (DEFAULTS, 15)
+    assert OURS not in sysctl_files(lab, host)
+    untouched(host)
+    lab.reboot(host)
+    assert retries2(lab, host) == boot["value"]
+    clean_host(lab, host, later)
+
+
+def test_without_the_option_retries2_is_never_touched(lab, ansible_module, untouched):
+    """A run without tcp_retries2 neither reads it into the result nor changes it."""
+    host = lab.hosts[1].name
+    lab.run(host, "echo 11 > /proc/sys/net/ipv4/tcp_retries2", check=True)
+    try:
+        result = ansible_module(MODULE, WANT, pattern=host, diff=True).by_host[host]
+        assert result.changed and retries2(lab, host) == 11
+        assert "tcp_retries2" not in result["before"] and "tcp_retries2" not in result["after"]
+        assert "tcp_retries2" not in result["boot_values"]
+        assert all("retries2" not in d["before"] + d["after"] for d in result["diff"])
+        untouched(host)
+    finally:
+        clean_host(lab, host)
