@@ -13,8 +13,8 @@ right before the writes, so its answer is the same plan.
 
 ``tcp_retries2`` is optional: its runtime value is read, written or restored only when the
 option is given (or, for ``restore_runtime``, when our file set it); our file keeps a line of
-it that an earlier run wrote, like the keepalive keys; the boot values and shadowing include
-it whenever some file of the boot model sets it.
+it that an earlier run wrote, like the keepalive keys; the boot values include it when it is
+given or some file of the boot model sets it, shadowing whenever our file sets it.
 
 Only a file that is absent or starts with our HEADER is ever written or removed. Runs on a
 host are serialised by ``_sysctl_runtime.FileLock`` beside our file: a writer plans again
