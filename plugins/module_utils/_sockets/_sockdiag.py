@@ -146,23 +146,23 @@ def _attributes(view, start, end):
     return cgroup_id, info
 
 
-def _info_length(view, length):
-    """Length of the first message's INET_DIAG_INFO attribute when it ends the message, else 0.
+def _info_position(view, length):
+    """``(offset, length)`` of the first message's INET_DIAG_INFO attribute, ``(0, 0)`` when
+    it has none.
 
-    The kernel puts tcp_info after the cgroup id and INET_DIAG_SOCKOPT; its size is the
+    The kernel puts tcp_info after the cgroup id and INET_DIAG_SOCKOPT, last but for the
+    congestion control's own attribute (BBR, DCTCP, Vegas; not CUBIC); its size is the
     kernel's ``sizeof(struct tcp_info)``, the same for every socket that has one.
     """
     start = _MSG.size
     while start + 4 <= length:
         attr_len, kind = _ATTR.unpack_from(view, start)
-        if attr_len < 4:
-            return 0
-        following = start + ((attr_len + 3) & ~3)
-        if following >= length:
-            ok = kind == INET_DIAG_INFO and attr_len >= 4 + _TCP_INFO.size
-            return attr_len if ok and following == length else 0
-        start = following
-    return 0
+        if attr_len < 4 or start + attr_len > length:
+            return 0, 0
+        if kind == INET_DIAG_INFO:
+            return (start, attr_len) if attr_len >= 4 + _TCP_INFO.size else (0, 0)
+        start += (attr_len + 3) & ~3
+    return 0, 0
 
 
 def _uniform_struct(view, size):
@@ -170,17 +170,20 @@ def _uniform_struct(view, size):
     tuples, or None.
 
     A dump chunk is usually nothing but inet_diag messages of one length whose attributes
-    end with the cgroup id and one short attribute (Linux >= 5.10), then tcp_info when it was
-    asked for. Strided slices check the length, type and attribute headers of every message
-    at C speed; then one ``iter_unpack`` yields the tuples without a Python step per socket.
+    have the cgroup id and one short attribute (Linux >= 5.10) last, or just before
+    tcp_info when it was asked for. Strided slices check the length, type and attribute
+    headers of every message at C speed; then one ``iter_unpack`` yields the tuples without a
+    Python step per socket.
     """
     length = _NLMSG_LEN_TYPE.unpack_from(view, 0)[0]
     if length % 4 or length < _MSG.size + 20 or size % length or length > size:
         return None
-    info_len = _info_length(view, length)
-    layout = _UNIFORM.get((length, info_len))
+    key = (length,) + _info_position(view, length)
+    if key not in _UNIFORM:
+        _UNIFORM[key] = _uniform_layout(*key)
+    layout = _UNIFORM[key]
     if layout is None:
-        layout = _UNIFORM[(length, info_len)] = _uniform_layout(length, info_len)
+        return None
     fast, checks, last_len_at = layout
     count = size // length
     for offset, expected in checks:
@@ -189,23 +192,25 @@ def _uniform_struct(view, size):
     last_len = view[last_len_at]  # the short attribute after the cgroup id
     if not 4 <= last_len <= 8 or view[last_len_at::length] != bytes((last_len,)) * count:
         return None
-    return fast, bool(info_len)
+    return fast, key[2] != 0
 
 
-def _uniform_layout(length, info_len):
-    """Struct for messages of ``length`` ending with a tcp_info attribute of ``info_len``
-    (0: none), the (offset, byte) pairs each message must have, and the offset of the short
-    attribute's length."""
-    info_size = (info_len + 3) & ~3
-    cgroup_at = length - info_size - 20
+def _uniform_layout(length, info_at, info_len):
+    """Struct for messages of ``length`` with a tcp_info attribute of ``info_len`` at
+    ``info_at`` (0, 0: none; else the cgroup id and the short attribute are just before it,
+    and what follows it is skipped), the (offset, byte) pairs each message must have, and
+    the offset of the short attribute's length."""
+    cgroup_at = (info_at if info_len else length) - 20
+    if cgroup_at < _MSG.size:
+        return None  # tcp_info too early for the cgroup id before it: walk such chunks
     fmt = "=16xBBBB48sI8xII%dxQ8x" % (cgroup_at + 4 - _MSG.size)
     expected = _NLMSG_LEN_TYPE.pack(length, SOCK_DIAG_BY_FAMILY)  # nlmsg_len, nlmsg_type
     expected += _ATTR.pack(12, INET_DIAG_CGROUP_ID) + b"\0"  # cgroup id header, last_len < 256
     offsets = list(range(6)) + [cgroup_at + index for index in range(4)] + [cgroup_at + 13]
     if info_len:
-        fmt += "4x%s%dx" % (_TCP_INFO_FORMAT, info_size - 4 - _TCP_INFO.size)
+        fmt += "4x%s%dx" % (_TCP_INFO_FORMAT, length - info_at - 4 - _TCP_INFO.size)
         expected += _ATTR.pack(info_len, INET_DIAG_INFO)
-        offsets += [length - info_size + index for index in range(4)]
+        offsets += [info_at + index for index in range(4)]
     checks = [(offset, bytes((expected[index],))) for index, offset in enumerate(offsets)]
     return struct.Struct(fmt), checks, cgroup_at + 12
 

@@ -66,7 +66,8 @@ def info(retransmits, probes, backoff, unacked, size=280):
     return attr(sd.INET_DIAG_INFO, tcp_info(retransmits, probes, backoff, unacked, size))
 
 
-CONG = attr(4, b"cubic\0")  # INET_DIAG_CONG: asked for separately, here after tcp_info
+CONG = attr(4, b"cubic\0\0\0")  # INET_DIAG_CONG (asked for separately), 8 bytes
+BBR_INFO = attr(16, b"\0" * 8)  # INET_DIAG_BBRINFO (longer in truth), as long as CONG here
 
 
 @pytest.mark.parametrize(
@@ -179,10 +180,24 @@ LISTENING = (10, 10, 0, 0, V6, 0, 105, 3, 4242)
             id="older-kernel-shorter-tcp-info",
         ),
         pytest.param(
-            diag_message(*STUCK[:8], attrs=LINUX_6 + info(1, 0, 1, 2) + CONG),
-            [STUCK + (1, 0, 1, 2)],
+            (diag_message(*STUCK[:8], attrs=LINUX_6 + info(1, 0, 1, 2) + BBR_INFO)) * 2,
+            [STUCK + (1, 0, 1, 2)] * 2,
+            True,
+            id="tcp-info-then-the-congestion-controls-attribute",
+        ),
+        pytest.param(
+            diag_message(*STUCK[:8], attrs=LINUX_6 + info(1, 0, 1, 2) + CONG)
+            + diag_message(*IDLE[:8], attrs=LINUX_6 + info(0, 1, 0, 0) + BBR_INFO),
+            [STUCK + (1, 0, 1, 2), IDLE + (0, 1, 0, 0)],
+            True,  # same lengths, other attributes after tcp_info: skipped, fields in place
+            id="tcp-info-then-other-attributes",
+        ),
+        pytest.param(
+            diag_message(*STUCK[:8], attrs=LINUX_6 + info(1, 0, 1, 2))
+            + diag_message(*IDLE[:8], attrs=LINUX_6 + attr(15, b"\0" * 280)),
+            [STUCK + (1, 0, 1, 2), IDLE + NO_INFO],
             False,
-            id="tcp-info-not-last-walks",
+            id="same-lengths-one-without-tcp-info-walks",
         ),
         pytest.param(
             diag_message(*STUCK[:8], attrs=SHUTDOWN + info(4, 0, 4, 1) + CGROUP),
