@@ -279,6 +279,10 @@ def test_in_process_namespaces_carry_their_own_sysctls(stack, in_process):
     assert ours["inode"] == stack.netns.inode
     (root,) = [entry for entry in namespaces.values() if entry["current"]]
     assert sysctls_of(root) == stack.root_sysctls
+    with open("/proc/sys/net/ipv4/tcp_retries2") as handle:
+        assert root["tcp_retries2"] == int(handle.read())
+    # idle services with their clients: nothing waits for a silent peer
+    assert (ours["retransmitting"], ours["probing"]) == (0, 0)
 
 
 # --- through Ansible: the module on localhost, ansible_connection=local ----------------
@@ -345,6 +349,7 @@ def test_module_default_is_summary_only_with_every_service(stack, via_ansible):
             "idle": values[0],
             "intvl": values[1],
             "cnt": values[2],
+            "user_timeout": None,  # none of the daemons sets TCP_USER_TIMEOUT as configured
             "source": "getsockopt",
         }
         rows = [r for r in result["summary"] if {k: r[k] for k in want} == want]
