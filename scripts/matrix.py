@@ -351,11 +351,12 @@ def shipped_plugins(installed):
         for p in (installed / "plugins" / "modules").glob("*.py")
         if not p.name.startswith("_")
     )
-    filters = []
-    for doc in sorted((installed / "plugins" / "filter").glob("*.yml")):
-        match = re.search(r"^\s+name:\s*(\S+)", doc.read_text(), re.M)
-        if match:
-            filters.append(match.group(1))
+    # One plugin file per filter, named after it (its DOCUMENTATION says the same name).
+    filters = sorted(
+        p.stem
+        for p in (installed / "plugins" / "filter").glob("*.py")
+        if not p.name.startswith("_")
+    )
     roles = sorted(p.name for p in (installed / "roles").iterdir() if p.is_dir())
     fq = "%s.%%s" % COLLECTION
     return {

@@ -261,9 +261,9 @@ def kernel_value(key, text, kernel):
         why = "%s; %s" % (why, _REFUSED)
     else:
         why = _range_problem(handler_of(key, kernel), negative, magnitude, kernel)
-    if why is None:
-        return (-magnitude if negative else magnitude), None
-    return None, "%s = %r: %s" % (key, text, why)
+    if why is not None or magnitude is None:
+        return None, "%s = %r: %s" % (key, text, why)
+    return (-magnitude if negative else magnitude), None
 
 
 def _range_problem(handler, negative, magnitude, kernel):
