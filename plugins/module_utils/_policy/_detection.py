@@ -45,9 +45,8 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profil
     kind,
     limit_error,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (  # noqa: F401
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     KERNEL_LIMITS,
-    LINUX_RETRIES2,
     RETRIES2_LIMITS,
     probe_window,
 )
@@ -57,7 +56,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
 RTO_MIN = 0.2
 RTO_MAX = 120.0
 RTO_MAX_LIMITS = (1.0, 120.0)
-# tcp_retries2: what the sysctl takes (RETRIES2_LIMITS) and Linux's default, from _vocabulary.
+# tcp_retries2: what the sysctl takes (RETRIES2_LIMITS, from _vocabulary).
 # TCP_USER_TIMEOUT takes an unsigned int of milliseconds, refused above INT_MAX.
 USER_TIMEOUT_MAX = 2147483.647
 

@@ -64,7 +64,6 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
     KeepaliveError,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
-    LINUX_RETRIES2,
     smallest_retries2,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
@@ -99,6 +98,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
     FAIL,
     KERNEL_LIMITS,
     LINUX_DEFAULTS,
+    LINUX_RETRIES2,
     OPTION_OF,
     PASS,
     RETRIES2_OPTION,

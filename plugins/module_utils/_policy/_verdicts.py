@@ -38,8 +38,6 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
     KeepaliveError,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
-    LINUX_RETRIES2,
-    RETRIES2_LIMITS,
     detection_busy,
     earliest_busy_drop,
 )
@@ -60,7 +58,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profil
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     FAIL,
     KERNEL_LIMITS,
+    LINUX_RETRIES2,
     PASS,
+    RETRIES2_LIMITS,
     STATUSES,
     VALUE_NAMES,
     WARN,

@@ -20,15 +20,13 @@ import math
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
-    RETRIES2_LIMITS,
-)
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     MAX_IDLE_TIMEOUT,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     KERNEL_LIMITS,
     MODES,
+    RETRIES2_LIMITS,
     STATUSES,
     VALUE_NAMES,
     detection_time,
