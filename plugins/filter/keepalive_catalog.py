@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_catalog
 author: netstack.keepalive contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Look up a middlebox in the built-in idle-timeout catalog
 description:
   - Returns the catalog entry for a middlebox id, with the default idle timeout, the

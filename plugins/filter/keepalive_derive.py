@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_derive
 author: netstack.keepalive contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Derive TCP keepalive values from a profile and a network path
 description:
   - Turns a profile (service level) and the middleboxes on a host's network path into

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_host_report
 short_description: Judge a host from its plan and what the modules found
-version_added: 0.1.0
+version_added: 1.0.0
 author: netstack.keepalive contributors
 description:
   - Builds the host report (schema 1) that the role tcp_keepalive stores as the fact

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_path
 author: netstack.keepalive contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Resolve a network path of middleboxes with the source of every timeout
 description:
   - Resolves path items (catalog ids, overrides C({id, idle_timeout}), custom boxes

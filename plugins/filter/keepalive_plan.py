@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_plan
 short_description: Values a host should get for its profile and path, or why it must not get any
-version_added: 0.1.0
+version_added: 1.0.0
 author: netstack.keepalive contributors
 description:
   - Resolves the profile (built-in or user-defined) and the middleboxes on the path, derives the

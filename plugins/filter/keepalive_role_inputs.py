@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_role_inputs
 short_description: Check every input of the role tcp_keepalive before anything is changed
-version_added: 0.1.0
+version_added: 1.0.0
 author: netstack.keepalive contributors
 description:
   - Checks the role's variables with the same code the modules and the policy engine use

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_summary
 author: netstack.keepalive contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Summarise keepalive verdicts
 description:
   - Worst status, counts per status and the messages of failing and warning verdicts

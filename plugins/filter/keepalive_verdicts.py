@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: keepalive_verdicts
 author: netstack.keepalive contributors
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Check TCP keepalive values against a network path and a profile
 description:
   - Returns one verdict per check and subject, each

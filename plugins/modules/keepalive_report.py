@@ -14,7 +14,7 @@ DOCUMENTATION = r"""
 ---
 module: keepalive_report
 short_description: Write the fleet report of TCP keepalive on the controller
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Collects the host reports (the fact C(tcp_keepalive_report) that the role
     C(netstack.keepalive.tcp_keepalive) sets on each host) and writes, on the controller,

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: keepalive_sockets_info
 short_description: Prove which services really use TCP keepalive, with which values
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Tuning the keepalive sysctls does nothing for a socket without C(SO_KEEPALIVE), and a
     socket's own C(TCP_KEEPIDLE)/C(TCP_KEEPINTVL)/C(TCP_KEEPCNT) override them. This module

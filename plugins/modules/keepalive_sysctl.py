@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: keepalive_sysctl
 short_description: Set, persist and prove the TCP keepalive sysctls of a network namespace
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets C(net.ipv4.tcp_keepalive_time), C(net.ipv4.tcp_keepalive_intvl) and
     C(net.ipv4.tcp_keepalive_probes) in one call, at runtime (through C(/proc/sys), inside
