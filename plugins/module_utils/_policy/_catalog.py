@@ -13,12 +13,12 @@ How to read an entry:
   product's defaults. Where a product has several timers (an HTTP keep-alive and a TCP idle
   timer, a client and a backend side) the smallest applicable one is taken, because a setting
   that survives the smallest survives them all; ``note`` names the others.
-  ``None`` means the reference has no figure (HAProxy: no timeout unless configured; mobile
+  ``None`` means no source gives a figure (HAProxy: no timeout unless configured; mobile
   carrier NAT: no reliable figure). Verdicts turn ``None`` into a warning, never a pass.
 - ``configurable`` is ``range`` (an override must lie in ``timeout_range``; a ``None`` upper
   bound means no documented maximum), ``fixed`` (the vendor does not allow a change: an
   override that differs from the default is refused, describe a different box as a custom
-  one) or ``unknown`` (the reference could not say: any positive override is accepted).
+  one) or ``unknown`` (no source could say: any positive override is accepted).
 - ``layer`` is 4 when kernel keepalive probes reset the timer (NAT, L4 load balancers,
   firewalls, conntrack) and 7 when only application data does (terminating proxies).
 """
@@ -110,7 +110,7 @@ _ENTRIES = (
            "Azure docs load-balancer-tcp-idle-timeout", CONFIRMED,
            "configurable 4-100 min (older docs: 4-30 min)"),
     _entry("azure_lb_basic", "azure", "Azure Load Balancer (Basic)", "TCP idle", 240, "range",
-           (240, 1800), 4, "silent", "reference table row (no vendor text found)", UNCONFIRMED,
+           (240, 1800), 4, "silent", "commonly cited; no vendor text found", UNCONFIRMED,
            "configurable 4-30 min"),
     _entry("azure_nat_gateway", "azure", "Azure NAT Gateway", "TCP idle", 240, "range",
            (240, 7200), 4, "silent; one-way RST on the next packet",
@@ -184,11 +184,11 @@ _ENTRIES = (
            "fixed", None, 4, "not specified", "RFC 5382 section 5 (REQ-5: at least 2 h 4 min)",
            CONFIRMED, "a lower bound required of conforming NATs"),
     _entry("home_nat", "generic", "Home or carrier-grade NAT (observed)", "TCP idle", 600,
-           "unknown", None, 4, "usually silent", "field reports (reference table)", PARTIAL,
+           "unknown", None, 4, "usually silent", "field reports", PARTIAL,
            "600 to 7200 s seen and often lower: the lowest reported figure is taken; measure "
            "yours and override"),
     _entry("mobile_nat", "generic", "Mobile carrier NAT", "TCP idle", None, "unknown", None, 4,
-           "not known", "reference table: no reliable figure", UNCONFIRMED,
+           "not known", "no reliable published figure", UNCONFIRMED,
            "no reliable figure"),
 )
 # fmt: on

@@ -9,7 +9,7 @@ Use it through ``_policy`` (the stable list of functions lives there).
 A profile is a mapping with explicit values (``time``, ``intvl``, ``probes``) and/or
 requirements: ``detect_within`` (s, worst-case time to notice a dead peer),
 ``tolerate_outage`` (s, a network blip shorter than this must not kill an idle connection;
-default 30, the false-positive warning of the seeds) and ``margin`` (s, how far below the
+default 30) and ``margin`` (s, how far below the
 smallest layer-4 idle timeout the first probe must leave; default 30). Two optional keys
 are about connections with data in flight (busy), which keepalive never probes:
 ``detect_busy_within`` (s, worst-case time to notice a dead peer while data is

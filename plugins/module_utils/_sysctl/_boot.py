@@ -5,7 +5,7 @@
 
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
-The model follows sysctl.d(5), procps 4.0 ``sysctl --system`` (which the test hosts run) and
+The model follows sysctl.d(5), procps 4.0 ``sysctl --system`` (what a host applies at boot) and
 the kernel's own parser of each value; ``docs/boot-model.md`` lists every rule with the
 reboot that proves it. In short:
 

@@ -145,7 +145,10 @@ def check_keepalive_value(option, value):
     """The value as an int, or KeepaliveError naming option, value and range."""
     low, high = KERNEL_LIMITS[VALUE_OF[option]]
     allowed = "a whole number of %s in %d..%d" % (UNITS[VALUE_OF[option]], low, high)
-    number = _whole_number(option, value, allowed)
+    return _in_range(option, _whole_number(option, value, allowed), low, high, allowed)
+
+
+def _in_range(option, number, low, high, allowed):
     if not low <= number <= high:
         raise KeepaliveError(
             "%s=%d is out of range; allowed: %s; nothing was changed" % (option, number, allowed),
@@ -175,12 +178,7 @@ def check_retries2_value(value):
             % (option, number, _seconds(number), option, RETRIES2_RFC1122, allowed),
             option=option,
         )
-    if not low <= number <= high:
-        raise KeepaliveError(
-            "%s=%d is out of range; allowed: %s; nothing was changed" % (option, number, allowed),
-            option=option,
-        )
-    return number
+    return _in_range(option, number, low, high, allowed)
 
 
 def retries2_warning(number):

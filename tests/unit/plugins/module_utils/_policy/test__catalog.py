@@ -1,4 +1,4 @@
-"""The built-in middlebox catalog: every entry consistent and traceable to the reference."""
+"""The built-in middlebox catalog: every entry consistent and pinned by this table."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ REQUIRED_IDS = [
     "envoy",
     "nginx",
     "rfc5382_nat",
-    # the other rows of the reference table
+    # the other rows of the table
     "aws_sg_conntrack",
     "aws_network_firewall",
     "azure_lb_basic",
@@ -47,8 +47,8 @@ REQUIRED_IDS = [
     "mobile_nat",
 ]
 
-# (id, default idle timeout, layer, configurable, range, confirmed): the reference table's rows.
-REFERENCE_ROWS = [
+# (id, default idle timeout, layer, configurable, range, confirmed) of every entry.
+PINNED_ROWS = [
     ("aws_alb", 60, 7, "range", (1, 4000), "confirmed"),
     ("aws_nlb", 350, 4, "range", (60, 6000), "confirmed"),
     ("aws_gwlb", 350, 4, "range", (60, 6000), "confirmed"),
@@ -81,18 +81,16 @@ REFERENCE_ROWS = [
 ]
 
 
-def test_catalog_holds_exactly_the_reference_rows():
+def test_catalog_holds_exactly_the_pinned_rows():
     assert sorted(CATALOG) == sorted(REQUIRED_IDS)
-    assert sorted(row[0] for row in REFERENCE_ROWS) == sorted(REQUIRED_IDS)
+    assert sorted(row[0] for row in PINNED_ROWS) == sorted(REQUIRED_IDS)
 
 
 @pytest.mark.parametrize(
     ("entry_id", "timeout", "layer", "configurable", "timeout_range", "confirmed"),
-    REFERENCE_ROWS,
+    PINNED_ROWS,
 )
-def test_entry_matches_reference_row(
-    entry_id, timeout, layer, configurable, timeout_range, confirmed
-):
+def test_entry_matches_pinned_row(entry_id, timeout, layer, configurable, timeout_range, confirmed):
     entry = get_entry(entry_id)
     assert (entry.idle_timeout, entry.layer, entry.configurable) == (timeout, layer, configurable)
     assert (entry.timeout_range, entry.confirmed) == (timeout_range, confirmed)
