@@ -261,9 +261,10 @@ def kernel_value(key, text, kernel):
         why = "%s; %s" % (why, _REFUSED)
     else:
         why = _range_problem(handler_of(key, kernel), negative, magnitude, kernel)
-    if why is not None or magnitude is None:
+    if why is not None:
         return None, "%s = %r: %s" % (key, text, why)
-    return (-magnitude if negative else magnitude), None
+    number = int(magnitude)  # an int whenever why is None; said outright for older pylint
+    return (-number if negative else number), None
 
 
 def _range_problem(handler, negative, magnitude, kernel):
