@@ -23,7 +23,8 @@ A verdict is data: ``{check, subject, status, value, limit, message}`` with stat
   when unknown, or of the profile's ``user_timeout``). With ``detect_busy_within``: pass
   within it, fail over it. Without: warn when it exceeds ``BUSY_WARN_RATIO`` (10) times
   ``detect_within``, pass otherwise. Either way warn when a blip shorter than
-  ``tolerate_outage`` can drop a busy connection (``earliest_busy_drop``).
+  ``tolerate_outage`` can drop a busy connection (``earliest_busy_drop``). ``judge_busy``
+  holds the rule; keepalive_sockets_info applies it to each socket group too.
 - ``outage_tolerance`` (subject ``network``): ``intvl * probes`` vs ``tolerate_outage``;
   too small means a short blip kills idle connections (false positives).
 - ``probe_rate`` (subject ``host``, only with a socket count): ``sockets / time`` probes/s;
@@ -306,6 +307,17 @@ def busy_verdict(retries2, prof):
         figures = busy_figures(retries2, prof.get("user_timeout"))
     except KeepaliveError as exc:
         return make_verdict("busy_detection", "peer", WARN, retries2, None, str(exc))
+    return judge_busy(figures, prof)
+
+
+def judge_busy(figures, prof, subject="peer", prefix=""):
+    """The ``busy_detection`` verdict of ``figures`` (``busy_figures``) against ``prof``.
+
+    One rule for the host and for each socket group: ``detect_busy_within`` when given,
+    else a warning above ``BUSY_WARN_RATIO`` times ``detect_within``; a pass becomes a
+    warning when a blip shorter than ``tolerate_outage`` can drop a busy connection.
+    ``prefix`` starts the message (a socket group names itself there).
+    """
     seconds, basis = figures["detection"], figures["basis"]
     wanted, idle_budget = prof.get("detect_busy_within"), prof["detect_within"]
     said = "with data in flight (keepalive does not probe), a dead peer is noticed after %s s (%s)"
@@ -337,7 +349,7 @@ def busy_verdict(retries2, prof):
             "; but a network blip of %s s can drop a busy connection, shorter than "
             "tolerate_outage %s s (false positives)" % (figures["earliest"], tolerate)
         )
-    return make_verdict("busy_detection", "peer", status, seconds, limit, message)
+    return make_verdict("busy_detection", subject, status, seconds, limit, prefix + message)
 
 
 def outage_verdict(values, tolerate_outage):
