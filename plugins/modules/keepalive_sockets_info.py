@@ -42,6 +42,9 @@ description:
     connections to a remote peer are checked - listeners carry no traffic (their accepted
     connections are checked instead), and a connection to a loopback address never crosses
     a middlebox.
+  - With O(path), each of those groups also gets a C(busy_detection) verdict - when its
+    sockets notice a dead peer with data in flight (keepalive does not probe then) - judged
+    like the host-level C(busy_detection) of the policy.
 requirements:
   - Linux with C(/proc) and the C(NETLINK_SOCK_DIAG) netlink family (C(inet_diag))
   - Python 3.6 or later on the managed host (standard library only)
@@ -141,6 +144,14 @@ notes:
     C(net_cls) class id and C(net_prio) index. Where either v1 controller is mounted (see
     C(/proc/cgroups)) that would reclassify the services' traffic, so the module does not
     duplicate there and reports the reason in RV(degraded) (C(source=timer)).
+  - The C(busy_detection) verdict of a group is the seconds until a connection with data in
+    flight is dropped - from the group's C(user_timeout) when its sockets set
+    C(TCP_USER_TIMEOUT), else from the C(tcp_retries2) of the group's namespace (the kernel
+    default 15 when it could not be read; the message says which). With a C(detect_busy_within)
+    in O(profile) it passes within it and fails over it; without, it warns only above 10
+    times C(detect_within). Either way it warns when a network blip shorter than
+    C(tolerate_outage) can drop a busy connection. A group with C(source=timer) warns (its
+    user timeout cannot be read).
 seealso:
   - module: netstack.keepalive.keepalive_sysctl
 """
@@ -253,13 +264,22 @@ degraded:
 verdicts:
   description:
     - Checks of O(require) (C(check=keepalive_required)) and O(path)
-      (C(check=socket_idle)), each C({check, subject, status, value, limit, message}).
+      (C(check=socket_idle) per group and layer-4 box, and C(check=busy_detection) per group),
+      each C({check, subject, status, value, limit, message}).
+    - For C(busy_detection), C(value) is the seconds until a busy connection of the group is
+      dropped and C(limit) the profile's C(detect_busy_within), 10 times C(detect_within)
+      when that warns, or C(tolerate_outage) when a shorter blip drops it (null otherwise).
   returned: when O(require) or O(path) is given
   type: list
   elements: dict
   sample:
     - {check: keepalive_required, subject: "sshd (established)", status: pass, value: 2,
        limit: 2, message: "all 2 established sockets of sshd have SO_KEEPALIVE on"}
+    - {check: busy_detection, subject: "app.service app [net:[4026531840]] established (2
+       sockets)", status: pass, value: 5.2, limit: 30, message: "app.service app
+       [net:[4026531840]] established (2 sockets): with data in flight (keepalive does not
+       probe), a dead peer is noticed after 5.2 s (the sockets' TCP_USER_TIMEOUT 5.0 s),
+       within detect_busy_within 30 s"}
 verdict_summary:
   description: Worst status, counts per status and the messages of failures and warnings.
   returned: when RV(verdicts) is returned

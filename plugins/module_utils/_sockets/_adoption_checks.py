@@ -23,12 +23,18 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._engine
     FAIL,
     PASS,
     WARN,
+    busy_figures,
     idle_verdicts,
+    judge_busy,
     layer4,
     resolve_path,
     resolve_profile,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import kind
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption import (
+    RETRIES2,
+    SOURCE_GETSOCKOPT,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import make_verdict
 
 REQUIRED_STATES = ("established", "listen")
@@ -158,11 +164,15 @@ def _require_verdict(subject, name, state, rows):
     return make_verdict("keepalive_required", subject, status, on, total, message)
 
 
-def path_verdicts(rows, path, profile=None, profiles=None):
-    """Each group's effective idle against the layer-4 boxes of ``path``.
+def path_verdicts(rows, path, profile=None, profiles=None, namespaces=None):
+    """Each group's effective idle against the layer-4 boxes of ``path``, and when it notices
+    a dead peer with data in flight (``busy_detection``, one per group).
 
     ``rows`` are the summary of the sockets that cross the path (established, remote peer):
-    the caller leaves out listeners and loopback connections.
+    the caller leaves out listeners and loopback connections. ``namespaces`` maps a row's
+    ``netns`` to its entry of the audit (its ``tcp_retries2``); a namespace missing there,
+    or whose value could not be read, is taken to have the kernel default (the verdict
+    says so).
 
     A socket behind a box that forgets idle connections needs keepalive on and its first probe
     before the box's timeout: an application that sets its own 7200 s behind a 350 s NAT
@@ -171,7 +181,8 @@ def path_verdicts(rows, path, profile=None, profiles=None):
     boxes = resolve_path(path)
     if not boxes:
         return []
-    margin = resolve_profile({} if profile is None else profile, profiles)["margin"]
+    prof = resolve_profile({} if profile is None else profile, profiles)
+    margin = prof["margin"]
     result = []
     for row in rows:
         owner = "%s %s" % (row["unit"] or "-", row["comm"] or "-")
@@ -187,7 +198,36 @@ def path_verdicts(rows, path, profile=None, profiles=None):
         else:
             for box_verdict in idle_verdicts(row["idle"], boxes, margin):
                 result.append(_socket_idle_verdict(subject, box_verdict))
+        result.append(_busy_verdict(subject, row, (namespaces or {}).get(row["netns"]), prof))
     return result
+
+
+def _busy_verdict(subject, row, namespace, prof):
+    """A group's ``busy_detection``: its sockets' ``TCP_USER_TIMEOUT`` when set, else its
+    namespace's ``tcp_retries2``, judged by the host-level rule (``judge_busy``)."""
+    if row["source"] != SOURCE_GETSOCKOPT:
+        message = (
+            "%s: TCP_USER_TIMEOUT unknown (source %s): cannot tell when a dead peer is "
+            "noticed with data in flight" % (subject, row["source"])
+        )
+        return make_verdict("busy_detection", subject, WARN, None, None, message)
+    retries2 = None if namespace is None else namespace.get(RETRIES2)
+    user_timeout = row.get("user_timeout")
+    try:
+        figures = busy_figures(retries2, user_timeout)
+    except KeepaliveError as exc:
+        message = "%s: %s" % (subject, exc)
+        return make_verdict("busy_detection", subject, WARN, retries2, None, message)
+    if user_timeout is not None:
+        figures["basis"] = "the sockets' TCP_USER_TIMEOUT %s s" % user_timeout
+    elif figures["assumed"]:
+        figures["basis"] = "tcp_retries2 of namespace %s unknown: the kernel default %s" % (
+            row["netns"],
+            figures["retries2"],
+        )
+    else:
+        figures["basis"] = "tcp_retries2 %s of namespace %s" % (figures["retries2"], row["netns"])
+    return judge_busy(figures, prof, subject, "%s: " % subject)
 
 
 def _socket_idle_verdict(subject, box_verdict):

@@ -179,7 +179,11 @@ def report(params):
         checks += require_verdicts(unfiltered, params["require"], params["states"])
     if params.get("path"):
         checks += path_verdicts(
-            crossing, params["path"], params.get("profile"), params.get("profiles")
+            crossing,
+            params["path"],
+            params.get("profile"),
+            params.get("profiles"),
+            namespaces=gathered.namespaces,
         )
     if checks:
         result["verdicts"] = checks

@@ -68,7 +68,8 @@ def _row(unit, comm, state, keepalive, idle, count, netns="host"):
         "idle": idle,
         "intvl": 20 if keepalive else None,
         "cnt": 3 if keepalive else None,
-        "source": "timer" if keepalive else "inet_diag",
+        "user_timeout": None,
+        "source": "getsockopt",
         "count": count,
     }
 
