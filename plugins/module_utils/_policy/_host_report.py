@@ -179,6 +179,10 @@ def host_report(
         "detection_busy_seconds": None if after is None else _busy_seconds(plan_result, retries2),
         "retries2": retries2,
         "adoption": _adoption(sockets),
+        # Sockets waiting on a silent peer right now (suspect dead peers), from the sockets
+        # audit's summary rows; null when the audit did not run or its rows lack the count.
+        "sockets_retransmitting": _stalled(sockets, "retransmitting"),
+        "sockets_probing": _stalled(sockets, "probing"),
         "verdicts": found,
         "status": summary["status"],
         "counts": summary["counts"],
@@ -290,6 +294,19 @@ def _adoption(sockets):
         "namespaces": sockets.get("namespaces") or [],
         "degraded": sockets.get("degraded") or [],
     }
+
+
+def _stalled(sockets, key):
+    """The sum of ``key`` over the summary rows, or None when a row does not count it."""
+    if not isinstance(sockets, dict) or "summary" not in sockets:
+        return None
+    total = 0
+    for row in sockets.get("summary") or []:
+        value = row.get(key) if isinstance(row, dict) else None
+        if not is_integer(value) or value < 0:
+            return None
+        total += value
+    return total
 
 
 def _adoption_verdicts(sockets):

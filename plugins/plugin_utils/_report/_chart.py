@@ -265,7 +265,8 @@ class _LogScale(object):
 
 
 def fleet_chart(hosts):
-    """One row per host: its keepalive time against the layer-4 timeouts on its path.
+    """One row per host: its keepalive time against the layer-4 timeouts on its path, with a
+    mark at its busy detection time (``detection_busy_seconds``) when the host reports one.
 
     The first picture of the report: a bar that reaches a red tick is a path that breaks.
     """
@@ -283,9 +284,14 @@ def fleet_chart(hosts):
                 "status": status,
                 "layer4": layer4,
                 "off": _sockets_off(host),
+                # With data in flight keepalive does not probe: the busy detection figure
+                # is a mark in the row; a host that does not report it gets none.
+                "busy": _busy_seconds(host),
+                "busy_x": None,
             }
         )
     known = [row["value"] for row in rows if row["value"]]
+    known += [row["busy"] for row in rows if row["busy"]]
     known += [t for row in rows for t in row["layer4"]]
     if not known:
         return None
@@ -294,6 +300,8 @@ def fleet_chart(hosts):
         row["y"] = FLEET_TOP + number * (BAR_HEIGHT + 8)
         row["width"] = 0 if row["value"] is None else max(2, scale.x(row["value"]) - PLOT_LEFT)
         row["ticks"] = [scale.x(t) for t in row["layer4"]]
+        if row["busy"] is not None:
+            row["busy_x"] = scale.x(row["busy"])
         row["text"] = _fleet_row_text(row)
         # Sockets without keepalive break the path whatever the sysctls say: say so in red.
         row["text_status"] = "fail" if row["off"] and row["layer4"] else row["status"]
@@ -307,8 +315,16 @@ def fleet_chart(hosts):
         "plot_bottom": bottom,
         "text_x": FLEET_PLOT_RIGHT + 12,
         "rows": rows,
+        "busy": any(row["busy_x"] is not None for row in rows),
         "ticks": _ticks(scale),
     }
+
+
+def _busy_seconds(host):
+    value = host.get("detection_busy_seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return value
 
 
 def _fleet_row_text(row):

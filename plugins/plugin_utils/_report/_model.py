@@ -68,6 +68,8 @@ HOST_DEFAULTS = {
     "detection_idle_seconds": None,
     "detection_busy_seconds": None,
     "retries2": None,
+    "sockets_retransmitting": None,
+    "sockets_probing": None,
 }
 
 

@@ -80,6 +80,20 @@ def render_prometheus(host, generated_at=None):
     if host.get("detection_busy_seconds") is not None:
         busy.add({}, host["detection_busy_seconds"])
     _prom_sockets(metrics, host)
+    stalled = (
+        ("retransmitting", "retransmitting unacknowledged data to a peer that does not answer"),
+        ("probing", "sending keepalive or zero-window probes a peer does not answer"),
+    )
+    for name, what in stalled:
+        # Unknown (no sockets audit, or an older module) is left out, never reported as 0.
+        value = host.get("sockets_" + name)
+        family = metrics.family(
+            "sockets_" + name,
+            "gauge",
+            "TCP sockets %s at the audit (suspect dead peers)." % what,
+        )
+        if value is not None:
+            family.add({}, value)
     verdicts = metrics.family("verdicts", "gauge", "Verdicts of the last run by status.")
     for status in REPORT_STATUSES:
         verdicts.add({"status": status}, host["counts"][status])

@@ -41,6 +41,9 @@ SYSCTL_INT = (-(2**31), 2**31 - 1)
 BOX_TEXT_KEYS = ("id", "product", "name", "origin", "source", "confirmed", "at_expiry", "note")
 ROW_TEXT_KEYS = ("netns", "unit", "comm", "state", "source")
 ROW_INT_KEYS = ("idle", "intvl", "cnt")
+ROW_COUNT_KEYS = ("count", "retransmitting", "probing")
+# Sockets waiting on a silent peer at the audit (suspect dead peers): counts or null.
+STALLED_KEYS = ("sockets_retransmitting", "sockets_probing")
 SHOWN_CHARS = 80  # a value longer than this is cut in a message
 
 
@@ -62,6 +65,8 @@ def check_host_report(item, where):
     _optional(item, "verdicts", where, _list_of(_verdict))
     _optional(item, "retries2", where, _integer(*RETRIES2_LIMITS))
     _optional(item, "detection_busy_seconds", where, _seconds)
+    for key in STALLED_KEYS:
+        _optional(item, key, where, _integer(0, SYSCTL_INT[1]))
     _check_detection(item, where)
     _check_after_limits(item, where)
 
@@ -257,7 +262,8 @@ def _socket_row(row, where, field):
     _optional(row, "keepalive", where, _prefixed(field, "keepalive", _boolean))
     for key in ROW_INT_KEYS:
         _optional(row, key, where, _prefixed(field, key, _integer(*SYSCTL_INT)))
-    _optional(row, "count", where, _prefixed(field, "count", _integer(0, SYSCTL_INT[1])))
+    for key in ROW_COUNT_KEYS:
+        _optional(row, key, where, _prefixed(field, key, _integer(0, SYSCTL_INT[1])))
 
 
 def _verdict(verdict, where, field):

@@ -58,8 +58,10 @@ def _sysctl(before, after, boot=None, shadowed_by=(), retries2=None):
     }
 
 
-def _row(unit, comm, state, keepalive, idle, count, netns="host"):
-    return {
+def _row(unit, comm, state, keepalive, idle, count, netns="host", stalled=None):
+    """A summary row; ``stalled`` (retransmitting, probing) as the module now counts them,
+    None for a row of an older module that did not."""
+    row = {
         "netns": netns,
         "unit": unit,
         "comm": comm,
@@ -72,6 +74,9 @@ def _row(unit, comm, state, keepalive, idle, count, netns="host"):
         "source": "getsockopt",
         "count": count,
     }
+    if stalled is not None:
+        row["retransmitting"], row["probing"] = stalled
+    return row
 
 
 def _sockets(rows, path, require=()):
@@ -130,8 +135,8 @@ def gcp_worker():
     path = ["gcp_cloud_nat"]
     planned = plan_values("cloud", path)
     rows = [
-        _row("worker.service", "worker", "established", True, 180, 8),
-        _row("legacy-sync.service", "rsync", "established", False, None, 2),
+        _row("worker.service", "worker", "established", True, 180, 8, stalled=(1, 2)),
+        _row("legacy-sync.service", "rsync", "established", False, None, 2, stalled=(2, 0)),
     ]
     return host_report(
         planned,

@@ -130,6 +130,38 @@ def test_prometheus_values_and_socket_counts(doc):
     assert series(samples, "netstack_keepalive_report_timestamp_seconds") == [1795339805]
 
 
+def test_prometheus_counts_sockets_waiting_on_a_silent_peer(doc):
+    hosts = {h["host"]: h for h in doc["hosts"]}
+    gcp = parse_prom(render.render_prometheus(hosts["gcp-worker-1"]))
+    assert series(gcp, "netstack_keepalive_sockets_retransmitting") == [3]  # 1 + 2
+    assert series(gcp, "netstack_keepalive_sockets_probing") == [2]  # 2 + 0
+    # aws-web-1: rows of a module that did not count them; azure-db-1: no sockets audit.
+    for name in ("aws-web-1", "azure-db-1"):
+        assert (hosts[name]["sockets_retransmitting"], hosts[name]["sockets_probing"]) == (
+            None,
+            None,
+        )
+        samples = parse_prom(render.render_prometheus(hosts[name]))
+        assert series(samples, "netstack_keepalive_sockets_retransmitting") == []
+        assert series(samples, "netstack_keepalive_sockets_probing") == []
+        assert "netstack_keepalive_sockets_probing" not in render.render_prometheus(hosts[name])
+
+
+def test_an_audit_that_found_no_sockets_counts_zero():
+    planned = report_fleet.plan_values("cloud", [])
+    values = (180, 20, 3)
+    item = report_fleet.host_report(
+        planned,
+        "h",
+        mode="audit",
+        sysctl=report_fleet._sysctl(values, values),
+        sockets={"summary": [], "namespaces": {}},
+    )
+    assert (item["sockets_retransmitting"], item["sockets_probing"]) == (0, 0)
+    samples = parse_prom(render.render_prometheus(model.normalize_host(item)))
+    assert series(samples, "netstack_keepalive_sockets_retransmitting") == [0]
+
+
 def test_prometheus_escapes_label_values():
     hosts = [{"host": 'we"ird\\host', "boot_values": {"time": {"value": 1, "source": "a\nb"}}}]
     host = model.build_report(hosts, generated_at=WHEN)["hosts"][0]
@@ -594,6 +626,42 @@ def test_fleet_chart_rows(extra, status, text):
     assert (row["status"], row["text"]) == (status, text)
     assert row["text_status"] == ("fail" if "keepalive off" in text else status)
     assert len(row["ticks"]) == len([b for b in extra.get("path", []) if b["layer"] == 4])
+
+
+def test_fleet_chart_marks_the_busy_detection_in_the_host_row():
+    after = {"time": 180, "intvl": 20, "probes": 3}
+    path = [{"id": "nat", "layer": 4, "idle_timeout": 350}]
+    busy = _chart_host(after=after, path=path, detection_busy_seconds=924.6)
+    older = _chart_host(host="old", after=after, path=path)  # no detection_busy_seconds
+    drawn = chart.fleet_chart([busy, older])
+    first, second = drawn["rows"]
+    assert drawn["busy"] is True
+    assert first["busy"] == 924.6
+    # On the same log scale as the bar: past the keepalive time and the 350 s tick, and in
+    # the plot (the scale's top grows to take it).
+    bar_end = drawn["plot_left"] + first["width"]
+    assert bar_end < first["ticks"][0] < first["busy_x"] < drawn["plot_right"]
+    assert (second["busy"], second["busy_x"]) == (None, None)
+    assert chart.fleet_chart([older])["busy"] is False
+    # A busy figure far above the idle ones still fits in the plot.
+    slow = _chart_host(after=after, detection_busy_seconds=100000)
+    (row,) = chart.fleet_chart([slow])["rows"]
+    assert drawn["plot_left"] < row["busy_x"] < drawn["plot_right"]
+
+
+def test_html_fleet_chart_has_a_busy_mark_per_host_that_has_one(doc):
+    text = render.render_html(doc)
+    glance = text[text.index('id="hosts"') : text.index("</svg>", text.index('id="hosts"'))]
+    assert glance.count('<path class="busy"') == len(doc["hosts"])
+    assert "aws-web-1: busy detection " in glance
+    assert "busy detection: a dead peer noticed with data in flight" in text
+    older = model.build_report(
+        [{"host": "old", "after": {"time": 60, "intvl": 10, "probes": 3}, "verdicts": []}],
+        generated_at=WHEN,
+    )
+    text = render.render_html(older)
+    assert '<path class="busy"' not in text
+    assert "busy detection: a dead peer" not in text
 
 
 def test_fleet_chart_needs_something_to_draw():

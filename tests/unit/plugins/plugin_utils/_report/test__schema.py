@@ -183,6 +183,20 @@ BAD = [
     (("retries2",), 256, "'retries2' must be an integer 0..255 or null, got 256 (int)"),
     (("retries2",), 7.0, "'retries2' must be an integer 0..255 or null, got 7.0 (float)"),
     (("intended", "retries2"), -1, "'intended.retries2' must be an integer 0..255 or null"),
+    (
+        ("sockets_retransmitting",),
+        -1,
+        "'sockets_retransmitting' must be an integer 0..2147483647 or null, got -1 (int)",
+    ),
+    (("sockets_retransmitting",), 1.5, "got 1.5 (float)"),
+    (("sockets_probing",), "2", "'sockets_probing' must be an integer 0..2147483647 or null"),
+    (("sockets_probing",), True, "got True (bool)"),
+    (
+        ("adoption", "summary", 0, "retransmitting"),
+        -1,
+        "'adoption.summary[0].retransmitting' must be an integer 0..2147483647 or null",
+    ),
+    (("adoption", "summary", 0, "probing"), "0", "'adoption.summary[0].probing' must be"),
 ]
 
 
