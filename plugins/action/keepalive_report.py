@@ -30,6 +30,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary imp
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._model import (
     build_report,
+    merge_slices,
 )
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._render import (
     DEFAULT_FORMATS,
@@ -50,8 +51,11 @@ ARGUMENT_SPEC = dict(
     dest=dict(type="path", default="./keepalive-report"),
     formats=dict(type="list", elements="str", choices=list(FORMATS), default=list(DEFAULT_FORMATS)),
     fail_on=dict(type="str", choices=list(FAIL_ON), default="never"),
+    merge=dict(type="list", elements="path"),
 )
-MUTUALLY_EXCLUSIVE = [("hosts", "play_hosts")]
+MUTUALLY_EXCLUSIVE = [("hosts", "play_hosts"), ("merge", "hosts"), ("merge", "play_hosts")]
+# The files a merge reads in a folder (report.json of each slice, or one host report each).
+MERGED_SUFFIX = ".json"
 
 
 class ActionModule(ActionBase):
@@ -106,7 +110,10 @@ def _check_options(args):
 
 
 def _host_reports(args, task_vars):
-    """``(host reports, {name: reason})``: the reports given, or those of the play hosts."""
+    """``(host reports, {name: reason})``: the reports given, merged from files, or those of
+    the play hosts."""
+    if args.get("merge") is not None:
+        return merge_slices(_read_slices(args["merge"]))
     if args["hosts"] is not None:
         reports = []
         for number, report in enumerate(args["hosts"], 1):
@@ -159,6 +166,46 @@ def _own_report(name, key, report):
             option="hostvars_key",
         )
     return report
+
+
+def _read_slices(paths):
+    """``[(file, data)]`` of every file to merge: the files given, and in each folder given
+    every ``*.json`` below it, in name order (a drop folder of one sub-folder per host)."""
+    if not paths:
+        raise KeepaliveError(
+            "merge: expected report.json files, host report files or folders holding them, "
+            "got %r" % (paths,),
+            option="merge",
+        )
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(
+                os.path.join(top, name)
+                for top, _dirs, names in os.walk(path)
+                for name in names
+                if name.endswith(MERGED_SUFFIX)
+            )
+            if not found:
+                raise KeepaliveError(
+                    "merge: the folder %s holds no %s file to merge" % (path, MERGED_SUFFIX),
+                    option="merge",
+                )
+            files += found
+        else:
+            files.append(path)
+    return [(path, _load_json(path)) for path in files]
+
+
+def _load_json(path):
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KeepaliveError(
+            "merge: cannot read %s as JSON (a report.json or a host report): %s" % (path, exc),
+            option="merge",
+        )
 
 
 def _describe(report, position):

@@ -102,6 +102,22 @@ options:
     elements: str
     choices: [json, markdown, html, junit, prometheus]
     default: [json, markdown, html, junit]
+  merge:
+    description:
+      - Build the report from the outputs of other runs instead of this play's hosts - the
+        slices of a sliced job (AWX / Ansible Automation Platform job slicing, or runs with
+        C(--limit)), or the drop folder of hosts that audited themselves with C(ansible-pull).
+      - Each entry is a C(report.json) written by this action, a file holding one host report
+        (the fact C(tcp_keepalive_report) as JSON), or a folder; from a folder every C(*.json)
+        file below it is read, in name order.
+      - The merged report is the one a single run over all those hosts writes - the same host
+        entries, totals, check counts and problems; only C(generated_at) is the merge's.
+      - A host found in two inputs is refused, naming both files; so is a file that is neither
+        a fleet report nor a host report.
+      - Mutually exclusive with O(hosts) and O(play_hosts); no host fact is read.
+    type: list
+    elements: path
+    version_added: 1.1.0
   fail_on:
     description:
       - Set C(failed) in the result when any host is C(fail) or C(unknown) (O(fail_on=fail)),
@@ -159,6 +175,15 @@ EXAMPLES = r"""
     dest: /var/tmp/keepalive-report
     formats: [json, html, junit, prometheus]
     fail_on: warn
+  run_once: true
+
+- name: Merge the reports of four job slices (or a drop folder of ansible-pull hosts)
+  netstack.keepalive.keepalive_report:
+    merge:
+      - /var/lib/awx/artifacts/slice-1/report.json
+      - /var/lib/awx/artifacts/slice-2/report.json
+      - /srv/keepalive-drop
+    dest: /var/tmp/keepalive-fleet
   run_once: true
 """
 

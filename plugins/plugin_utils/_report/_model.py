@@ -43,6 +43,8 @@ from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._schema
 
 SCHEMA_VERSION = 1
 UNSEEN_CHECK = "report_present"
+# How the report_present verdict of a host without a report begins; the reason follows.
+UNSEEN_PREFIX = "no host report: "
 # Keys of list entries that the renderers read; missing ones become None.
 BOX_KEYS = ("id", "product", "layer", "idle_timeout", "origin", "source")
 SHADOW_KEYS = ("file", "line", "key", "value")
@@ -101,6 +103,70 @@ def build_report(hosts, generated_at=None, unseen=None):
     }
 
 
+def merge_slices(slices):
+    """``(host reports, unseen)`` of several runs (slices of one fleet), for ``build_report``.
+
+    ``slices`` is a list of ``(source, data)``: ``source`` names where ``data`` came from (a
+    file), ``data`` is a fleet document (``report.json``, with ``schema_version`` and
+    ``hosts``) or one host report (a dict with ``host``, as a host writes its own fact).
+    A fleet document's host entries are host reports themselves (``build_report`` keeps every
+    key and recomputes status and counts) once the ``report_present`` verdict the fleet report
+    added is taken off (a host without a report goes back to ``unseen`` with its reason), so
+    merging the slices of a run gives the document of one run over all of them. A host in two
+    slices is refused, naming both sources: slices of one fleet do not overlap.
+    """
+    found, unseen, origin = [], {}, {}
+    for source, data in slices:
+        for item in _slice_hosts(source, data):
+            name = item.get("host") if isinstance(item, dict) else None
+            if name in origin:
+                raise KeepaliveError(
+                    "merge: host %s is in %s and in %s; the slices of one fleet report must "
+                    "not overlap (give each run's output once)" % (name, origin[name], source),
+                    option="merge",
+                )
+            if name is not None:
+                origin[name] = source
+            item, reason = _as_host_report(item)
+            if reason is None:
+                found.append(item)
+            else:
+                unseen[name] = reason
+    return found, unseen
+
+
+def _as_host_report(item):
+    """``(host report, None)`` for a fleet report's entry, without the ``report_present``
+    verdict the fleet report added; ``(None, reason)`` for a host that had no report."""
+    if not isinstance(item, dict) or not isinstance(item.get("verdicts"), list):
+        return item, None
+    added = [v for v in item["verdicts"] if isinstance(v, dict) and v.get("check") == UNSEEN_CHECK]
+    if not added:
+        return item, None
+    message = added[0].get("message") or ""
+    if message.startswith(UNSEEN_PREFIX):
+        return None, message[len(UNSEEN_PREFIX) :]
+    return dict(item, verdicts=[v for v in item["verdicts"] if v not in added]), None
+
+
+def _slice_hosts(source, data):
+    if isinstance(data, dict) and "schema_version" in data:
+        if data["schema_version"] != SCHEMA_VERSION or not isinstance(data.get("hosts"), list):
+            raise KeepaliveError(
+                "merge: %s is not a fleet report of schema_version %d with a list of hosts "
+                "(schema_version %s)" % (source, SCHEMA_VERSION, shown(data["schema_version"])),
+                option="merge",
+            )
+        return data["hosts"]
+    if isinstance(data, dict) and "host" in data:
+        return [data]
+    raise KeepaliveError(
+        "merge: %s is neither a fleet report (report.json, with schema_version and hosts) nor "
+        "a host report (a dict with host), got %s" % (source, shown(data)),
+        option="merge",
+    )
+
+
 def normalize_host(item, position=(1, 1)):
     """A checked copy of one host report with every documented key present.
 
@@ -147,7 +213,7 @@ def unseen_host(host, reason):
             option="play_hosts",
         )
     result = dict(HOST_DEFAULTS, host=host)
-    result["verdicts"] = [_unknown_verdict(host, "no host report: %s" % reason)]
+    result["verdicts"] = [_unknown_verdict(host, UNSEEN_PREFIX + reason)]
     _set_status(result)
     return result
 
