@@ -197,15 +197,18 @@ def idle_verdict(time, box, margin=DEFAULT_MARGIN):
     return make_verdict("middlebox_idle", box.id, status, time, limit, message)
 
 
-def recommended_heartbeat(boxes, detect_within=None):
+def recommended_heartbeat(boxes, detect_within=None, proxies_only=True):
     """Heartbeat interval for the proxies on a path: a third of the smallest basis.
 
+    ``proxies_only`` False counts every box: a heartbeat is data, so it keeps layer-4 boxes
+    open too (a service's own heartbeat, such as sshd's ClientAlive, must beat them all).
     Returns ``(seconds or None, basis text)``.
     """
     bases = []
-    smallest = smallest_timeout(layer7(boxes))
+    smallest = smallest_timeout(layer7(boxes) if proxies_only else boxes)
     if smallest is not None:
-        basis = "the smallest proxy idle timeout on the path, %s s (%s)" % (
+        basis = "the smallest %sidle timeout on the path, %s s (%s)" % (
+            "proxy " if proxies_only else "",
             smallest.idle_timeout,
             smallest.id,
         )
