@@ -16,6 +16,7 @@ __metaclass__ = type
 import math
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    STATUS_RANK,
     is_integer,
     worst_status,
 )
@@ -51,6 +52,12 @@ MAX_SOCKET_BARS = 6
 FLEET_TOP = 24  # room for the caption above the rows
 FLEET_WIDTH = 1080  # the card is about that wide at a 1200 px window
 FLEET_PLOT_RIGHT = 640  # the fleet chart keeps room on the right for a line of text
+# Above this many hosts the fleet chart draws one row per group of hosts that chart the same
+# (status, keepalive time, idle timeouts, busy detection), worst and largest first, and at
+# most FLEET_GROUPS rows: a page with a row per host of a fleet of thousands is unreadable
+# and slow, while the groups say the same at a glance. The hosts table lists every host.
+FLEET_HOST_ROWS = 60
+FLEET_GROUPS = 40
 
 
 def human_seconds(seconds):
@@ -267,29 +274,14 @@ class _LogScale(object):
 def fleet_chart(hosts):
     """One row per host: its keepalive time against the layer-4 timeouts on its path, with a
     mark at its busy detection time (``detection_busy_seconds``) when the host reports one.
+    Above FLEET_HOST_ROWS hosts, one row per group of hosts that chart alike (``hosts`` says
+    how many a row stands for).
 
     The first picture of the report: a bar that reaches a red tick is a path that breaks.
     """
-    rows = []
-    for host in hosts:
-        values = host["after"] or host["runtime"]
-        layer4 = sorted(set(_layer4_timeouts(host["path"])))
-        status = "info"
-        if values:
-            status = _worst_verdict(host, ("middlebox_idle",)) or _idle_status(host)
-        rows.append(
-            {
-                "host": host["host"],
-                "value": values["time"] if values else None,
-                "status": status,
-                "layer4": layer4,
-                "off": _sockets_off(host),
-                # With data in flight keepalive does not probe: the busy detection figure
-                # is a mark in the row; a host that does not report it gets none.
-                "busy": _busy_seconds(host),
-                "busy_x": None,
-            }
-        )
+    rows = [_fleet_row(host) for host in hosts]
+    if len(rows) > FLEET_HOST_ROWS:
+        rows = _grouped_rows(rows)
     known = [row["value"] for row in rows if row["value"]]
     known += [row["busy"] for row in rows if row["busy"]]
     known += [t for row in rows for t in row["layer4"]]
@@ -315,9 +307,73 @@ def fleet_chart(hosts):
         "plot_bottom": bottom,
         "text_x": FLEET_PLOT_RIGHT + 12,
         "rows": rows,
+        "grouped": len(hosts) > FLEET_HOST_ROWS,
         "busy": any(row["busy_x"] is not None for row in rows),
         "ticks": _ticks(scale),
     }
+
+
+def _fleet_row(host):
+    values = host["after"] or host["runtime"]
+    status = "info"
+    if values:
+        status = _worst_verdict(host, ("middlebox_idle",)) or _idle_status(host)
+    return {
+        "host": host["host"],
+        "value": values["time"] if values else None,
+        "status": status,
+        "layer4": sorted(set(_layer4_timeouts(host["path"]))),
+        "off": _sockets_off(host),
+        # With data in flight keepalive does not probe: the busy detection figure is a mark
+        # in the row; a host that does not report it gets none.
+        "busy": _busy_seconds(host),
+        "busy_x": None,
+        "hosts": 1,
+    }
+
+
+def _grouped_rows(rows):
+    """One row per group of hosts that chart alike, worst status and largest group first,
+    cut at FLEET_GROUPS rows (the last row then stands for the groups left out). A group's
+    label is its first host (the link goes to that host) and how many more it holds."""
+    groups = {}
+    for row in rows:
+        key = (row["status"], row["value"], tuple(row["layer4"]), row["busy"], bool(row["off"]))
+        if key in groups:
+            groups[key]["hosts"] += 1
+            groups[key]["off"] += row["off"]
+        else:
+            groups[key] = dict(row, first=row["host"])
+    ordered = sorted(
+        groups.values(), key=lambda g: (-_chart_rank(g["status"]), -g["hosts"], g["first"])
+    )
+    if len(ordered) > FLEET_GROUPS:
+        shown, rest = ordered[: FLEET_GROUPS - 1], ordered[FLEET_GROUPS - 1 :]
+        ordered = shown + [_rest_row(rest)]
+    for group in ordered:
+        if group["hosts"] > 1:
+            group["host"] = "%s +%d" % (group["first"], group["hosts"] - 1)
+    return ordered
+
+
+def _rest_row(groups):
+    """The row that stands for the groups the chart leaves out: their worst status, no bar."""
+    return {
+        "host": groups[0]["first"],
+        "first": groups[0]["first"],
+        "value": None,
+        "status": max((g["status"] for g in groups), key=_chart_rank),
+        "layer4": [],
+        "off": sum(g["off"] for g in groups),
+        "busy": None,
+        "busy_x": None,
+        "hosts": sum(g["hosts"] for g in groups),
+        "rest_groups": len(groups),
+    }
+
+
+def _chart_rank(status):
+    return STATUS_RANK.get(status, -1)  # "info" (nothing to judge) ranks below pass
 
 
 def _busy_seconds(host):
@@ -328,6 +384,18 @@ def _busy_seconds(host):
 
 
 def _fleet_row_text(row):
+    if row.get("rest_groups"):
+        return "%d more hosts in %d other groups (every host is in the table below)" % (
+            row["hosts"],
+            row["rest_groups"],
+        )
+    text = _fleet_values_text(row)
+    if row["hosts"] > 1:
+        text = "%d hosts: %s" % (row["hosts"], text)
+    return text
+
+
+def _fleet_values_text(row):
     if row["value"] is None:
         text = "no keepalive values reported"
     elif not row["layer4"]:
