@@ -119,8 +119,26 @@ options:
         connection and not on the listener; require C(states=[established]) for them.
       - C(states), when given, is a non-empty list of C(established) and/or C(listen).
       - A required name with no socket at all fails.
+      - C({name, heartbeat}) (seconds) also declares the service's own heartbeat, as in
+        O(heartbeats); its established sockets then pass without C(SO_KEEPALIVE).
       - Every option is checked before the scan; a bad one fails the task with a message
         naming the option, the value and what is allowed.
+    type: list
+    elements: raw
+    default: []
+  heartbeats:
+    description:
+      - Services that keep their connections open with an application heartbeat of their
+        own, each C({name, heartbeat}) - a unit or command name (shell pattern) and the
+        seconds between heartbeats (1..86400).
+      - A heartbeat is data, so it resets every box on O(path), proxies included. A group of
+        such a service is judged by its heartbeat against every box instead of by its
+        C(SO_KEEPALIVE) (C(check=socket_idle)) - within the C(margin) before the smallest
+        idle timeout passes, at or over a box's timeout fails naming the box and the
+        interval to set - and it meets O(require) without C(SO_KEEPALIVE).
+      - sshd's C(ClientAliveInterval) is read from the host (C(sshd -T)) when sshd holds
+        sockets; a declared heartbeat comes first. An sshd started with another
+        configuration file (C(-f)) needs its heartbeat declared here.
     type: list
     elements: raw
     default: []
@@ -144,6 +162,14 @@ notes:
     C(net_cls) class id and C(net_prio) index. Where either v1 controller is mounted (see
     C(/proc/cgroups)) that would reclassify the services' traffic, so the module does not
     duplicate there and reports the reason in RV(degraded) (C(source=timer)).
+  - sshd's effective C(ClientAliveInterval), C(ClientAliveCountMax) and C(TCPKeepAlive) are
+    read with C(sshd -T) (a fixed command line, 5 s timeout) when sshd holds sockets and
+    O(require) or O(path) is given; it needs root. When sshd is missing or refuses,
+    RV(degraded) says why and its sockets are judged by C(SO_KEEPALIVE).
+  - A C(socket_idle) verdict that fails or warns carries C(advice) - the fix in the service's
+    own configuration (redis C(tcp-keepalive), PostgreSQL C(tcp_keepalives_*), nginx
+    C(so_keepalive=), sshd C(ClientAliveInterval), a language runtime's socket options, or
+    the namespace's sysctls), with the value that passes on O(path).
   - The C(busy_detection) verdict of a group is the seconds until a connection with data in
     flight is dropped - from the group's C(user_timeout) when its sockets set
     C(TCP_USER_TIMEOUT), else from the C(tcp_retries2) of the group's namespace (the kernel
@@ -169,6 +195,8 @@ EXAMPLES = r"""
       - name: sshd
         states: [established]
     path: [aws_nat_gateway]
+    heartbeats:
+      - {name: chat-gateway.service, heartbeat: 30}  # its WebSocket pings
   become: true
   register: adoption
 
@@ -266,6 +294,11 @@ verdicts:
     - Checks of O(require) (C(check=keepalive_required)) and O(path)
       (C(check=socket_idle) per group and layer-4 box, and C(check=busy_detection) per group),
       each C({check, subject, status, value, limit, message}).
+    - A C(socket_idle) verdict that fails or warns has C(advice) too, C({service, where,
+      knob, set, doc, why}) - the service, the file or place of the fix, the setting, the
+      line that passes on O(path), its documentation and why it is the service's own knob.
+    - A group kept open by a heartbeat (RV(heartbeats)) gets one C(socket_idle) per box on
+      O(path), layer 7 included, with C(value) the heartbeat's interval.
     - For C(busy_detection), C(value) is the seconds until a busy connection of the group is
       dropped and C(limit) the profile's C(detect_busy_within), 10 times C(detect_within)
       when that warns, or C(tolerate_outage) when a shorter blip drops it (null otherwise).
@@ -275,11 +308,28 @@ verdicts:
   sample:
     - {check: keepalive_required, subject: "sshd (established)", status: pass, value: 2,
        limit: 2, message: "all 2 established sockets of sshd have SO_KEEPALIVE on"}
+    - {check: socket_idle, subject: "redis-server.service redis-server [net:[4026531840]]
+       established (3 sockets) via azure_lb_standard", status: fail, value: 300, limit: 210,
+       message: "...", advice: {service: redis, where: "redis.conf (/etc/redis/redis.conf), or
+       CONFIG SET tcp-keepalive 210 at runtime", knob: tcp-keepalive, set: tcp-keepalive
+       210, doc: "https://redis.io/docs/latest/operate/oss_and_stack/management/config-file/",
+       why: "..."}}
     - {check: busy_detection, subject: "app.service app [net:[4026531840]] established (2
        sockets)", status: pass, value: 5.2, limit: 30, message: "app.service app
        [net:[4026531840]] established (2 sockets): with data in flight (keepalive does not
        probe), a dead peer is noticed after 5.2 s (the sockets' TCP_USER_TIMEOUT 5.0 s),
        within detect_busy_within 30 s"}
+heartbeats:
+  description:
+    - The heartbeats the checks used - declared ones (O(heartbeats), O(require)) and
+      sshd's read from C(sshd -T) - each C({name, interval, source, label}), sshd's with
+      C(service), C(count_max) and C(tcp_keepalive).
+  returned: when O(require) or O(path) is given
+  type: list
+  elements: dict
+  sample:
+    - {service: sshd, name: sshd, interval: 60, count_max: 3, tcp_keepalive: false,
+       source: "sshd -T", label: "sshd's ClientAlive heartbeat"}
 verdict_summary:
   description: Worst status, counts per status and the messages of failures and warnings.
   returned: when RV(verdicts) is returned

@@ -123,12 +123,18 @@ def advise(row, path, profile=None, profiles=None, namespace=None, container_adv
     runtime's own setting for such a namespace.
     """
     values = passing_values(path, profile, profiles)
+    heartbeat = heartbeat_interval(path, profile, profiles)
+    return advice_for(row, values, heartbeat, namespace, container_advice)
+
+
+def advice_for(row, values, heartbeat, namespace=None, container_advice=None):
+    """``advise`` with the path's ``passing_values`` and ``heartbeat_interval`` worked out
+    once for every group of an audit."""
     if values is None:
         return None
     service = identify(row.get("unit"), row.get("comm"))
     if service == "sshd":
-        interval = heartbeat_interval(path, profile, profiles)
-        return None if interval is None else sshd_advice(interval)
+        return None if heartbeat is None else sshd_advice(heartbeat)
     if service is not None:
         return ADVISORS[service](values)
     owner = (namespace or {}).get("owner")

@@ -30,7 +30,17 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._engine
     resolve_path,
     resolve_profile,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._heartbeat import (
+    declared_heartbeat,
+    heartbeat_of,
+    heartbeat_verdicts,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import kind
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._remediation import (
+    advice_for,
+    heartbeat_interval,
+    passing_values,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption import (
     RETRIES2,
     SOURCE_GETSOCKOPT,
@@ -38,13 +48,15 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adopt
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import make_verdict
 
 REQUIRED_STATES = ("established", "listen")
-REQUIRE_KEYS = ("name", "states")
+REQUIRE_KEYS = ("name", "states", "heartbeat")
 
 
 def normalize_require(items, option="require", default_states=REQUIRED_STATES):
-    """``require`` items: a name (unit or command, glob allowed) or ``{name, states}``.
+    """``require`` items: a name (unit or command, glob allowed) or ``{name, states,
+    heartbeat}``.
 
-    Returns every item as ``{name, states}``; a bare name gets ``default_states``. Raises
+    Returns every item as ``{name, states}`` (and ``heartbeat``, a declared heartbeat of
+    ``_heartbeat``, when given); a bare name gets ``default_states``. Raises
     ``KeepaliveError`` naming ``option``, the item, its index and what is allowed.
     """
     if items is None:
@@ -86,7 +98,20 @@ def _require_item(option, index, item, default_states):
             % (where, name, kind(name)),
             option=option,
         )
-    return {"name": name, "states": _require_states(where, option, item, default_states)}
+    clean = {"name": name, "states": _require_states(where, option, item, default_states)}
+    if item.get("heartbeat") is not None:
+        beat = declared_heartbeat(option, index, {"name": name, "heartbeat": item["heartbeat"]})
+        clean["heartbeat"] = beat["interval"]
+    return clean
+
+
+def required_heartbeats(require, option="require"):
+    """The heartbeats declared in ``require`` items (``{name, heartbeat}``)."""
+    return [
+        declared_heartbeat(option, index, {"name": item["name"], "heartbeat": item["heartbeat"]})
+        for index, item in enumerate(normalize_require(require, option), 1)
+        if "heartbeat" in item
+    ]
 
 
 def _require_states(where, option, item, default_states):
@@ -117,8 +142,9 @@ def _row_matches(row, pattern):
     )
 
 
-def require_verdicts(rows, require, audited_states):
-    """One verdict per required name and state: every socket must have keepalive on."""
+def require_verdicts(rows, require, audited_states, heartbeats=None):
+    """One verdict per required name and state: every socket must have keepalive on, or
+    belong to a service whose heartbeat keeps its connections open (``heartbeats``)."""
     result = []
     for item in normalize_require(require):
         for state in item["states"]:
@@ -130,8 +156,28 @@ def require_verdicts(rows, require, audited_states):
                 )
                 continue
             mine = [r for r in rows if r["state"] == state and _row_matches(r, item["name"])]
-            result.append(_require_verdict(subject, item["name"], state, mine))
+            verdict = _require_verdict(subject, item["name"], state, mine)
+            beat = next(
+                (heartbeat_of(r, heartbeats) for r in mine if heartbeat_of(r, heartbeats)), None
+            )
+            if beat is not None and state == "established" and verdict["status"] != PASS and mine:
+                verdict = _kept_by_heartbeat(verdict, beat)
+            result.append(verdict)
     return result
+
+
+def _kept_by_heartbeat(verdict, beat):
+    """SO_KEEPALIVE off or unknown, but the service sends a heartbeat: its connections are
+    kept open by data (the path check judges the interval against the boxes)."""
+    message = "%s, but they are kept open by %s every %s s (%s)" % (
+        verdict["message"],
+        beat["label"],
+        beat["interval"],
+        beat["source"],
+    )
+    return make_verdict(
+        "keepalive_required", verdict["subject"], PASS, verdict["value"], verdict["limit"], message
+    )
 
 
 def _require_verdict(subject, name, state, rows):
@@ -164,9 +210,16 @@ def _require_verdict(subject, name, state, rows):
     return make_verdict("keepalive_required", subject, status, on, total, message)
 
 
-def path_verdicts(rows, path, profile=None, profiles=None, namespaces=None):
+def path_verdicts(
+    rows, path, profile=None, profiles=None, namespaces=None, heartbeats=None, container_advice=None
+):
     """Each group's effective idle against the layer-4 boxes of ``path``, and when it notices
     a dead peer with data in flight (``busy_detection``, one per group).
+
+    A group whose service sends a heartbeat (``heartbeats``: sshd's read from the host, or
+    declared) is judged by its interval against every box instead (``_heartbeat``). A group
+    that fails or warns carries ``advice``: the service's own knob and the value that passes
+    (``_remediation``; ``container_advice(owner, values)`` for a container's namespace).
 
     ``rows`` are the summary of the sockets that cross the path (established, remote peer):
     the caller leaves out listeners and loopback connections. ``namespaces`` maps a row's
@@ -183,23 +236,40 @@ def path_verdicts(rows, path, profile=None, profiles=None, namespaces=None):
         return []
     prof = resolve_profile({} if profile is None else profile, profiles)
     margin = prof["margin"]
+    passing = passing_values(boxes, profile, profiles)
+    heartbeat = heartbeat_interval(boxes, profile, profiles)
     result = []
     for row in rows:
         owner = "%s %s" % (row["unit"] or "-", row["comm"] or "-")
         subject = "%s [%s] %s (%d sockets)" % (owner, row["netns"], row["state"], row["count"])
-        if row["keepalive"] is False:
-            result.append(_off_verdict(subject, boxes))
-        elif row["keepalive"] is None or row["idle"] is None:
-            message = (
-                "effective idle unknown (source %s): cannot check it against the path"
-                % row["source"]
-            )
-            result.append(make_verdict("socket_idle", subject, WARN, None, None, message))
+        namespace = (namespaces or {}).get(row["netns"])
+        beat = heartbeat_of(row, heartbeats)
+        if beat is not None:
+            result += heartbeat_verdicts(subject, beat, boxes, margin, heartbeat)
         else:
-            for box_verdict in idle_verdicts(row["idle"], boxes, margin):
-                result.append(_socket_idle_verdict(subject, box_verdict))
-        result.append(_busy_verdict(subject, row, (namespaces or {}).get(row["netns"]), prof))
+            idle = _idle_verdicts(subject, row, boxes, margin)
+            advice = advice_for(row, passing, heartbeat, namespace, container_advice)
+            result += [_with_advice(verdict, advice) for verdict in idle]
+        result.append(_busy_verdict(subject, row, namespace, prof))
     return result
+
+
+def _idle_verdicts(subject, row, boxes, margin):
+    if row["keepalive"] is False:
+        return [_off_verdict(subject, boxes)]
+    if row["keepalive"] is None or row["idle"] is None:
+        message = (
+            "effective idle unknown (source %s): cannot check it against the path" % row["source"]
+        )
+        return [make_verdict("socket_idle", subject, WARN, None, None, message)]
+    return [_socket_idle_verdict(subject, v) for v in idle_verdicts(row["idle"], boxes, margin)]
+
+
+def _with_advice(verdict, advice):
+    """A failing or warning verdict of a known idle figure carries how to fix it."""
+    if advice is None or verdict["status"] == PASS or verdict["limit"] is None:
+        return verdict
+    return dict(verdict, advice=advice)
 
 
 def _busy_verdict(subject, row, namespace, prof):

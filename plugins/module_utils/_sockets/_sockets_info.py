@@ -19,10 +19,20 @@ import time
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
     _adoption,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _services,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     normalize_require,
     path_verdicts,
     require_verdicts,
+    required_heartbeats,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._heartbeat import (
+    normalize_heartbeats,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._remediation import (
+    identify,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
@@ -56,6 +66,7 @@ ARGUMENT_SPEC = dict(
     path=dict(type="list", elements="raw", default=[]),
     profile=dict(type="raw"),
     profiles=dict(type="dict"),
+    heartbeats=dict(type="list", elements="raw", default=[]),
 )
 
 
@@ -95,6 +106,7 @@ def _check_params(params):
             option="limit",
         )
     normalize_require(params.get("require"))
+    normalize_heartbeats(params.get("heartbeats"))
     _check_policy_inputs(params)
 
 
@@ -158,6 +170,25 @@ def _shape(gathered, params):
     return summary, unfiltered, crossing, {"sockets": rows, "truncated": len(rows) < len(chosen)}
 
 
+def _heartbeats(params, rows, degraded, read_sshd=_services.read_sshd):
+    """Declared heartbeats (``heartbeats``, then ``require`` items), then sshd's own when
+    the host has sshd sockets: its effective ClientAliveInterval from ``sshd -T``."""
+    found = normalize_heartbeats(params.get("heartbeats")) + required_heartbeats(
+        params.get("require")
+    )
+    if not any(identify(row["unit"], row["comm"]) == "sshd" for row in rows):
+        return found
+    settings, reason = read_sshd()
+    if reason is not None:
+        degraded.append(
+            "sshd's ClientAlive heartbeat not read (%s): its sockets are judged by "
+            "SO_KEEPALIVE; declare it in heartbeats to judge the heartbeat" % reason
+        )
+        return found
+    beat = _services.sshd_heartbeat(settings)
+    return found if beat is None else found + [beat]
+
+
 def report(params):
     """The module result (without ``changed``) for validated ``params``."""
     check_platform()
@@ -175,8 +206,12 @@ def report(params):
     }
     result.update(socket_fields)
     checks = []
+    heartbeats = []
+    if params.get("require") or params.get("path"):
+        heartbeats = _heartbeats(params, unfiltered, gathered.degraded)
+        result["heartbeats"] = heartbeats
     if params.get("require"):
-        checks += require_verdicts(unfiltered, params["require"], params["states"])
+        checks += require_verdicts(unfiltered, params["require"], params["states"], heartbeats)
     if params.get("path"):
         checks += path_verdicts(
             crossing,
@@ -184,6 +219,7 @@ def report(params):
             params.get("profile"),
             params.get("profiles"),
             namespaces=gathered.namespaces,
+            heartbeats=heartbeats,
         )
     if checks:
         result["verdicts"] = checks
