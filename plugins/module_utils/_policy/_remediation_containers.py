@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: netstack.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How to fix the keepalive values of a container's or pod's network namespace (pure).
+
+This module_util is private to the netstack.keepalive collection; it may change at any time.
+
+A new network namespace starts from the kernel defaults (7200/75/9), and the host's sysctl
+never reaches it: a node tuned to 180 s still runs every pod at 7200 s. A write into the
+running namespace (``keepalive_sysctl`` with its ``netns``, ``nsenter ... sysctl -w``)
+vanishes with the container, and the next one starts from 7200 again. The fix lives in the
+runtime's own setting, which gives every new namespace the values: the pod's
+``securityContext.sysctls``, ``docker run --sysctl``, ``podman run --sysctl``, ``nerdctl run
+--sysctl``, an ECS task definition's ``systemControls``.
+
+``container_advice(owner, values)`` takes a namespace's ``owner`` (``_sockets._netns_owner``:
+``kind``, ``runtime``, ``id``, ``short_id``, ``pod_uid``, ``task``) and the values that
+pass (``{time, intvl, probes}``) and returns an advice ``{service, where, knob, set, doc,
+why}`` (the keys of ``_remediation.ADVICE_KEYS``), or None when the owner is not one it knows.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    SYSCTL_NAMES,
+    VALUE_NAMES,
+)
+
+DOCS = {
+    "kubernetes": "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/",
+    "docker": "https://docs.docker.com/reference/cli/docker/container/run/#sysctl",
+    "podman": "https://docs.podman.io/en/latest/markdown/podman-run.1.html#sysctl-name-value",
+    "nerdctl": "https://github.com/containerd/nerdctl/blob/main/docs/command-reference.md"
+    "#whale-blue_square-nerdctl-run",
+    "ecs": "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+    "task_definition_parameters.html#container_definition_systemcontrols",
+}
+
+KNOB = "net.ipv4.tcp_keepalive_time, tcp_keepalive_intvl, tcp_keepalive_probes"
+
+# Why the runtime, and not the host or the running namespace: said once for every advice.
+WHY = (
+    "a container's network namespace starts from the kernel defaults (7200/75/9) and the "
+    "host sysctl never reaches it; a write into the running namespace vanishes with the "
+    "container, so the runtime must give every new one these values"
+)
+
+
+def _pairs(values):
+    """``[(sysctl name, value)]`` in the kernel's order: time, intvl, probes."""
+    return [(SYSCTL_NAMES[name], values[name]) for name in VALUE_NAMES]
+
+
+def _run_flags(command, values):
+    """``<command> --sysctl a=1 --sysctl b=2 --sysctl c=3 ...``: the flags of ``run``."""
+    flags = " ".join("--sysctl %s=%d" % pair for pair in _pairs(values))
+    return "%s %s ..." % (command, flags)
+
+
+def _advice(service, where, value, doc, why):
+    return {"service": service, "where": where, "knob": KNOB, "set": value, "doc": doc, "why": why}
+
+
+def pod_advice(owner, values):
+    """Kubernetes: the pod's own sysctls, safe (allowed by default) since 1.29."""
+    listed = ", ".join('{name: %s, value: "%d"}' % pair for pair in _pairs(values))
+    runtime = owner.get("runtime")
+    return _advice(
+        "Kubernetes pod %s" % owner["pod_uid"],
+        "the pod spec (its Deployment, StatefulSet, ... template): spec.securityContext.sysctls",
+        "securityContext: {sysctls: [%s]}" % listed,
+        DOCS["kubernetes"],
+        "%s; the three keepalive sysctls are safe sysctls since Kubernetes 1.29 (before, the "
+        "kubelet must allow them with --allowed-unsafe-sysctls)%s"
+        % (WHY, "" if runtime is None else "; runtime %s" % runtime),
+    )
+
+
+def docker_advice(owner, values):
+    return _advice(
+        "Docker container %s" % owner["short_id"],
+        "the container's run options (docker run, compose sysctls:, an ECS task "
+        "definition's systemControls)",
+        _run_flags("docker run", values),
+        DOCS["docker"],
+        "%s; not with --network host, which shares the host's namespace" % WHY,
+    )
+
+
+def podman_advice(owner, values):
+    return _advice(
+        "Podman container %s" % owner["short_id"],
+        "the container's run options (podman run, a quadlet's Sysctl=), or default_sysctls "
+        "in containers.conf for every container",
+        _run_flags("podman run", values),
+        DOCS["podman"],
+        "%s; a pod's containers share its namespace: set them on podman pod create" % WHY,
+    )
+
+
+def containerd_advice(owner, values):
+    return _advice(
+        "containerd container %s" % owner["short_id"],
+        "the container's run options (nerdctl run, or linux.sysctl in its OCI spec)",
+        _run_flags("nerdctl run", values),
+        DOCS["nerdctl"],
+        "%s; ctr has no such flag: the OCI spec's linux.sysctl carries them" % WHY,
+    )
+
+
+def ecs_advice(owner, values):
+    listed = ", ".join('{"namespace": "%s", "value": "%d"}' % pair for pair in _pairs(values))
+    return _advice(
+        "ECS task %s" % owner["task"],
+        "the task definition's container definitions: systemControls",
+        '"systemControls": [%s]' % listed,
+        DOCS["ecs"],
+        "%s; in awsvpc mode they apply to every container of the task, not with host "
+        "network mode" % WHY,
+    )
+
+
+# runtime -> advisor for a container outside a pod. CRI-O runs pods only.
+RUNTIME_ADVISORS = {
+    "docker": docker_advice,
+    "podman": podman_advice,
+    "containerd": containerd_advice,
+}
+
+
+def container_advice(owner, values):
+    """The runtime's own setting for the namespace ``owner`` holds, or None.
+
+    A pod (a ``pod_uid``) is fixed in its spec whatever runtime runs it; an ECS task in
+    its task definition; a lone container by its runtime's run options.
+    """
+    if not owner or values is None:
+        return None
+    if owner.get("pod_uid"):
+        return pod_advice(owner, values)
+    if owner.get("task"):
+        return ecs_advice(owner, values)
+    advisor = RUNTIME_ADVISORS.get(owner.get("runtime"))
+    if advisor is None or not owner.get("short_id"):
+        return None
+    return advisor(owner, values)
