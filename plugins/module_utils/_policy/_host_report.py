@@ -154,7 +154,8 @@ def host_report(
         found += _drift_verdicts(plan_result["intended"], after, boot, audit, boot_status)
     found += _shadow_verdicts((sysctl or {}).get("shadowed_by") or [], on_shadowed)
     found += _adoption_verdicts(sockets)
-    summary = policy.summarize(found)
+    # The problem lines say how to fix a socket group where the audit found the knob.
+    summary = policy.summarize([_with_fix(item) for item in found])
     return {
         "schema": SCHEMA,
         "host": host,
@@ -307,6 +308,14 @@ def _stalled(sockets, key):
             return None
         total += value
     return total
+
+
+def _with_fix(verdict):
+    advice = verdict.get("advice")
+    if not isinstance(advice, dict) or not advice.get("set"):
+        return verdict
+    fix = "; how to fix: %s (%s: %s)" % (advice["set"], advice.get("service"), advice.get("where"))
+    return dict(verdict, message=verdict["message"] + fix)
 
 
 def _adoption_verdicts(sockets):

@@ -23,6 +23,9 @@ import datetime
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._remediation import (
+    ADVICE_KEYS,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     PASS,
     REPORT_STATUSES,
@@ -322,6 +325,9 @@ def _verdict(verdict):
     result = {key: verdict.get(key) for key in VERDICT_KEYS}
     result["subject"] = "" if result["subject"] is None else str(result["subject"])
     result["message"] = "" if result["message"] is None else str(result["message"])
+    if isinstance(verdict.get("advice"), dict):
+        # How to fix a failing socket group (keepalive_sockets_info); only where given.
+        result["advice"] = {key: str(verdict["advice"].get(key) or "") for key in ADVICE_KEYS}
     return result
 
 

@@ -362,7 +362,22 @@ def _environment(autoescape):
     env.filters["text"] = label_text
     env.filters["values"] = _values_text
     env.filters["anchor"] = host_anchor
+    env.filters["fix"] = fix_text
+    env.filters["fixdoc"] = fix_doc
     return env
+
+
+def fix_text(verdict):
+    """The "how to fix" cell: the setting and where it goes, or "" without advice."""
+    advice = verdict.get("advice")
+    if not advice:
+        return ""
+    return "%s (%s: %s)" % (advice["set"], advice["service"], advice["where"])
+
+
+def fix_doc(verdict):
+    """The advice's documentation link, or ""."""
+    return (verdict.get("advice") or {}).get("doc") or ""
 
 
 def _view(doc):

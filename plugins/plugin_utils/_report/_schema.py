@@ -23,6 +23,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path import (
     MAX_IDLE_TIMEOUT,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._remediation import (
+    ADVICE_KEYS,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     KERNEL_LIMITS,
     MODES,
@@ -278,6 +281,14 @@ def _verdict(verdict, where, field):
     _optional(verdict, "message", where, _prefixed(field, "message", _text))
     for key in ("value", "limit"):
         _scalar_or_pair(verdict.get(key), where, "%s.%s" % (field, key))
+    _optional(verdict, "advice", where, _prefixed(field, "advice", _advice))
+
+
+def _advice(advice, where, field):
+    """How to fix a socket group: ``{service, where, knob, set, doc, why}``, all text."""
+    _mapping(advice, where, field)
+    for key in ADVICE_KEYS:
+        _optional(advice, key, where, _prefixed(field, key, _text))
 
 
 def _prefixed(field, key, check):

@@ -324,6 +324,7 @@ def test_schema_1_keys_are_all_there(hosts):
     for item in doc["hosts"]:
         assert set(item) >= HOST_KEYS
         for verdict in item["verdicts"]:
-            assert set(verdict) == set(vocabulary.VERDICT_KEYS)
+            # advice: only on a failing socket group, where the audit found a fix.
+            assert set(verdict) - {"advice"} == set(vocabulary.VERDICT_KEYS)
     for problem in doc["problems"]:
-        assert set(problem) == set(vocabulary.VERDICT_KEYS) | {"host"}
+        assert set(problem) - {"advice"} == set(vocabulary.VERDICT_KEYS) | {"host"}
