@@ -36,6 +36,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._heartb
     heartbeat_verdicts,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import kind
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+    _remediation_containers,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._remediation import (
     advice_for,
     heartbeat_interval,
@@ -211,7 +214,13 @@ def _require_verdict(subject, name, state, rows):
 
 
 def path_verdicts(
-    rows, path, profile=None, profiles=None, namespaces=None, heartbeats=None, container_advice=None
+    rows,
+    path,
+    profile=None,
+    profiles=None,
+    namespaces=None,
+    heartbeats=None,
+    container_advice=_remediation_containers.container_advice,
 ):
     """Each group's effective idle against the layer-4 boxes of ``path``, and when it notices
     a dead peer with data in flight (``busy_detection``, one per group).

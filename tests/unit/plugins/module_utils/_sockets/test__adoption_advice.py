@@ -152,3 +152,23 @@ def test_the_module_reads_sshd_only_when_sshd_holds_sockets():
         "sshd's ClientAlive heartbeat not read (sshd not found): its sockets are judged by "
         "SO_KEEPALIVE; declare it in heartbeats to judge the heartbeat"
     ]
+
+
+def test_a_container_namespace_gets_the_runtime_setting():
+    namespaces = {
+        "net:[7]": {
+            "tcp_keepalive_time": 7200,
+            "tcp_keepalive_intvl": 75,
+            "tcp_keepalive_probes": 9,
+            "owner": {
+                "runtime": "docker",
+                "id": "0123456789ab" * 5 + "cdef",
+                "short_id": "0123456789ab",
+            },
+        }
+    }
+    rows = [group(None, "myserver", idle=7200, intvl=75, cnt=9, netns="net:[7]")]
+    (verdict,) = idle_only(path_verdicts(rows, AZURE, namespaces=namespaces))
+    assert verdict["status"] == "fail"
+    assert verdict["advice"]["service"] == "Docker container 0123456789ab"
+    assert "210" in verdict["advice"]["set"]
