@@ -23,6 +23,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._netns_owner import (
+    describe,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     SYSCTL_NAMES,
     VALUE_NAMES,
@@ -66,21 +69,19 @@ def _advice(service, where, value, doc, why):
 def pod_advice(owner, values):
     """Kubernetes: the pod's own sysctls, safe (allowed by default) since 1.29."""
     listed = ", ".join('{name: %s, value: "%d"}' % pair for pair in _pairs(values))
-    runtime = owner.get("runtime")
     return _advice(
-        "Kubernetes pod %s" % owner["pod_uid"],
+        describe(owner),
         "the pod spec (its Deployment, StatefulSet, ... template): spec.securityContext.sysctls",
         "securityContext: {sysctls: [%s]}" % listed,
         DOCS["kubernetes"],
         "%s; the three keepalive sysctls are safe sysctls since Kubernetes 1.29 (before, the "
-        "kubelet must allow them with --allowed-unsafe-sysctls)%s"
-        % (WHY, "" if runtime is None else "; runtime %s" % runtime),
+        "kubelet must allow them with --allowed-unsafe-sysctls)" % WHY,
     )
 
 
 def docker_advice(owner, values):
     return _advice(
-        "Docker container %s" % owner["short_id"],
+        describe(owner),
         "the container's run options (docker run, compose sysctls:, an ECS task "
         "definition's systemControls)",
         _run_flags("docker run", values),
@@ -91,7 +92,7 @@ def docker_advice(owner, values):
 
 def podman_advice(owner, values):
     return _advice(
-        "Podman container %s" % owner["short_id"],
+        describe(owner),
         "the container's run options (podman run, a quadlet's Sysctl=), or default_sysctls "
         "in containers.conf for every container",
         _run_flags("podman run", values),
@@ -102,7 +103,7 @@ def podman_advice(owner, values):
 
 def containerd_advice(owner, values):
     return _advice(
-        "containerd container %s" % owner["short_id"],
+        describe(owner),
         "the container's run options (nerdctl run, or linux.sysctl in its OCI spec)",
         _run_flags("nerdctl run", values),
         DOCS["nerdctl"],
@@ -113,7 +114,7 @@ def containerd_advice(owner, values):
 def ecs_advice(owner, values):
     listed = ", ".join('{"namespace": "%s", "value": "%d"}' % pair for pair in _pairs(values))
     return _advice(
-        "ECS task %s" % owner["task"],
+        describe(owner),
         "the task definition's container definitions: systemControls",
         '"systemControls": [%s]' % listed,
         DOCS["ecs"],

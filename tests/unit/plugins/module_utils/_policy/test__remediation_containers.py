@@ -41,7 +41,7 @@ ADVICE = [
     (
         owner("pod", "containerd", POD_UID),
         {
-            "service": "Kubernetes pod " + POD_UID,
+            "service": "Kubernetes pod %s (containerd)" % POD_UID,
             "where": "the pod spec (its Deployment, StatefulSet, ... template): "
             "spec.securityContext.sysctls",
             "knob": KNOB,
@@ -50,8 +50,7 @@ ADVICE = [
             '{name: net.ipv4.tcp_keepalive_probes, value: "3"}]}',
             "doc": "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/",
             "why": WHY + "; the three keepalive sysctls are safe sysctls since Kubernetes 1.29 "
-            "(before, the kubelet must allow them with --allowed-unsafe-sysctls); "
-            "runtime containerd",
+            "(before, the kubelet must allow them with --allowed-unsafe-sysctls)",
         },
     ),
     (
