@@ -17,19 +17,39 @@ runtime's own setting, which gives every new namespace the values: the pod's
 ``kind``, ``runtime``, ``id``, ``short_id``, ``pod_uid``, ``task``) and the values that
 pass (``{time, intvl, probes}``) and returns an advice ``{service, where, knob, set, doc,
 why}`` (the keys of ``_remediation.ADVICE_KEYS``), or None when the owner is not one it knows.
+
+``namespace_verdicts`` judges each container's namespace by the same policy as the host's
+values (the profile's requirements, the path's boxes) and says what the host and the
+profile have beside it; a failing one carries the advice.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import _engine as policy
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._remediation import (
+    passing_values,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._netns_owner import (
     describe,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    LINUX_DEFAULTS,
+    OPTION_OF,
+    PASS,
+    STATUS_RANK,
     SYSCTL_NAMES,
     VALUE_NAMES,
+    WARN,
+    make_verdict,
+    worst_status,
 )
+
+CHECK = "container_namespace"
+# The checks of the host's values that a namespace's keepalive sysctls decide (its
+# tcp_retries2 is no safe sysctl in Kubernetes and stays with the busy_detection checks).
+NAMESPACE_CHECKS = ("kernel_limits", "middlebox_idle", "detection_time", "outage_tolerance")
 
 DOCS = {
     "kubernetes": "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/",
@@ -147,3 +167,72 @@ def container_advice(owner, values):
     if advisor is None or not owner.get("short_id"):
         return None
     return advisor(owner, values)
+
+
+def namespace_values(entry):
+    """``{time, intvl, probes}`` of a namespace entry of the sockets audit, or None when one
+    of them could not be read."""
+    values = dict((name, entry.get(OPTION_OF[name])) for name in VALUE_NAMES)
+    return None if None in values.values() else values
+
+
+def _triple(values):
+    if values is None:
+        return "unknown"
+    return "%(time)s/%(intvl)s/%(probes)s" % values
+
+
+def namespace_verdicts(namespaces, path, profile=None, profiles=None):
+    """One ``container_namespace`` verdict per namespace that a container or pod owns.
+
+    ``namespaces`` maps ids to the entries of the sockets audit (their values, ``owner``,
+    ``current`` for the host's own). The namespace's values are judged like the host's
+    (``NAMESPACE_CHECKS`` of the policy engine, against ``profile`` and ``path``); the
+    message puts the host's values and the profile's beside them, and a verdict that does
+    not pass carries ``container_advice`` for the values the profile wants.
+    """
+    host = next((namespace_values(e) for e in namespaces.values() if e.get("current")), None)
+    wanted = passing_values(path, profile, profiles)
+    found = []
+    for ns_id in sorted(namespaces):
+        entry = namespaces[ns_id]
+        if entry.get("owner") and not entry.get("current"):
+            found.append(_namespace_verdict(ns_id, entry, host, wanted, path, profile, profiles))
+    return found
+
+
+def _namespace_verdict(ns_id, entry, host, wanted, path, profile, profiles):
+    owner = entry["owner"]
+    values = namespace_values(entry)
+    subject = "%s [%s]" % (describe(owner), ns_id)
+    where = "%s: tcp_keepalive %s%s, the host %s, %s %s" % (
+        subject,
+        _triple(values),
+        " (the kernel defaults)" if values == LINUX_DEFAULTS else "",
+        _triple(host),
+        "the path needs" if profile is None else "the profile wants",
+        _triple(wanted),
+    )
+    if values is None:
+        status, problems = WARN, ["its sysctls could not be read"]
+    else:
+        judged = [
+            v
+            for v in policy.verdicts(values, path, profile, profiles=profiles)
+            if v["check"] in NAMESPACE_CHECKS
+        ]
+        status = worst_status([v["status"] for v in judged], default=PASS)
+        problems = [v["message"] for v in judged if STATUS_RANK[v["status"]] > STATUS_RANK[PASS]]
+    message = where + (": " + "; ".join(problems) if problems else ": passes")
+    verdict = make_verdict(
+        CHECK,
+        subject,
+        status,
+        None if values is None else values["time"],
+        None if wanted is None else wanted["time"],
+        message,
+    )
+    advice = container_advice(owner, wanted)
+    if status != PASS and advice is not None:
+        verdict["advice"] = advice
+    return verdict

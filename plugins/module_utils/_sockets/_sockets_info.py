@@ -22,6 +22,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
     _services,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _netns_owner,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     normalize_require,
     path_verdicts,
@@ -33,6 +36,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._heartb
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._remediation import (
     identify,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+    _remediation_containers,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
@@ -189,6 +195,17 @@ def _heartbeats(params, rows, degraded, read_sshd=_services.read_sshd):
     return found if beat is None else found + [beat]
 
 
+def attribute_owners(namespaces, rows, read_owners=_netns_owner.read_owners):
+    """Give each namespace entry its ``owner`` (``_netns_owner``: the container or pod whose
+    processes are in it; None for the host's own and for one no runtime named), and each
+    summary row its namespace's."""
+    found = read_owners([entry["inode"] for entry in namespaces.values() if not entry["current"]])
+    for entry in namespaces.values():
+        entry["owner"] = None if entry["current"] else found.get(entry["inode"])
+    for row in rows:
+        row["owner"] = namespaces[row["netns"]]["owner"] if row["netns"] in namespaces else None
+
+
 def report(params):
     """The module result (without ``changed``) for validated ``params``."""
     check_platform()
@@ -198,6 +215,7 @@ def report(params):
         params["states"], params.get("netns") or None, exact=params.get("exact", True)
     )
     summary, unfiltered, crossing, socket_fields = _shape(gathered, params)
+    attribute_owners(gathered.namespaces, summary)
     result = {
         "summary": summary,
         "namespaces": gathered.namespaces,
@@ -220,6 +238,14 @@ def report(params):
             params.get("profiles"),
             namespaces=gathered.namespaces,
             heartbeats=heartbeats,
+            container_advice=_remediation_containers.container_advice,
+        )
+    if params.get("path") or params.get("profile") is not None:
+        checks += _remediation_containers.namespace_verdicts(
+            gathered.namespaces,
+            params.get("path") or [],
+            params.get("profile"),
+            params.get("profiles"),
         )
     if checks:
         result["verdicts"] = checks

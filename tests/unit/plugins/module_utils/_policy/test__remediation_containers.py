@@ -175,3 +175,86 @@ def test_remediation_asks_it_for_an_unknown_program_in_a_container():
         group, ["azure_lb_standard"], namespace=namespace, container_advice=container_advice
     )
     assert advice["set"] == "docker run " + FLAGS
+
+
+def namespace(time, intvl, probes, current=False, found=None, inode=1):
+    return {
+        "tcp_keepalive_time": time,
+        "tcp_keepalive_intvl": intvl,
+        "tcp_keepalive_probes": probes,
+        "tcp_retries2": 15,
+        "inode": inode,
+        "names": [],
+        "current": current,
+        "owner": found,
+    }
+
+
+DOCKER = dict(owner("container", "docker"), label="Docker container 3f4e5d6c7b8a")
+NAMESPACES = {
+    "net:[4026531840]": namespace(180, 20, 3, current=True),
+    "net:[4026532500]": namespace(7200, 75, 9, found=DOCKER),
+    "net:[4026532600]": namespace(210, 10, 3, found=owner("pod", "cri-o", POD_UID)),
+    "lab1": namespace(7200, 75, 9),  # a namespace no runtime owns: not judged here
+}
+
+
+def test_namespace_verdicts_against_the_host_and_the_profile():
+    found = _remediation_containers.namespace_verdicts(NAMESPACES, ["azure_lb_standard"])
+    assert found == [
+        {
+            "check": "container_namespace",
+            "subject": "Docker container 3f4e5d6c7b8a [net:[4026532500]]",
+            "status": "fail",
+            "value": 7200,
+            "limit": 210,
+            "message": "Docker container 3f4e5d6c7b8a [net:[4026532500]]: tcp_keepalive "
+            "7200/75/9 (the kernel defaults), the host 180/20/3, the path needs 210/10/3: "
+            "Azure Load Balancer (Standard) (azure_lb_standard) drops an idle connection "
+            "after 240 s (at expiry: silent; optional RST to both sides); the first probe "
+            "leaves at 7200 s: idle connections through it die silently; set time <= 210 s",
+            "advice": container_advice(DOCKER, VALUES),
+        },
+        {
+            "check": "container_namespace",
+            "subject": "Kubernetes pod %s (CRI-O) [net:[4026532600]]" % POD_UID,
+            "status": "pass",
+            "value": 210,
+            "limit": 210,
+            "message": "Kubernetes pod %s (CRI-O) [net:[4026532600]]: tcp_keepalive 210/10/3, "
+            "the host 180/20/3, the path needs 210/10/3: passes" % POD_UID,
+        },
+    ]
+
+
+def test_namespace_verdicts_with_a_profile():
+    found = _remediation_containers.namespace_verdicts(
+        {"host": NAMESPACES["net:[4026531840]"], "c": NAMESPACES["net:[4026532500]"]},
+        [],
+        "cloud",
+    )
+    (verdict,) = found
+    assert verdict["status"] == "fail"
+    assert verdict["message"].startswith(
+        "Docker container 3f4e5d6c7b8a [c]: tcp_keepalive 7200/75/9 (the kernel defaults), "
+        "the host 180/20/3, the profile wants 180/20/3: "
+    )
+    assert verdict["advice"]["set"] == (
+        "docker run --sysctl net.ipv4.tcp_keepalive_time=180 --sysctl "
+        "net.ipv4.tcp_keepalive_intvl=20 --sysctl net.ipv4.tcp_keepalive_probes=3 ..."
+    )
+
+
+def test_namespace_verdicts_unread_values_warn():
+    unread = dict(NAMESPACES["net:[4026532500]"], tcp_keepalive_time=None)
+    (verdict,) = _remediation_containers.namespace_verdicts({"c": unread}, ["azure_lb_standard"])
+    assert (verdict["status"], verdict["value"]) == ("warn", None)
+    assert verdict["message"] == (
+        "Docker container 3f4e5d6c7b8a [c]: tcp_keepalive unknown, the host unknown, the path "
+        "needs 210/10/3: its sysctls could not be read"
+    )
+
+
+def test_no_namespace_verdicts_without_containers():
+    host_only = {"net:[1]": namespace(180, 20, 3, current=True), "lab1": namespace(7200, 75, 9)}
+    assert _remediation_containers.namespace_verdicts(host_only, ["azure_lb_standard"]) == []
