@@ -5,15 +5,21 @@
 
 This module_util is private to the netstack.keepalive collection; it may change at any time.
 
-The model follows sysctl.d(5), procps 4.0 ``sysctl --system`` (what a host applies at boot) and
-the kernel's own parser of each value; ``docs/boot-model.md`` lists every rule with the
-reboot that proves it. In short:
+The model follows sysctl.d(5), what applies the files at boot and the kernel's own parser of
+each value; ``docs/boot-model.md`` lists every rule with the reboot that proves it. Two
+programs apply the files at boot, and the model follows the one the host runs (``boot_init``):
+systemd-sysctl when systemd is the init (``/run/systemd/system`` exists, as sd_booted(3)
+tests), else procps ``sysctl --system`` (hosts without systemd, containers, the lab). In short:
 
 * ``*.conf`` files in /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d
   and /lib/sysctl.d; two spellings of one real directory (/lib -> usr/lib on merged-/usr
   hosts) are one directory; a basename seen in an earlier (higher-priority) directory masks
   the same basename in every later one; a link to /dev/null therefore masks and sets nothing;
-* the surviving files are applied in byte order of their basename, /etc/sysctl.conf last;
+* the surviving files are applied in byte order of their basename; procps then applies
+  /etc/sysctl.conf last; systemd-sysctl never reads /etc/sysctl.conf itself, only through a
+  sysctl.d entry such as Debian's /etc/sysctl.d/99-sysctl.conf link (bullseye, bookworm; not
+  trixie), in that entry's place; settings in an /etc/sysctl.conf it does not reach are
+  problems (they are never applied at boot); systemd-sysctl also skips hidden files;
 * per line (procps): a line ends at LF, or at a NUL byte (C string); ASCII white space
   around it is ignored; ``#`` and ``;`` start a comment line; ``key = value`` splits at the
   first ``=``; a leading ``-`` on the key says "ignore a failure"; ``-key`` alone excludes
@@ -38,6 +44,7 @@ import os
 import posixpath
 import re
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 from ansible_collections.netstack.keepalive.plugins.module_utils._files import (
     FIFO,
     REGULAR_FILE,
@@ -56,6 +63,12 @@ SYSCTL_D_DIRS = (
     "/lib/sysctl.d",
 )
 SYSCTL_CONF = "/etc/sysctl.conf"
+# What applies the sysctl.d files at boot (boot_init).
+INIT_SYSTEMD = "systemd-sysctl"
+INIT_PROCPS = "procps"
+BOOT_INITS = (INIT_SYSTEMD, INIT_PROCPS)
+# sd_booted(3): this folder exists exactly when systemd is the running init.
+_SYSTEMD_RUNNING = "/run/systemd/system"
 DEV_NULL = "/dev/null"
 _MAX_LINK_DEPTH = 40
 
@@ -368,15 +381,36 @@ def is_masking_link(root, path):
     return _resolve_link(root, path) == DEV_NULL and os.path.islink(host_to_local(root, path))
 
 
-def list_boot_files(root="/", overrides=None):
+def boot_init(root="/"):
+    """What applies the sysctl.d files at the host's boot: INIT_SYSTEMD or INIT_PROCPS.
+
+    A host booted by systemd runs systemd-sysctl at its next boot too; any other host (no
+    systemd, a container, a lab host) is modelled as running procps ``sysctl --system``.
+    """
+    if os.path.isdir(host_to_local(root, _SYSTEMD_RUNNING)):
+        return INIT_SYSTEMD
+    return INIT_PROCPS
+
+
+def _init_of(root, init):
+    if init is None:
+        return boot_init(root)
+    if init not in BOOT_INITS:
+        raise KeepaliveError("init must be one of %s, not %r" % (", ".join(BOOT_INITS), init))
+    return init
+
+
+def list_boot_files(root="/", overrides=None, init=None):
     """Files applied at boot, in order, and the files masked by a same basename.
 
     ``overrides`` maps a host path to the content it *will* have (a string) or None (it will
     be removed): the model of the host after our change, without touching the disk.
+    ``init`` is INIT_SYSTEMD or INIT_PROCPS (default: ``boot_init(root)``).
     Returns ``(files, masked)``: ``files`` a list of host paths in application order,
     ``masked`` a list of ``{file, masked_by, dev_null}`` (``dev_null``: the masking file is a
     link to /dev/null). A directory reached under two names is listed under the first.
     """
+    init = _init_of(root, init)
     spellings = directory_spellings(root)
     overrides = _canonical_overrides(spellings, overrides)
     chosen = {}
@@ -384,7 +418,7 @@ def list_boot_files(root="/", overrides=None):
     for directory in SYSCTL_D_DIRS:
         if spellings[directory] != directory:
             continue  # the same directory as an earlier one
-        for name in _conf_names(root, directory, overrides):
+        for name in _conf_names(root, directory, overrides, init):
             path = directory + "/" + name
             if name in chosen:
                 masker = chosen[name]
@@ -394,15 +428,18 @@ def list_boot_files(root="/", overrides=None):
                 chosen[name] = path
     # procps sorts with strcmp: byte order, not the locale's.
     files = [chosen[name] for name in sorted(chosen, key=lambda n: n.encode("utf-8"))]
-    if SYSCTL_CONF in overrides:
-        if overrides[SYSCTL_CONF] is not None:
-            files.append(SYSCTL_CONF)
-    elif os.path.isfile(host_to_local(root, SYSCTL_CONF)):
-        files.append(SYSCTL_CONF)  # procps: only when stat() says a regular file
+    if init == INIT_PROCPS and _sysctl_conf_exists(root, overrides):
+        files.append(SYSCTL_CONF)
     return files, masked
 
 
-def _conf_names(root, directory, overrides):
+def _sysctl_conf_exists(root, overrides):
+    if SYSCTL_CONF in overrides:
+        return overrides[SYSCTL_CONF] is not None
+    return os.path.isfile(host_to_local(root, SYSCTL_CONF))  # procps: stat() says regular
+
+
+def _conf_names(root, directory, overrides, init):
     names = set()
     local = host_to_local(root, directory)
     try:
@@ -410,9 +447,10 @@ def _conf_names(root, directory, overrides):
     except OSError:
         listing = []  # a missing directory is normal (/run/sysctl.d, /usr/local/lib/...)
     for name in listing:
-        # procps 4.0.2 also applies a file called just ".conf", systemd-sysctl skips every
-        # hidden file: the model takes ".x.conf" (procps) but not ".conf" (both measured).
-        if name.endswith(".conf") and len(name) > len(".conf"):
+        # procps 4.0.2 also applies a file called just ".conf" and ".x.conf", systemd-sysctl
+        # skips every hidden file (both measured); no model takes ".conf".
+        hidden = name.startswith(".") and init == INIT_SYSTEMD
+        if name.endswith(".conf") and len(name) > len(".conf") and not hidden:
             names.add(name)
     for path, content in overrides.items():
         if posixpath.dirname(path) != directory:
@@ -478,20 +516,24 @@ def _not_regular_reason(kind):
 # The model
 
 
-def boot_assignments(root="/", overrides=None, keys=None, kernel=None):
+def boot_assignments(root="/", overrides=None, keys=None, kernel=None, init=None):
     """Every assignment applied at boot, in order, plus what could not be used.
 
     Returns a dict: ``assignments`` (list of ``{file, line, key, value}``), ``masked`` (see
     ``list_boot_files``), ``problems`` (``{file, line, reason}``: unreadable or non-regular
-    files, invalid lines, values the kernel refuses) and ``spellings`` (see
-    ``directory_spellings``). With ``keys``, only those keys, ``value`` is the int the kernel
-    will hold (``kernel``: ``kernel_facts()`` of the host, read when not given) and glob lines
-    count for the keys they set; without ``keys``, ``value`` is the text as written.
+    files, invalid lines, values the kernel refuses, settings in an /etc/sysctl.conf that
+    systemd-sysctl never reads), ``spellings`` (see ``directory_spellings``) and ``init``
+    (what applies the files: ``init`` or ``boot_init(root)``). With ``keys``, only those keys,
+    ``value`` is the int the kernel will hold (``kernel``: ``kernel_facts()`` of the host, read
+    when not given) and glob lines count for the keys they set; without ``keys``, ``value`` is
+    the text as written.
     """
+    init = _init_of(root, init)
     spellings = directory_spellings(root)
     overrides = _canonical_overrides(spellings, overrides)
-    files, masked = list_boot_files(root, overrides)
+    files, masked = list_boot_files(root, overrides, init)
     entries, problems = _entries_of(root, files, overrides)
+    unread = _unread_sysctl_conf(root, files, overrides, keys) if init == INIT_SYSTEMD else []
     if keys is None:
         assignments = [
             _assignment(path, entry, entry["value"])
@@ -504,9 +546,48 @@ def boot_assignments(root="/", overrides=None, keys=None, kernel=None):
     return {
         "assignments": assignments,
         "masked": masked,
-        "problems": sorted(problems, key=lambda p: (files.index(p["file"]), p["line"] or 0)),
+        "problems": sorted(problems, key=lambda p: (files.index(p["file"]), p["line"] or 0))
+        + unread,
         "spellings": spellings,
+        "init": init,
     }
+
+
+def _unread_sysctl_conf(root, files, overrides, keys):
+    """Problems for the settings of an /etc/sysctl.conf that systemd-sysctl will not apply:
+    it reads that file only when a sysctl.d entry it applies resolves to it (Debian's
+    /etc/sysctl.d/99-sysctl.conf link; trixie ships neither the file nor the link)."""
+    if not _sysctl_conf_exists(root, overrides):
+        return []
+    if any(host_realpath(root, path) == SYSCTL_CONF for path in files):
+        return []
+    entries, _problems = _entries_of(root, [SYSCTL_CONF], overrides)
+    settings = [entry for _path, entry in entries if not entry.get("exclude")]
+    if not settings:
+        return []
+    why = (
+        "systemd-sysctl does not read %s at boot (no sysctl.d entry links to it, such as "
+        "/etc/sysctl.d/99-sysctl.conf)" % SYSCTL_CONF
+    )
+    problems = [
+        {
+            "file": SYSCTL_CONF,
+            "line": None,
+            "reason": "%s: its %d setting(s) are never applied at boot; put them in a "
+            "file in /etc/sysctl.d" % (why, len(settings)),
+        }
+    ]
+    for entry in settings:
+        if keys is None or entry["key"] in keys or _is_glob(entry["key"]):
+            problems.append(
+                {
+                    "file": SYSCTL_CONF,
+                    "line": entry["line"],
+                    "reason": "%s = %s: never applied at boot; %s"
+                    % (entry["key"], entry["value"], why),
+                }
+            )
+    return problems
 
 
 def _entries_of(root, files, overrides):

@@ -1,4 +1,5 @@
-"""The sysctl.d boot-precedence model, on fake trees (sysctl.d(5), procps sysctl --system)."""
+"""The sysctl.d boot-precedence model, on fake trees (sysctl.d(5), procps sysctl --system and
+systemd-sysctl)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import _boot as boot
+from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
 TIME = "net.ipv4.tcp_keepalive_time"
 INTVL = "net.ipv4.tcp_keepalive_intvl"
@@ -770,3 +772,169 @@ def test_directory_spellings(tmp_path):
     assert boot.directory_spellings(str(tmp_path))["/lib/sysctl.d"] == "/usr/lib/sysctl.d"
     assert boot.directory_spellings(str(tmp_path / "plain"))["/lib/sysctl.d"] == "/lib/sysctl.d"
     assert boot.host_realpath(str(tmp_path), "/lib/x/../sysctl.d") == "/usr/lib/sysctl.d"
+
+
+# --- what applies the files at boot: systemd-sysctl or procps --------------------------------
+
+LINK_99 = {"/etc/sysctl.d/99-sysctl.conf": ("link", "../sysctl.conf")}
+
+
+def test_boot_init_is_systemd_only_when_systemd_runs(tmp_path):
+    assert boot.boot_init(str(tmp_path)) == boot.INIT_PROCPS
+    build_tree(tmp_path, {"/run/systemd/system": ("dir",)})
+    assert boot.boot_init(str(tmp_path)) == boot.INIT_SYSTEMD
+    assert boot.boot_assignments(str(tmp_path), keys=KEYS)["init"] == boot.INIT_SYSTEMD
+
+
+def test_an_unknown_init_is_refused(tmp_path):
+    with pytest.raises(KeepaliveError, match="init must be one of systemd-sysctl, procps"):
+        boot.list_boot_files(str(tmp_path), init="openrc")
+
+
+# (id, files, init, expected time value, source, problems (file, line) in order)
+INITS = [
+    (
+        "trixie-no-link-systemd-never-reads-sysctl-conf",
+        {OURS: OURS_TEXT, "/etc/sysctl.conf": "# admin\n%s = 800\n" % TIME},
+        boot.INIT_SYSTEMD,
+        600,
+        OURS + ":2",
+        [("/etc/sysctl.conf", None), ("/etc/sysctl.conf", 2)],
+    ),
+    (
+        "trixie-no-link-procps-reads-it-last",
+        {OURS: OURS_TEXT, "/etc/sysctl.conf": "# admin\n%s = 800\n" % TIME},
+        boot.INIT_PROCPS,
+        800,
+        "/etc/sysctl.conf:2",
+        [],
+    ),
+    (
+        "other-keys-only-one-file-problem",
+        {OURS: OURS_TEXT, "/etc/sysctl.conf": "vm.swappiness = 10\n"},
+        boot.INIT_SYSTEMD,
+        600,
+        OURS + ":2",
+        [("/etc/sysctl.conf", None)],
+    ),
+    (
+        "comments-only-sysctl-conf-is-no-problem",
+        {OURS: OURS_TEXT, "/etc/sysctl.conf": "# nothing\n"},
+        boot.INIT_SYSTEMD,
+        600,
+        OURS + ":2",
+        [],
+    ),
+    (
+        "bookworm-link-read-in-the-links-place",
+        dict(
+            LINK_99,
+            **{
+                "/etc/sysctl.conf": "%s = 800\n" % TIME,
+                "/etc/sysctl.d/99-zzz.conf": "%s = 900\n" % TIME,
+            },
+        ),
+        boot.INIT_SYSTEMD,
+        900,
+        "/etc/sysctl.d/99-zzz.conf:1",
+        [],
+    ),
+    (
+        "bookworm-link-procps-applies-sysctl-conf-again-last",
+        dict(
+            LINK_99,
+            **{
+                "/etc/sysctl.conf": "%s = 800\n" % TIME,
+                "/etc/sysctl.d/99-zzz.conf": "%s = 900\n" % TIME,
+            },
+        ),
+        boot.INIT_PROCPS,
+        800,
+        "/etc/sysctl.conf:1",
+        [],
+    ),
+    (
+        "link-is-the-source-under-systemd",
+        dict(LINK_99, **{OURS: OURS_TEXT, "/etc/sysctl.conf": "%s = 800\n" % TIME}),
+        boot.INIT_SYSTEMD,
+        800,
+        "/etc/sysctl.d/99-sysctl.conf:1",
+        [],
+    ),
+    (
+        "hidden-file-skipped-by-systemd",
+        {"/etc/sysctl.d/.zz.conf": "%s = 700\n" % TIME},
+        boot.INIT_SYSTEMD,
+        7200,
+        "kernel default",
+        [],
+    ),
+    (
+        "hidden-file-applied-by-procps",
+        {"/etc/sysctl.d/.zz.conf": "%s = 700\n" % TIME},
+        boot.INIT_PROCPS,
+        700,
+        "/etc/sysctl.d/.zz.conf:1",
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "files, init, value, source, problems", [c[1:] for c in INITS], ids=[c[0] for c in INITS]
+)
+def test_boot_init_rules(tmp_path, files, init, value, source, problems):
+    build_tree(tmp_path, files)
+    model = boot.boot_assignments(str(tmp_path), keys=KEYS, init=init)
+    booted = boot.boot_values(model, DEFAULTS)[TIME]
+    assert (booted["value"], booted["source"]) == (value, source)
+    assert [(p["file"], p["line"]) for p in model["problems"]] == problems
+    assert model["init"] == init
+
+
+def test_unread_sysctl_conf_problem_says_what_to_do(tmp_path):
+    build_tree(tmp_path, {"/etc/sysctl.conf": "%s = 800\n" % TIME})
+    problems = boot.boot_assignments(str(tmp_path), keys=KEYS, init=boot.INIT_SYSTEMD)["problems"]
+    assert "never applied at boot; put them in a file in /etc/sysctl.d" in problems[0]["reason"]
+    assert problems[1]["reason"].startswith("%s = 800: never applied at boot; " % TIME)
+    assert "systemd-sysctl does not read /etc/sysctl.conf" in problems[1]["reason"]
+
+
+def test_sysctl_conf_written_by_us_is_unread_under_systemd(tmp_path):
+    """path=/etc/sysctl.conf on trixie: the model after the change says it will not apply."""
+    overrides = {"/etc/sysctl.conf": "%s = 600\n" % TIME}
+    model = boot.boot_assignments(str(tmp_path), overrides, keys=KEYS, init=boot.INIT_SYSTEMD)
+    assert boot.boot_values(model, DEFAULTS)[TIME]["source"] == "kernel default"
+    assert [(p["file"], p["line"]) for p in model["problems"]] == [
+        ("/etc/sysctl.conf", None),
+        ("/etc/sysctl.conf", 1),
+    ]
+
+
+def test_tricky_tree_same_answer_from_both_inits(tmp_path):
+    """A /dev/null mask in /etc over /usr/lib, a /run file, a later override: both agree."""
+    build_tree(
+        tmp_path,
+        {
+            OURS: OURS_TEXT,
+            "/usr/lib/sysctl.d/95-vendor.conf": "%s = 30\n" % INTVL,
+            "/etc/sysctl.d/95-vendor.conf": ("link", "/dev/null"),
+            "/run/sysctl.d/70-run.conf": "%s = 7\n" % PROBES,
+            "/etc/sysctl.d/80-later.conf": "%s = 650\n" % TIME,
+        },
+    )
+    for init in boot.BOOT_INITS:
+        model = boot.boot_assignments(str(tmp_path), keys=KEYS, init=init)
+        values = boot.boot_values(model, DEFAULTS)
+        assert {k: v["source"] for k, v in values.items()} == {
+            TIME: "/etc/sysctl.d/80-later.conf:1",
+            INTVL: "kernel default",
+            PROBES: "/run/sysctl.d/70-run.conf:1",
+        }
+        assert model["masked"] == [
+            {
+                "file": "/usr/lib/sysctl.d/95-vendor.conf",
+                "masked_by": "/etc/sysctl.d/95-vendor.conf",
+                "dev_null": True,
+            }
+        ]
