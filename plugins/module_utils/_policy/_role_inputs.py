@@ -24,6 +24,9 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adopt
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._heartbeat import (
+    normalize_heartbeats,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._profiles import kind
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params import (
     check_mode_value,
@@ -62,15 +65,18 @@ OTHER_INPUTS = (
     "tcp_keepalive_sysctl_file_mode",
     "tcp_keepalive_netns",
     "tcp_keepalive_require",
+    "tcp_keepalive_heartbeats",
 )
 KNOWN = OTHER_INPUTS + tuple(CHOICES) + BOOLEANS
 
 
 def check_role_inputs(variables):
-    """``{valid, errors, require}`` for the role's variables (a mapping of name to value).
+    """``{valid, errors, require, heartbeats}`` for the role's variables (a mapping of name
+    to value).
 
     ``require`` is ``tcp_keepalive_require`` with every entry spelled out as
     ``{name, states}`` (what the role passes to keepalive_sockets_info); None when invalid.
+    ``heartbeats`` is ``tcp_keepalive_heartbeats`` checked (``{name, heartbeat}`` each).
     """
     if not isinstance(variables, dict):
         raise KeepaliveError("role inputs must be a mapping of variable names to values")
@@ -90,7 +96,14 @@ def check_role_inputs(variables):
     errors += _netns_errors(variables["tcp_keepalive_netns"])
     require, require_errors = _require(variables["tcp_keepalive_require"])
     errors += require_errors
-    return {"valid": not errors, "errors": errors, "require": None if errors else require}
+    heartbeats, heartbeat_errors = _heartbeats(variables["tcp_keepalive_heartbeats"])
+    errors += heartbeat_errors
+    return {
+        "valid": not errors,
+        "errors": errors,
+        "require": None if errors else require,
+        "heartbeats": None if errors else heartbeats,
+    }
 
 
 def _choice_errors(variables):
@@ -208,6 +221,14 @@ def _netns_errors(netns):
     if netns and "/" not in netns and netns in (".", ".."):
         return ["tcp_keepalive_netns=%r: %s" % (netns, allowed)]
     return []
+
+
+def _heartbeats(heartbeats):
+    try:
+        normalize_heartbeats(heartbeats, option="tcp_keepalive_heartbeats")
+    except KeepaliveError as exc:
+        return None, [str(exc)]
+    return list(heartbeats or []), []
 
 
 def _require(require):

@@ -28,6 +28,7 @@ GOOD = {
     "tcp_keepalive_on_shadowed": "warn",
     "tcp_keepalive_netns": "",
     "tcp_keepalive_require": [],
+    "tcp_keepalive_heartbeats": [],
     "tcp_keepalive_fail_on": "never",
 }
 # (variable, bad value, what the message must also say)
@@ -83,6 +84,7 @@ def test_good_inputs_pass_and_bare_names_check_established_only():
             {"name": "redis*", "states": ["established"]},
             {"name": "pg", "states": ["listen"]},
         ],
+        "heartbeats": [],
     }
 
 
