@@ -28,13 +28,13 @@ from _collection_path import import_collection  # noqa: E402
 
 import_collection()  # the imports below find the working tree as the collection
 
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
-    _report_model as model,
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import (  # noqa: E402
+    _model as model,
 )
-from ansible_collections.netstack.keepalive.plugins.plugin_utils import (  # noqa: E402
-    _report_render as render,
+from ansible_collections.netstack.keepalive.plugins.plugin_utils._report import (  # noqa: E402
+    _render as render,
 )
-from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils import (  # noqa: E402
+from ansible_collections.netstack.keepalive.tests.unit.plugins.plugin_utils._report import (  # noqa: E402
     report_fleet,
 )
 

@@ -27,6 +27,9 @@ SITE_PACKAGES = Path(ansible.__file__).resolve().parent.parent
 # ansible-core and what it imports; cffi backs cryptography.
 PACKAGES = ("ansible", "jinja2", "markupsafe", "yaml", "_yaml", "packaging", "resolvelib",
             "cryptography", "cffi", "_cffi_backend.cpython-311-x86_64-linux-gnu.so")  # fmt: skip
+# Their metadata too: ansible-core asks importlib.metadata for versions.
+DISTRIBUTIONS = ("ansible_core", "jinja2", "markupsafe", "pyyaml", "packaging", "resolvelib",
+                 "cryptography", "cffi")  # fmt: skip
 TOOLS = "/opt/netstack-keepalive-pull-tools"
 SITE = "/opt/netstack-keepalive-site"
 PULL_ROOT = "/var/lib/netstack-keepalive/pull"
@@ -60,6 +63,9 @@ def tools_bundle():
         for name in PACKAGES:
             if (SITE_PACKAGES / name).exists():
                 tar.add(str(SITE_PACKAGES / name), "lib/" + name, filter=_skip_cache)
+        for name in DISTRIBUTIONS:
+            for found in SITE_PACKAGES.glob(name + "-*.dist-info"):
+                tar.add(str(found), "lib/" + found.name)
         for command, module in CLIS.items():
             launcher = (
                 "#!/usr/bin/python3\nimport sys\nsys.path.insert(0, %r)\n" % (TOOLS + "/lib")
