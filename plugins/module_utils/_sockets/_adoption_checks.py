@@ -48,7 +48,10 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adopt
     RETRIES2,
     SOURCE_GETSOCKOPT,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import make_verdict
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    STATUS_RANK,
+    make_verdict,
+)
 
 REQUIRED_STATES = ("established", "listen")
 REQUIRE_KEYS = ("name", "states", "heartbeat")
@@ -254,12 +257,27 @@ def path_verdicts(
         namespace = (namespaces or {}).get(row["netns"])
         beat = heartbeat_of(row, heartbeats)
         if beat is not None:
-            result += heartbeat_verdicts(subject, beat, boxes, margin, heartbeat)
+            result += _kept_open_verdicts(subject, row, beat, boxes, margin, heartbeat)
         else:
             idle = _idle_verdicts(subject, row, boxes, margin)
             advice = advice_for(row, passing, heartbeat, namespace, container_advice)
             result += [_with_advice(verdict, advice) for verdict in idle]
         result.append(_busy_verdict(subject, row, namespace, prof))
+    return result
+
+
+def _kept_open_verdicts(subject, row, beat, boxes, margin, heartbeat):
+    """A group with a heartbeat, per box: the heartbeat's verdict, unless the group's own
+    keepalive keeps a layer-4 box open where the heartbeat alone would not (sshd with
+    TCPKeepAlive yes and a long ClientAliveInterval)."""
+    by_box = {}
+    if row["keepalive"] is True and row["idle"] is not None:
+        by_box = {v["subject"]: v for v in idle_verdicts(row["idle"], boxes, margin)}
+    result = heartbeat_verdicts(subject, beat, boxes, margin, heartbeat)
+    for index, box in enumerate(boxes):
+        verdict, probes = result[index], by_box.get(box.id)
+        if probes is not None and STATUS_RANK[probes["status"]] < STATUS_RANK[verdict["status"]]:
+            result[index] = _socket_idle_verdict(subject, probes)
     return result
 
 
