@@ -305,7 +305,7 @@ class Lab:
                 "bridge %s already exists: lab %r is up (run 'down' first) or "
                 "another job uses that name (pass --bridge)" % (self.bridge, self.prefix)
             )
-        taken = [n for n in _netns_names() if re.fullmatch(re.escape(self.prefix) + r"-h\d+", n)]
+        taken = [n for n in _netns_names() if re.fullmatch(re.escape(self.prefix) + r"-[hr]\d+", n)]
         if taken:
             raise LabError(
                 "network namespaces %s exist already: run 'down' for prefix %r first"
@@ -465,7 +465,7 @@ class Lab:
         names = [host_name] if host_name else None
         inodes = set()
         for name in _netns_names():
-            if (names is None and re.fullmatch(re.escape(self.prefix) + r"-h\d+", name)) or (
+            if (names is None and re.fullmatch(re.escape(self.prefix) + r"-[hr]\d+", name)) or (
                 names and name in names
             ):
                 with contextlib.suppress(OSError):
@@ -547,16 +547,27 @@ class Lab:
     def run(self, name, command, check=False, timeout=60, input=None):
         """Run ``command`` (a shell string or an argv list) inside the host: its namespaces and
         root, as its PID 1 sees them; no ssh. Returns a text ``CompletedProcess``."""
+        return subprocess.run(
+            self.exec_argv(name, command),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+            input=input,
+            env=self.EXEC_ENV,
+        )
+
+    EXEC_ENV = {"PATH": HOST_PATH, "LANG": "C.UTF-8", "HOME": "/root"}
+
+    def exec_argv(self, name, command):
+        """argv that runs ``command`` (shell string or argv list) inside the host, as ``run``
+        does; for a long-lived process (``subprocess.Popen(argv, env=Lab.EXEC_ENV)``)."""
         host = self.host(name)
         pids = self._init_pids(host.name)
         if not pids:
             raise LabError("host %s is not running" % host.name)
         argv = ["nsenter", "-t", str(pids[0]), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--"]
-        argv += ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-        env = {"PATH": HOST_PATH, "LANG": "C.UTF-8", "HOME": "/root"}
-        return subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, check=check, input=input, env=env
-        )
+        return argv + (["/bin/sh", "-c", command] if isinstance(command, str) else list(command))
 
     def ssh_command(self, name, *command):
         """argv of an ``ssh`` from the controller to the host (append a remote command)."""
@@ -633,7 +644,7 @@ class Lab:
         """
         with _signals_deferred():
             self._kill()
-            pattern = re.compile(re.escape(self.prefix) + r"-h\d+")
+            pattern = re.compile(re.escape(self.prefix) + r"-[hr]\d+")
             links = [n for n in _link_names() if pattern.fullmatch(n) or n == self.bridge]
             # veths before their namespaces (see _delete_host_network), the bridge last; one
             # ip process for all, going on past errors (leftovers() below has the last word).
@@ -679,7 +690,7 @@ class Lab:
 
     def leftovers(self):
         """What of this lab still exists (empty dict when it is fully down)."""
-        pattern = re.compile(re.escape(self.prefix) + r"-h\d+")
+        pattern = re.compile(re.escape(self.prefix) + r"-[hr]\d+")
         left = {
             "processes": self._lab_pids(),
             "netns": [n for n in _netns_names() if pattern.fullmatch(n)],
