@@ -41,7 +41,7 @@ DOCS = {
     "libpq": "https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-KEEPALIVES",
     "mariadb": "https://mariadb.com/kb/en/server-system-variables/#tcp_keepalive_time",
     "nginx": "https://nginx.org/en/docs/http/ngx_http_core_module.html#listen",
-    "haproxy": "https://docs.haproxy.org/2.8/configuration.html#4-option%20clitcpka",
+    "haproxy": "https://docs.haproxy.org/2.8/configuration.html#4.2-option%20clitcpka",
     "sshd": "https://man.openbsd.org/sshd_config#ClientAliveInterval",
     "envoy": "https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/"
     "address.proto#config-core-v3-tcpkeepalive",

@@ -145,7 +145,7 @@ ADVICE = [
             "(server side)",
             "knob": "option clitcpka, clitcpka-idle, clitcpka-intvl, clitcpka-cnt",
             "set": "option clitcpka; clitcpka-idle 210s; clitcpka-intvl 10s; clitcpka-cnt 3",
-            "doc": "https://docs.haproxy.org/2.8/configuration.html#4-option%20clitcpka",
+            "doc": "https://docs.haproxy.org/2.8/configuration.html#4.2-option%20clitcpka",
             "why": "HAProxy 2.2 and later; option srvtcpka with srvtcpka-idle, -intvl, -cnt do "
             "the same for connections to the servers",
         },
