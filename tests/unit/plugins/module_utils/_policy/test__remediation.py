@@ -62,7 +62,11 @@ def test_identify(unit, comm, service):
         (AZURE, None, {"time": 210, "intvl": 10, "probes": 3}),
         (["aws_nlb", "aws_nat_gateway"], "cloud", {"time": 180, "intvl": 20, "probes": 3}),
         # cloud's explicit 180 s fails a 60 s box: its requirements alone are derived.
-        (["gcp_external_nlb"], "cloud", {"time": 30, "intvl": 20, "probes": 3}),
+        (
+            [{"name": "fw60", "idle_timeout": 60, "layer": 4}],
+            "cloud",
+            {"time": 30, "intvl": 20, "probes": 3},
+        ),
         # 5 s leaves no room for the default margin and outage tolerance: the path alone.
         ([{"name": "tiny", "idle_timeout": 5, "layer": 4}], None, None),
     ],
