@@ -186,11 +186,19 @@ def describe(owner):
 
 def read_owners(inodes, proc="/proc"):
     """``{namespace inode: owner or None}`` for ``inodes``, from /proc/PID/ns/net and
-    /proc/PID/cgroup of every process; processes that exit meanwhile are skipped."""
+    /proc/PID/cgroup of every process; processes that exit meanwhile are skipped.
+
+    The namespace of PID 1 is the host's: containers with host networking share it and own
+    nothing there.
+    """
     wanted = set(inodes)
-    files = dict((inode, []) for inode in wanted)
     if not wanted:
         return {}
+    files = dict((inode, []) for inode in wanted)
+    try:
+        init = os.stat("%s/1/ns/net" % proc).st_ino
+    except OSError:
+        init = None
     for entry in os.listdir(proc):
         if not entry.isdigit():
             continue
@@ -202,4 +210,6 @@ def read_owners(inodes, proc="/proc"):
                 files[inode].append((int(entry), handle.read()))
         except (IOError, OSError):
             continue
-    return dict((inode, namespace_owner(found)) for inode, found in files.items())
+    return dict(
+        (inode, None if inode == init else namespace_owner(found)) for inode, found in files.items()
+    )

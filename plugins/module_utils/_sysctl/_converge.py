@@ -50,6 +50,12 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._params
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import (
     _runtime as runtime,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _netns_owner,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+    _remediation_containers,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     LINUX_DEFAULTS,
     LINUX_RETRIES2,
@@ -326,7 +332,10 @@ def _warn_or_refuse(settings, todo):
             "path=%s: /run is emptied at every boot, so this file does not persist by itself "
             "(use /etc/sysctl.d unless something recreates it at boot)" % settings["path"]
         )
-    if settings["netns"] and settings["persist"] and settings["state"] == "present":
+    container = container_warning(settings, todo["before"])
+    if container:
+        warnings.append(container)
+    elif settings["netns"] and settings["persist"] and settings["state"] == "present":
         # A namespace made by `ip netns add` starts from kernel defaults; boot applies
         # sysctl.d only to the namespace the host boots with.
         warnings.append(
@@ -335,6 +344,50 @@ def _warn_or_refuse(settings, todo):
             % (settings["netns"], settings["path"], settings["netns"])
         )
     return warnings
+
+
+def container_warning(settings, before, read_owners=_netns_owner.read_owners):
+    """The warning for a ``netns`` that a container or pod owns, or None.
+
+    Its values can be set (nothing fails), but they vanish with the container: the next one
+    starts from the kernel defaults, and the host's sysctl never reaches it. The warning
+    gives the runtime's own setting for the values asked for (the namespace's current ones
+    for the options not given).
+    """
+    if not settings["netns"] or settings["state"] != "present":
+        return None
+    try:
+        inode = netns_inode(settings["netns_path"])
+    except OSError:
+        return None
+    owner = read_owners([inode]).get(inode)
+    if owner is None:
+        return None
+    values = dict(
+        (name, settings["wanted"].get(option, before.get(option)))
+        for name, option in zip(VALUE_NAMES, OPTION_NAMES)  # noqa: B905 - Python 3.6 hosts
+    )
+    text = (
+        "netns=%s belongs to %s: a value set in its namespace vanishes with the container "
+        "(the next one starts from the kernel defaults %s, and the host's sysctl never "
+        "reaches it)" % (settings["netns"], owner["label"], _defaults_text())
+    )
+    advice = (
+        _remediation_containers.container_advice(owner, values)
+        if None not in values.values()
+        else None
+    )
+    if advice is None:
+        return text + "; set the values in the runtime that starts it"
+    return text + "; set them in the runtime: %s: %s (%s)" % (
+        advice["where"],
+        advice["set"],
+        advice["doc"],
+    )
+
+
+def _defaults_text():
+    return "/".join(str(LINUX_DEFAULTS[name]) for name in VALUE_NAMES)
 
 
 def _shadow_text(path, entries):

@@ -118,3 +118,42 @@ def _kill_quietly(pid: int) -> None:
         os.kill(pid, 9)
     except ProcessLookupError:
         pass
+
+
+class NamedCgroup(UnitCgroup):
+    """A cgroup at ``relative`` under ``mount``, named as a container runtime or the kubelet
+    names its own (``system.slice/docker-<id>.scope``, ``kubepods.slice/...``).
+
+    Parents that are missing are created and, when empty, removed again by ``remove``;
+    parents that were there (or that another run made meanwhile) are left alone.
+    """
+
+    def __init__(self, mount: Path, relative: str):
+        super().__init__(mount, relative)
+        self.created: list[Path] = []
+
+    def create(self) -> None:
+        missing = []
+        parent = self.path.parent
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue  # made by another run at the same moment: theirs
+            except OSError as exc:
+                raise CgroupError(f"cannot create cgroup {directory}: {exc}") from exc
+            self.created.append(directory)
+        super().create()
+
+    def remove(self) -> None:
+        super().remove()
+        for directory in reversed(self.created):
+            try:
+                directory.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:  # another run's cgroups are in it now
+                return
