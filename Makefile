@@ -23,6 +23,7 @@ lint:
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/python scripts/role-readme.py --check
+	$(BIN)/python scripts/catalog-doc.py --check
 	bash scripts/check-py36.sh
 	bash scripts/galaxy-importer.sh
 

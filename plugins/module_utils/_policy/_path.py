@@ -11,7 +11,10 @@ A path item is one of:
 - an override of a catalog entry: ``{id: aws_nlb, idle_timeout: 600}``, checked against the
   product's configurable range;
 - a custom box: ``{name: corp-fw, idle_timeout: 900, layer: 4}`` (``description`` optional).
-Every resolved box says where its timeout came from (``origin`` and ``source``).
+Every resolved box says where its timeout came from (``origin``, ``source``, ``source_url``
+and the date the catalog entry was ``verified``), what ends a flow at expiry (``effect``)
+and, for a product no longer offered, when it was ``retired`` (``retirement_note``: the
+text every verdict about such a box adds to its warning).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +25,11 @@ from collections import namedtuple
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalog import (
     CATALOG,
+    EFFECT_UNKNOWN,
+    FIXED,
     LAYERS,
+    MINIMUM,
+    RANGE,
     UNCONFIRMED,
     get_entry,
 )
@@ -51,6 +58,10 @@ _BOX_FIELDS = (
     "confirmed",
     "at_expiry",
     "note",
+    "effect",
+    "source_url",
+    "verified",
+    "retired",
 )
 
 
@@ -113,6 +124,10 @@ def _from_entry(entry):
         confirmed=entry.confirmed,
         at_expiry=entry.at_expiry,
         note=entry.note,
+        effect=entry.effect,
+        source_url=entry.source_url,
+        verified=entry.verified,
+        retired=entry.retired,
     )
 
 
@@ -135,7 +150,7 @@ def _override(index, item, entries):
         return box
     label = "path item %d (%s) idle_timeout" % (index, entry.id)
     value = item["idle_timeout"]
-    if entry.configurable == "fixed":
+    if entry.configurable == FIXED:
         check_integer(label, value, 1, MAX_IDLE_TIMEOUT, " s")
         if value != entry.idle_timeout:
             raise KeepaliveError(
@@ -153,7 +168,9 @@ def _override(index, item, entries):
                 option="path",
                 value=value,
             )
-    elif entry.configurable == "range":
+    elif entry.configurable == MINIMUM:
+        _check_minimum(label, value, entry)
+    elif entry.configurable == RANGE:
         low, high = entry.timeout_range
         check_integer(label, value, low, high if high is not None else MAX_IDLE_TIMEOUT, " s")
     else:
@@ -164,7 +181,24 @@ def _override(index, item, entries):
         origin=ORIGIN_OVERRIDE,
         source="user override (catalog %s, %s)" % (default, entry.source),
         confirmed=None,
+        verified=None,
     )
+
+
+def _check_minimum(label, value, entry):
+    """A standard's floor: longer is allowed, shorter is a box that does not conform."""
+    floor = entry.timeout_range[0]
+    check_integer(label, value, 1, MAX_IDLE_TIMEOUT, " s")
+    if value < floor:
+        raise KeepaliveError(
+            "%s=%s is below the minimum: %s must keep an idle connection at least %s s (%s); "
+            "a box that forgets it sooner does not conform: describe it as a custom one: "
+            "{name: ..., idle_timeout: %s, layer: %s}"
+            % (label, value, entry.product, floor, entry.source, value, entry.layer),
+            option="path",
+            value=value,
+            minimum=floor,
+        )
 
 
 def _custom(index, item, entries):
@@ -212,12 +246,28 @@ def _custom(index, item, entries):
         confirmed=None,
         at_expiry="unknown",
         note="",
+        effect=EFFECT_UNKNOWN,
+        source_url=None,
+        verified=None,
+        retired=None,
     )
 
 
 def unconfirmed(box):
     """True when the box's figure comes from the catalog and is not confirmed."""
     return box.origin == ORIGIN_CATALOG and box.confirmed == UNCONFIRMED
+
+
+def retirement_note(box):
+    """The warning a retired product's verdicts carry ("" while the product is offered)."""
+    if not box.retired:
+        return ""
+    return "; %s (%s) was retired on %s and is no longer offered: %s" % (
+        box.product,
+        box.id,
+        box.retired,
+        box.note or "move to its successor and update the path",
+    )
 
 
 def layer4(path):

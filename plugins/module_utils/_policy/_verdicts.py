@@ -12,7 +12,9 @@ A verdict is data: ``{check, subject, status, value, limit, message}`` with stat
 - ``kernel_limits`` (subject time/intvl/probes): inside 1..32767 / 1..32767 / 1..127.
 - ``middlebox_idle`` (subject: each layer-4 box): the first probe must leave before the box
   drops the idle connection: fail if ``time >= idle_timeout``, warn if it leaves within the
-  margin, warn if the box has no known figure (never a silent pass).
+  margin, warn if the box has no known figure (never a silent pass). A box whose ``effect``
+  at expiry usually keeps the flow working (a re-hash: ``_catalog.SURVIVABLE_EFFECTS``)
+  warns instead of failing. A retired product warns even when the probe is in time.
 - ``application_heartbeat`` (subject: each layer-7 box): always warn; kernel keepalive does
   not reset a proxy's timer. ``limit`` is the recommended heartbeat interval: a third of the
   smallest proxy timeout or of ``detect_within``, whichever is smaller.
@@ -38,6 +40,9 @@ __metaclass__ = type
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalog import (
+    SURVIVABLE_EFFECTS,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
     detection_busy,
     earliest_busy_drop,
@@ -47,6 +52,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._path i
     layer4,
     layer7,
     resolve_path,
+    retirement_note,
     smallest_timeout,
     unconfirmed,
 )
@@ -169,10 +175,19 @@ def idle_verdict(time, box, margin=DEFAULT_MARGIN):
             "keeps it; measure it and give it as {id: %s, idle_timeout: S}"
             % (label, box.note or box.source, time, box.id)
         )
+        message += retirement_note(box)
         return make_verdict("middlebox_idle", box.id, WARN, time, None, message)
     timeout = box.idle_timeout
     limit = latest_first_probe(box, margin)
-    if time >= timeout:
+    if time >= timeout and box.effect in SURVIVABLE_EFFECTS:
+        status = WARN
+        message = (
+            "%s forgets an idle connection after %s s, but at expiry %s; the first probe "
+            "leaves at %s s: idle connections survive unless the backends change or fail "
+            "over; set time <= %s s to keep them on any change"
+            % (label, timeout, box.at_expiry, time, limit)
+        )
+    elif time >= timeout:
         status = FAIL
         message = (
             "%s drops an idle connection after %s s (at expiry: %s); the first probe leaves "
@@ -194,6 +209,9 @@ def idle_verdict(time, box, margin=DEFAULT_MARGIN):
         )
     if unconfirmed(box):
         message += "; the catalog figure is unconfirmed: verify it or override it"
+    if box.retired and status == PASS:
+        status = WARN
+    message += retirement_note(box)
     return make_verdict("middlebox_idle", box.id, status, time, limit, message)
 
 
@@ -240,7 +258,7 @@ def heartbeat_verdicts(boxes, detect_within=None):
             advice = "send an application heartbeat every %s s or less (%s)" % (heartbeat, basis)
         message = (
             "%s is a proxy and %s; kernel keepalive probes do not reset its timer, only data "
-            "does: %s" % (label, timer, advice)
+            "does: %s%s" % (label, timer, advice, retirement_note(box))
         )
         result.append(
             make_verdict(

@@ -2,98 +2,127 @@
 
 from __future__ import annotations
 
+import datetime
+from urllib.parse import urlsplit
+
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalog import (
     CATALOG,
     CONFIGURABLE_STATES,
     CONFIRMATION_STATES,
+    EFFECT_MEANINGS,
+    EFFECTS,
     LAYERS,
+    REVIEWED,
+    SURVIVABLE_EFFECTS,
     close_matches,
     get_entry,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
 
-REQUIRED_IDS = [
-    "aws_alb",
-    "aws_nlb",
-    "aws_gwlb",
-    "aws_nat_gateway",
-    "aws_global_accelerator",
-    "azure_lb_standard",
-    "azure_nat_gateway",
-    "azure_firewall",
-    "azure_app_gateway",
-    "gcp_cloud_nat",
-    "gcp_vpc_firewall",
-    "linux_conntrack",
-    "kube_proxy",
-    "haproxy",
-    "envoy",
-    "nginx",
-    "rfc5382_nat",
-    # the other rows of the table
-    "aws_sg_conntrack",
-    "aws_network_firewall",
-    "azure_lb_basic",
-    "gcp_internal_nlb",
-    "gcp_external_nlb",
-    "gcp_external_alb",
-    "oci_nlb",
-    "oci_lb",
-    "cloudflare_proxy",
-    "cloudflare_gateway",
-    "home_nat",
-    "mobile_nat",
-]
-
-# (id, default idle timeout, layer, configurable, range, confirmed) of every entry.
+REVIEW = "2026-12-02"
+# Every entry: (id, default, range, layer, configurable, effect, confirmed, verified, retired).
+# A change to any figure of the catalog must change this table too.
 PINNED_ROWS = [
-    ("aws_alb", 60, 7, "range", (1, 4000), "confirmed"),
-    ("aws_nlb", 350, 4, "range", (60, 6000), "confirmed"),
-    ("aws_gwlb", 350, 4, "range", (60, 6000), "confirmed"),
-    ("aws_nat_gateway", 350, 4, "fixed", None, "confirmed"),
-    ("aws_global_accelerator", 340, 7, "fixed", None, "confirmed"),
-    ("aws_sg_conntrack", 350, 4, "range", (60, 432000), "confirmed"),
-    ("aws_network_firewall", 350, 4, "range", (60, 6000), "confirmed"),
-    ("azure_lb_standard", 240, 4, "range", (240, 6000), "confirmed"),
-    ("azure_lb_basic", 240, 4, "range", (240, 1800), "unconfirmed"),
-    ("azure_nat_gateway", 240, 4, "range", (240, 7200), "confirmed"),
-    ("azure_app_gateway", 75, 7, "fixed", None, "confirmed"),
-    ("azure_firewall", 240, 4, "fixed", None, "confirmed"),
-    ("gcp_cloud_nat", 1200, 4, "range", (1, None), "partial"),
-    ("gcp_vpc_firewall", 600, 4, "unknown", None, "confirmed"),
-    ("gcp_internal_nlb", 600, 4, "range", (1, 57600), "partial"),
-    ("gcp_external_nlb", 60, 4, "unknown", None, "partial"),
-    ("gcp_external_alb", 600, 7, "range", (5, 1200), "confirmed"),
-    ("oci_nlb", 360, 4, "range", (1, None), "confirmed"),
-    ("oci_lb", 65, 7, "fixed", None, "partial"),
-    ("cloudflare_proxy", 900, 7, "fixed", None, "confirmed"),
-    ("cloudflare_gateway", 270, 7, "unknown", None, "confirmed"),
-    ("linux_conntrack", 432000, 4, "range", (1, None), "confirmed"),
-    ("kube_proxy", 86400, 4, "range", (1, None), "confirmed"),
-    ("haproxy", None, 7, "range", (1, None), "confirmed"),
-    ("envoy", 3600, 7, "range", (1, None), "confirmed"),
-    ("nginx", 60, 7, "range", (1, None), "partial"),
-    ("rfc5382_nat", 7440, 4, "fixed", None, "confirmed"),
-    ("home_nat", 600, 4, "unknown", None, "partial"),
-    ("mobile_nat", None, 4, "unknown", None, "unconfirmed"),
+    ("aws_alb", 60, (1, 4000), 7, "range", "close", "confirmed", REVIEW, None),
+    ("aws_nlb", 350, (60, 6000), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("aws_gwlb", 350, (60, 6000), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("aws_clb", 60, (1, 4000), 7, "range", "close", "confirmed", REVIEW, None),
+    ("aws_nat_gateway", 350, None, 4, "fixed", "drop", "confirmed", REVIEW, None),
+    ("aws_global_accelerator", 340, None, 7, "fixed", "close", "partial", REVIEW, None),
+    ("aws_sg_conntrack", 350, (60, 432000), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("aws_network_firewall", 350, (60, 6000), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("azure_lb_standard", 240, (240, 6000), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("azure_lb_basic", 240, (240, 1800), 4, "range", "drop", "unconfirmed", REVIEW, "2025-09-30"),
+    ("azure_nat_gateway", 240, (240, 7200), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("azure_app_gateway", 75, None, 7, "fixed", "unknown", "confirmed", REVIEW, None),
+    ("azure_firewall", 240, (240, 1800), 4, "range", "reset", "confirmed", REVIEW, None),
+    ("gcp_cloud_nat", 1200, (1, None), 4, "range", "drop", "partial", REVIEW, None),
+    ("gcp_vpc_firewall", 600, None, 4, "unknown", "drop", "confirmed", REVIEW, None),
+    ("gcp_internal_nlb", 600, (1, 57600), 4, "range", "rehash", "partial", REVIEW, None),
+    ("gcp_external_nlb", 60, None, 4, "unknown", "rehash", "partial", REVIEW, None),
+    ("gcp_external_alb", 600, None, 7, "fixed", "close", "confirmed", REVIEW, None),
+    ("gcp_external_alb_client", 610, (5, 1200), 7, "range", "close", "confirmed", REVIEW, None),
+    ("oci_nlb", 360, (1, None), 4, "range", "unknown", "confirmed", REVIEW, None),
+    ("oci_lb", 65, (1, None), 7, "range", "close", "confirmed", REVIEW, None),
+    ("cloudflare_proxy", 900, None, 7, "fixed", "close", "confirmed", REVIEW, None),
+    ("cloudflare_proxy_client", 400, None, 7, "fixed", "close", "confirmed", REVIEW, None),
+    ("cloudflare_gateway", 270, None, 7, "unknown", "drop", "confirmed", REVIEW, None),
+    ("linux_conntrack", 432000, (1, None), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("kube_proxy", 86400, (1, None), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("kube_proxy_ipvs", 900, (1, None), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("cilium_conntrack", 8000, (1, None), 4, "range", "drop", "confirmed", REVIEW, None),
+    ("haproxy", None, (1, None), 7, "range", "close", "confirmed", REVIEW, None),
+    ("envoy", 3600, (1, None), 7, "range", "close", "confirmed", REVIEW, None),
+    ("nginx", 60, (1, None), 7, "range", "close", "partial", REVIEW, None),
+    ("rfc5382_nat", 7440, (7440, None), 4, "minimum", "unknown", "confirmed", REVIEW, None),
+    ("home_nat", 600, None, 4, "unknown", "drop", "partial", REVIEW, None),
+    ("mobile_nat", None, None, 4, "unknown", "unknown", "unconfirmed", REVIEW, None),
 ]
+# Where each entry's source lives (scheme and host): a moved page changes this table.
+SOURCE_HOSTS = {
+    "aws": ("docs.aws.amazon.com",),
+    "azure": ("learn.microsoft.com",),
+    "gcp": ("cloud.google.com",),
+    "oci": ("docs.oracle.com",),
+    "cloudflare": ("developers.cloudflare.com",),
+    "linux": ("docs.kernel.org",),
+    "kubernetes": ("kubernetes.io", "docs.cilium.io"),
+    "haproxy": ("docs.haproxy.org",),
+    "envoy": ("www.envoyproxy.io",),
+    "nginx": ("nginx.org",),
+    "ietf": ("www.rfc-editor.org",),
+    "generic": ("www.microsoft.com", "www.rfc-editor.org"),
+}
 
 
 def test_catalog_holds_exactly_the_pinned_rows():
-    assert sorted(CATALOG) == sorted(REQUIRED_IDS)
-    assert sorted(row[0] for row in PINNED_ROWS) == sorted(REQUIRED_IDS)
+    assert sorted(CATALOG) == sorted(row[0] for row in PINNED_ROWS)
+    assert len(PINNED_ROWS) == len({row[0] for row in PINNED_ROWS})
 
 
 @pytest.mark.parametrize(
-    ("entry_id", "timeout", "layer", "configurable", "timeout_range", "confirmed"),
+    (
+        "entry_id",
+        "timeout",
+        "timeout_range",
+        "layer",
+        "configurable",
+        "effect",
+        "confirmed",
+        "verified",
+        "retired",
+    ),
     PINNED_ROWS,
 )
-def test_entry_matches_pinned_row(entry_id, timeout, layer, configurable, timeout_range, confirmed):
+def test_entry_matches_pinned_row(
+    entry_id, timeout, timeout_range, layer, configurable, effect, confirmed, verified, retired
+):
     entry = get_entry(entry_id)
-    assert (entry.idle_timeout, entry.layer, entry.configurable) == (timeout, layer, configurable)
-    assert (entry.timeout_range, entry.confirmed) == (timeout_range, confirmed)
+    assert (entry.idle_timeout, entry.timeout_range) == (timeout, timeout_range)
+    assert (entry.layer, entry.configurable, entry.effect) == (layer, configurable, effect)
+    assert (entry.confirmed, entry.verified, entry.retired) == (confirmed, verified, retired)
+
+
+@pytest.mark.parametrize("entry_id", sorted(CATALOG))
+def test_entry_source_is_an_https_vendor_page(entry_id):
+    entry = CATALOG[entry_id]
+    url = urlsplit(entry.source_url)
+    assert url.scheme == "https" and url.path, entry.source_url
+    assert url.netloc in SOURCE_HOSTS[entry.provider], entry.source_url
+    assert " " not in entry.source_url
+
+
+@pytest.mark.parametrize("entry_id", sorted(CATALOG))
+def test_entry_dates_are_iso_and_not_in_the_future_of_the_review(entry_id):
+    entry = CATALOG[entry_id]
+    verified = datetime.date.fromisoformat(entry.verified)
+    assert verified <= datetime.date.fromisoformat(REVIEWED)
+    if entry.retired is not None:
+        assert datetime.date.fromisoformat(entry.retired) <= verified
+        # A retired product's warning tells the user where to go.
+        assert entry.note
 
 
 @pytest.mark.parametrize("entry_id", sorted(CATALOG))
@@ -103,6 +132,7 @@ def test_entry_is_consistent(entry_id):
     assert entry.layer in LAYERS
     assert entry.configurable in CONFIGURABLE_STATES
     assert entry.confirmed in CONFIRMATION_STATES
+    assert entry.effect in EFFECTS and entry.effect in EFFECT_MEANINGS
     for text in (entry.provider, entry.product, entry.timer, entry.at_expiry, entry.source):
         assert isinstance(text, str) and text.strip()
     if entry.configurable == "range":
@@ -111,11 +141,20 @@ def test_entry_is_consistent(entry_id):
         assert high is None or high > low
         if entry.idle_timeout is not None:
             assert low <= entry.idle_timeout and (high is None or entry.idle_timeout <= high)
+    elif entry.configurable == "minimum":
+        # A floor: the default is the floor itself, with no upper bound.
+        assert entry.timeout_range == (entry.idle_timeout, None)
     else:
         assert entry.timeout_range is None
     if entry.idle_timeout is None:
         # A row without a figure must say why, so the warning it produces can say it too.
         assert entry.note
+
+
+def test_only_a_rehash_is_survivable():
+    assert SURVIVABLE_EFFECTS == ("rehash",)
+    rehashed = sorted(i for i, e in CATALOG.items() if e.effect in SURVIVABLE_EFFECTS)
+    assert rehashed == ["gcp_external_nlb", "gcp_internal_nlb"]
 
 
 @pytest.mark.parametrize("entry_id", sorted(CATALOG))
@@ -126,6 +165,7 @@ def test_entry_is_immutable_and_serialisable(entry_id):
     data = entry.to_dict()
     assert data["id"] == entry_id
     assert data["timeout_range"] is None or isinstance(data["timeout_range"], list)
+    assert {"source_url", "verified", "effect", "retired"} <= set(data)
 
 
 @pytest.mark.parametrize(

@@ -290,8 +290,10 @@ def test_builtin_profile_table_in_the_docs_is_what_derive_returns(row):
 
 
 def test_cloud_without_its_explicit_time_fits_gcp_external_nlb():
-    """The docs' advice for the one partly confirmed 60 s layer-4 box."""
-    assert policy.derive("cloud", ["gcp_external_nlb"])["violations"]
+    """The docs' advice for the one partly confirmed 60 s layer-4 box: its expiry re-hashes
+    the flow (usually to the same backend), so cloud's 180 s warns; 30 s passes."""
+    cloud = policy.derive("cloud", ["gcp_external_nlb"])
+    assert not cloud["violations"] and cloud["summary"]["status"] == "warn"
     result = policy.derive("x", ["gcp_external_nlb"], {"x": {"base": "cloud", "time": None}})
     assert result["values"] == {"time": 30, "intvl": 20, "probes": 3}
     assert result["summary"]["status"] == "pass"

@@ -115,10 +115,11 @@ def _find(result, check, subject):
             None,
             "middlebox_idle",
             "azure_lb_basic",
-            "pass",
+            "warn",
             180,
             210,
-            r"the catalog figure is unconfirmed: verify it or override it",
+            r"the catalog figure is unconfirmed: verify it or override it; Azure Load "
+            r"Balancer \(Basic\) \(azure_lb_basic\) was retired on 2025-09-30",
         ),
         (
             CLOUD,
