@@ -16,6 +16,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy import _engine as policy
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+    _remediation_containers,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
@@ -180,6 +183,13 @@ def host_report(
         "detection_busy_seconds": None if after is None else _busy_seconds(plan_result, retries2),
         "retries2": retries2,
         "adoption": _adoption(sockets),
+        # Namespaces that containers and pods own (a new one starts from the kernel defaults
+        # and the host's sysctl never reaches it): their values, the host's, the profile's,
+        # and the runtime's own setting when they differ. Their verdicts come with sockets.
+        "containers": _remediation_containers.container_namespaces(
+            sockets.get("namespaces") if isinstance(sockets, dict) else None,
+            plan_result["intended"],
+        ),
         # Sockets waiting on a silent peer right now (suspect dead peers), from the sockets
         # audit's summary rows; null when the audit did not run or its rows lack the count.
         "sockets_retransmitting": _stalled(sockets, "retransmitting"),

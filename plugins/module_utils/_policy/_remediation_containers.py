@@ -236,3 +236,38 @@ def _namespace_verdict(ns_id, entry, host, wanted, path, profile, profiles):
     if status != PASS and advice is not None:
         verdict["advice"] = advice
     return verdict
+
+
+def container_namespaces(namespaces, wanted):
+    """The host report's ``containers``: per namespace a container or pod owns, its values
+    beside the host's and the ``wanted`` ones (the profile's, None when there are none), and
+    the runtime's setting when they differ. ``namespaces`` is the sockets audit's map."""
+    if not isinstance(namespaces, dict):
+        return []
+    if wanted is not None:
+        wanted = dict((name, wanted.get(name)) for name in VALUE_NAMES)
+    entries = [e for e in namespaces.values() if isinstance(e, dict)]
+    host = next((namespace_values(e) for e in entries if e.get("current")), None)
+    found = []
+    for ns_id in sorted(namespaces):
+        entry = namespaces[ns_id]
+        owner = entry.get("owner") if isinstance(entry, dict) else None
+        if not owner or entry.get("current"):
+            continue
+        values = namespace_values(entry)
+        differs = wanted is not None and values != wanted
+        found.append(
+            {
+                "netns": ns_id,
+                "owner": owner.get("label") or describe(owner),
+                "kind": owner.get("kind"),
+                "runtime": owner.get("runtime"),
+                "id": owner.get("short_id"),
+                "pod_uid": owner.get("pod_uid"),
+                "values": values,
+                "host": host,
+                "wanted": wanted,
+                "advice": container_advice(owner, wanted) if differs else None,
+            }
+        )
+    return found

@@ -258,3 +258,47 @@ def test_namespace_verdicts_unread_values_warn():
 def test_no_namespace_verdicts_without_containers():
     host_only = {"net:[1]": namespace(180, 20, 3, current=True), "lab1": namespace(7200, 75, 9)}
     assert _remediation_containers.namespace_verdicts(host_only, ["azure_lb_standard"]) == []
+
+
+def test_container_namespaces_for_the_host_report():
+    found = _remediation_containers.container_namespaces(
+        NAMESPACES, {"time": 180, "intvl": 20, "probes": 3}
+    )
+    assert found == [
+        {
+            "netns": "net:[4026532500]",
+            "owner": "Docker container 3f4e5d6c7b8a",
+            "kind": "container",
+            "runtime": "docker",
+            "id": "3f4e5d6c7b8a",
+            "pod_uid": None,
+            "values": {"time": 7200, "intvl": 75, "probes": 9},
+            "host": {"time": 180, "intvl": 20, "probes": 3},
+            "wanted": {"time": 180, "intvl": 20, "probes": 3},
+            "advice": container_advice(DOCKER, {"time": 180, "intvl": 20, "probes": 3}),
+        },
+        {
+            "netns": "net:[4026532600]",
+            "owner": "Kubernetes pod %s (CRI-O)" % POD_UID,
+            "kind": "pod",
+            "runtime": "cri-o",
+            "id": "3f4e5d6c7b8a",
+            "pod_uid": POD_UID,
+            "values": {"time": 210, "intvl": 10, "probes": 3},
+            "host": {"time": 180, "intvl": 20, "probes": 3},
+            "wanted": {"time": 180, "intvl": 20, "probes": 3},
+            "advice": container_advice(
+                owner("pod", "cri-o", POD_UID), {"time": 180, "intvl": 20, "probes": 3}
+            ),
+        },
+    ]
+    # the same values as wanted: nothing to fix; no profile: nothing to compare with
+    same = _remediation_containers.container_namespaces(
+        NAMESPACES, {"time": 210, "intvl": 10, "probes": 3}
+    )
+    assert [entry["advice"] is None for entry in same] == [False, True]
+    assert all(
+        e["advice"] is None for e in _remediation_containers.container_namespaces(NAMESPACES, None)
+    )
+    assert _remediation_containers.container_namespaces(None, None) == []
+    assert _remediation_containers.container_namespaces([], None) == []
