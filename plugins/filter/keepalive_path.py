@@ -64,6 +64,20 @@ _value:
     note:
       description: Catalog notes.
       type: str
+    effect:
+      description: What ends the flow at expiry
+        (see P(netstack.keepalive.keepalive_catalog#filter)); V(unknown) for custom boxes.
+      type: str
+    source_url:
+      description: The URL of the catalog entry's source; null for custom boxes.
+      type: str
+    verified:
+      description: ISO date the catalog entry was last verified; null for overrides and
+        custom boxes.
+      type: str
+    retired:
+      description: ISO date the product was retired (its verdicts warn), or null.
+      type: str
 """
 
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._filters_policy import (  # noqa: E402

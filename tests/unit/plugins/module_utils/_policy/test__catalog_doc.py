@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._catalog import (
     CATALOG,
@@ -51,3 +52,17 @@ def test_check_fails_with_a_diff_on_a_stale_page_and_writes_nothing(catalog_doc,
     assert stale.read_text(encoding="utf-8") == text
     assert catalog_doc.main(["--doc", str(stale)]) == 0
     assert stale.read_text(encoding="utf-8") == catalog_doc.render()
+
+
+def test_the_catalog_filter_documents_every_id_and_field():
+    """ansible-doc of keepalive_catalog lists every id and every key an entry returns."""
+    from ansible_collections.netstack.keepalive.plugins.filter import keepalive_catalog
+
+    doc = yaml.safe_load(keepalive_catalog.DOCUMENTATION)
+    (ids_line,) = [line for line in doc["description"] if line.startswith("Ids: ")]
+    listed = [name.split(" ")[0] for name in ids_line[len("Ids: ") :].rstrip(".").split(", ")]
+    assert sorted(listed) == sorted(CATALOG)
+    retired = {name.split(" ")[0] for name in ids_line.split(", ") if "(retired)" in name}
+    assert retired == {i for i, entry in CATALOG.items() if entry.retired}
+    returned = yaml.safe_load(keepalive_catalog.RETURN)["_value"]["contains"]
+    assert set(returned) == set(CATALOG["aws_nlb"].to_dict())
