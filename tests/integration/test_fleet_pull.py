@@ -80,6 +80,9 @@ def site_bundle(tmp_path):
     clone = tmp_path / "site"
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(Path(__file__).parents[2]),
                     str(clone)], check=True, timeout=120)  # fmt: skip
+    # ansible-pull checks out a branch: name one even when this checkout's HEAD is detached.
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", "-B", "keepalive-site"],
+                   check=True, timeout=60)  # fmt: skip
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         tar.add(str(clone), ".")
