@@ -45,6 +45,16 @@ description:
   - With O(path), each of those groups also gets a C(busy_detection) verdict - when its
     sockets notice a dead peer with data in flight (keepalive does not probe then) - judged
     like the host-level C(busy_detection) of the policy.
+  - Attributes every network namespace to its B(owner) - a Docker, containerd, CRI-O or
+    Podman container, a Kubernetes pod, an ECS task - from the cgroup paths of the
+    processes in it (C(docker-<id>.scope), C(cri-containerd-<id>.scope),
+    C(crio-<id>.scope), C(libpod-<id>.scope), C(kubepods...-pod<uid>.slice), the cgroupfs
+    forms C(/docker/<id>) and C(/kubepods/.../pod<uid>/<id>); cgroup v2 and v1). A new
+    namespace starts from the kernel defaults (7200/75/9) and the host's sysctl never
+    reaches it, so with O(path) or O(profile) each container namespace gets a
+    C(container_namespace) verdict, judged like the host's values, with the runtime's own
+    setting as C(advice) (the pod's C(securityContext.sysctls), C(docker run --sysctl),
+    C(podman run --sysctl), C(nerdctl run --sysctl), ECS C(systemControls)).
 requirements:
   - Linux with C(/proc) and the C(NETLINK_SOCK_DIAG) netlink family (C(inet_diag))
   - Python 3.6 or later on the managed host (standard library only)
@@ -169,7 +179,11 @@ notes:
   - A C(socket_idle) verdict that fails or warns carries C(advice) - the fix in the service's
     own configuration (redis C(tcp-keepalive), PostgreSQL C(tcp_keepalives_*), nginx
     C(so_keepalive=), sshd C(ClientAliveInterval), a language runtime's socket options, or
-    the namespace's sysctls), with the value that passes on O(path).
+    the namespace's sysctls), with the value that passes on O(path). For a program with no
+    known knob in a container's namespace it is the runtime's setting for that namespace.
+  - A write into a container's namespace (M(netstack.keepalive.keepalive_sysctl) with its
+    O(netstack.keepalive.keepalive_sysctl#module:netns)) vanishes with the container; the
+    C(advice) of a container never is one.
   - The C(busy_detection) verdict of a group is the seconds until a connection with data in
     flight is dropped - from the group's C(user_timeout) when its sockets set
     C(TCP_USER_TIMEOUT), else from the C(tcp_retries2) of the group's namespace (the kernel
@@ -219,6 +233,8 @@ summary:
     - C(keepalive) is true, false or null (timer cannot tell); C(idle), C(intvl), C(cnt) are
       the effective seconds/count (null when keepalive is off or the source is the timer);
       C(source) is C(getsockopt) or C(timer).
+    - C(owner) is the owner of the row's namespace, as in RV(namespaces) (null for the
+      host's own).
     - C(user_timeout) is the socket's C(TCP_USER_TIMEOUT) in seconds (a float, 5000 ms is
       V(5.0)); null when the application set none (0, so C(tcp_retries2) and the keepalive
       values decide) B(or) when it could not be read (C(source=timer)). Rows are grouped by
@@ -235,7 +251,8 @@ summary:
   sample:
     - {netns: "net:[4026531840]", unit: redis-server.service, comm: redis-server,
        state: established, keepalive: true, idle: 300, intvl: 100, cnt: 3,
-       user_timeout: null, source: getsockopt, count: 12, retransmitting: 1, probing: 0}
+       user_timeout: null, source: getsockopt, count: 12, retransmitting: 1, probing: 0,
+       owner: null}
 namespaces:
   description:
     - Each audited network namespace by id (its C(/run/netns) name, else C(net:[INODE])) with
@@ -243,13 +260,28 @@ namespaces:
       names, whether the module runs in it (C(current)), the number of sockets found and,
       as in RV(summary), how many of them are C(retransmitting) or C(probing) now (counted
       over every audited socket of the namespace, whatever the filters).
+    - C(owner) is the container, pod or ECS task whose processes are in the namespace,
+      C({kind, runtime, id, short_id, pod_uid, task, containers, label}) - C(kind) V(container),
+      V(pod) or V(task); C(runtime) V(docker), V(containerd), V(cri-o), V(podman) or null
+      when the cgroup path does not name it (the cgroupfs driver of Kubernetes); C(id) the
+      container id of the namespace's lowest pid, C(short_id) its first 12 digits;
+      C(pod_uid) the Kubernetes pod UID; C(task) the ECS task id; C(containers) every
+      container id seen in the namespace. Null for the namespace the module runs in, for
+      PID 1's, and for one whose processes no runtime named.
   returned: always
   type: dict
   sample:
     "net:[4026531840]": {tcp_keepalive_time: 7200, tcp_keepalive_intvl: 75,
                          tcp_keepalive_probes: 9, tcp_retries2: 15, inode: 4026531840,
                          names: [], current: true, sockets: 42, retransmitting: 1,
-                         probing: 0}
+                         probing: 0, owner: null}
+    "net:[4026532712]": {tcp_keepalive_time: 7200, tcp_keepalive_intvl: 75,
+                         tcp_keepalive_probes: 9, tcp_retries2: 15, inode: 4026532712,
+                         names: [], current: false, sockets: 3, retransmitting: 0,
+                         probing: 0, owner: {kind: container, runtime: docker,
+                         id: 3f4e5d6c7b8a..., short_id: 3f4e5d6c7b8a, pod_uid: null,
+                         task: null, containers: [3f4e5d6c7b8a...],
+                         label: Docker container 3f4e5d6c7b8a}}
 sockets:
   description:
     - One row per socket with C(netns, pid, comm, unit, state, local, remote, keepalive,
@@ -299,10 +331,15 @@ verdicts:
       line that passes on O(path), its documentation and why it is the service's own knob.
     - A group kept open by a heartbeat (RV(heartbeats)) gets one C(socket_idle) per box on
       O(path), layer 7 included, with C(value) the heartbeat's interval.
+    - With O(path) or O(profile), one C(check=container_namespace) per namespace a container
+      or pod owns (RV(namespaces)), judged like the host's values; C(value) is its
+      C(tcp_keepalive_time), C(limit) the one O(profile) wants on O(path), the message puts
+      the host's values and the profile's beside its own, and one that does not pass has
+      C(advice) - the runtime's own setting for every new namespace.
     - For C(busy_detection), C(value) is the seconds until a busy connection of the group is
       dropped and C(limit) the profile's C(detect_busy_within), 10 times C(detect_within)
       when that warns, or C(tolerate_outage) when a shorter blip drops it (null otherwise).
-  returned: when O(require) or O(path) is given
+  returned: when O(require) or O(path) is given, or O(profile) and a container namespace
   type: list
   elements: dict
   sample:
@@ -319,6 +356,17 @@ verdicts:
        [net:[4026531840]] established (2 sockets): with data in flight (keepalive does not
        probe), a dead peer is noticed after 5.2 s (the sockets' TCP_USER_TIMEOUT 5.0 s),
        within detect_busy_within 30 s"}
+    - {check: container_namespace, subject: "Docker container 3f4e5d6c7b8a
+       [net:[4026532712]]", status: fail, value: 7200, limit: 180, message: "Docker container
+       3f4e5d6c7b8a [net:[4026532712]]: tcp_keepalive 7200/75/9 (the kernel defaults), the
+       host 180/20/3, the profile wants 180/20/3: ...", advice: {service: Docker container
+       3f4e5d6c7b8a, where: "the container's run options (docker run, compose sysctls:, an
+       ECS task definition's systemControls)", knob: "net.ipv4.tcp_keepalive_time,
+       tcp_keepalive_intvl, tcp_keepalive_probes", set: "docker run --sysctl
+       net.ipv4.tcp_keepalive_time=180 --sysctl net.ipv4.tcp_keepalive_intvl=20 --sysctl
+       net.ipv4.tcp_keepalive_probes=3 ...",
+       doc: "https://docs.docker.com/reference/cli/docker/container/run/#sysctl",
+       why: "..."}}
 heartbeats:
   description:
     - The heartbeats the checks used - declared ones (O(heartbeats), O(require)) and

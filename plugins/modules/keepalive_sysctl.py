@@ -154,6 +154,13 @@ options:
         the host; the boot model describes the namespace the host boots with. A namespace
         made by C(ip netns add) starts from kernel defaults, so with O(persist=true) the
         module warns that the file does not reach it by itself.
+      - A namespace that a container or pod owns (its processes' cgroups name a Docker,
+        containerd, CRI-O or Podman container or a Kubernetes pod, as
+        M(netstack.keepalive.keepalive_sockets_info) finds them) is set all the same, with a
+        warning that says so - the value vanishes with the container, the next one starts
+        from the kernel defaults - and gives the runtime's own setting instead (the pod's
+        C(securityContext.sysctls), C(docker run --sysctl), ...). Check mode changes
+        nothing there either.
     type: str
 attributes:
   check_mode:

@@ -48,6 +48,11 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy import 
     _remediation_containers,
 )
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._policy._host_report import (
+    host_report,
+    plan_values,
+)
+
 container_advice = _remediation_containers.container_advice
 
 HOLDER = Path(__file__).parent / "services" / "tcp_holder.py"
@@ -502,3 +507,25 @@ def test_keepalive_sysctl_warns_for_a_container_netns(node):
     control = node["results"]["sysctl_node"]
     assert not control.get("failed"), control.get("msg")
     assert not any("belongs to" in w for w in control.get("warnings", []))
+
+
+def test_the_host_report_lists_the_containers(node):
+    """The role's host report of this node, built from the module's real result."""
+    audit = node["results"]["audit"]
+    report = host_report(
+        plan_values("cloud", ["azure_lb_standard"]), "node", "audit", sockets=audit
+    )
+    listed = {entry["netns"]: entry for entry in report["containers"]}
+    for site in node["sites"]:
+        entry = listed[site.netns_id]
+        assert (entry["owner"], entry["runtime"], entry["pod_uid"]) == (
+            site.owner["label"],
+            site.owner["runtime"],
+            site.owner["pod_uid"],
+        )
+        assert entry["values"] == {"time": 7200, "intvl": 75, "probes": 9}
+        assert entry["host"] == entry["wanted"] == NODE
+        assert entry["advice"] == container_advice(site.owner, NODE)
+    failing = {v["subject"] for v in report["verdicts"] if v["check"] == "container_namespace"}
+    assert {"%s [%s]" % (s.owner["label"], s.netns_id) for s in node["sites"]} <= failing
+    assert report["status"] == "fail"
