@@ -107,7 +107,7 @@ def override_text(entry, cat):
 def row(entry, cat):
     product = entry.product
     if entry.retired:
-        product += " **retired %s**" % entry.retired
+        product += " **retired %s**, use `%s`" % (entry.retired, entry.successor)
     values = (
         "`%s`" % entry.id,
         product,
@@ -139,7 +139,7 @@ def render():
     retired_text = ""
     if retired:
         retired_text = "\nRetired: %s.\n" % ", ".join(
-            "`%s` (%s)" % (entry.id, entry.retired) for entry in retired
+            "`%s` (%s, use `%s`)" % (entry.id, entry.retired, entry.successor) for entry in retired
         )
     effects = "\n".join(
         "- `%s`: %s" % (effect, cat.EFFECT_MEANINGS[effect]) for effect in cat.EFFECTS

@@ -103,6 +103,9 @@ _value:
     retired:
       description: ISO date the product was retired (its verdicts warn), or null.
       type: str
+    successor:
+      description: The id of the entry to move to when the product is retired, or null.
+      type: str
     confirmed:
       description: V(confirmed), V(partial) or V(unconfirmed).
       type: str

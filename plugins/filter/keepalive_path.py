@@ -78,6 +78,9 @@ _value:
     retired:
       description: ISO date the product was retired (its verdicts warn), or null.
       type: str
+    successor:
+      description: The catalog id to move to when the product is retired, or null.
+      type: str
 """
 
 from ansible_collections.netstack.keepalive.plugins.plugin_utils._filters_policy import (  # noqa: E402

@@ -33,7 +33,8 @@ How to read an entry:
   usually keeps it working, so an expired timer is a warning there, not a failure.
 - ``verified`` is the ISO date the entry was last checked against ``source_url``;
   ``retired`` is the ISO date the vendor stopped offering the product (None while it is
-  offered). Retired entries still resolve; every verdict about them warns.
+  offered) and ``successor`` the id of the entry to move to. Retired entries still resolve;
+  every verdict about them warns.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -96,6 +97,7 @@ _FIELDS = (
     "verified",
     "confirmed",
     "retired",
+    "successor",
     "note",
 )
 
@@ -113,13 +115,14 @@ class CatalogEntry(namedtuple("CatalogEntry", _FIELDS)):
 
 
 def _entry(*fields, **extra):
-    """An entry from its fields up to ``confirmed`` in order; ``note`` and ``retired`` by
-    name, ``verified`` defaults to the last review."""
+    """An entry from its fields up to ``confirmed`` in order; ``note``, ``retired`` and
+    ``successor`` by name, ``verified`` defaults to the last review."""
     names = _FIELDS[:9] + ("effect", "source", "source_url", "confirmed")
     data = dict((name, fields[index]) for index, name in enumerate(names))
     data.update(extra)
     data.setdefault("verified", REVIEWED)
     data.setdefault("retired", None)
+    data.setdefault("successor", None)
     data.setdefault("note", "")
     return CatalogEntry(**data)
 
@@ -192,8 +195,8 @@ _ENTRIES = (
            "retirement: Azure Basic Load Balancer upgrade guidance; timeout figure: commonly "
            "cited, no vendor text found",
            _AZURE + "load-balancer/load-balancer-basic-upgrade-guidance", UNCONFIRMED,
-           retired="2025-09-30",
-           note="configurable 4-30 min; upgrade to the Standard SKU (azure_lb_standard)"),
+           retired="2025-09-30", successor="azure_lb_standard",
+           note="configurable 4-30 min while it was offered"),
     _entry("azure_nat_gateway", "azure", "Azure NAT Gateway", "TCP idle", 240, RANGE,
            (240, 7200), 4, "silent; one-way RST on the next packet", DROP,
            "Azure docs nat-gateway-resource", _AZURE + "nat-gateway/nat-gateway-resource",

@@ -62,6 +62,7 @@ _BOX_FIELDS = (
     "source_url",
     "verified",
     "retired",
+    "successor",
 )
 
 
@@ -128,6 +129,7 @@ def _from_entry(entry):
         source_url=entry.source_url,
         verified=entry.verified,
         retired=entry.retired,
+        successor=entry.successor,
     )
 
 
@@ -250,6 +252,7 @@ def _custom(index, item, entries):
         source_url=None,
         verified=None,
         retired=None,
+        successor=None,
     )
 
 
@@ -262,11 +265,14 @@ def retirement_note(box):
     """The warning a retired product's verdicts carry ("" while the product is offered)."""
     if not box.retired:
         return ""
+    move = "describe what replaced it in the path"
+    if box.successor:
+        move = "move to %s and put that id in the path" % box.successor
     return "; %s (%s) was retired on %s and is no longer offered: %s" % (
         box.product,
         box.id,
         box.retired,
-        box.note or "move to its successor and update the path",
+        move,
     )
 
 

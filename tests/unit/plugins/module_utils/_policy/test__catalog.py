@@ -122,7 +122,9 @@ def test_entry_dates_are_iso_and_not_in_the_future_of_the_review(entry_id):
     if entry.retired is not None:
         assert datetime.date.fromisoformat(entry.retired) <= verified
         # A retired product's warning tells the user where to go.
-        assert entry.note
+        assert entry.successor in CATALOG and not CATALOG[entry.successor].retired
+    else:
+        assert entry.successor is None
 
 
 @pytest.mark.parametrize("entry_id", sorted(CATALOG))
@@ -165,7 +167,7 @@ def test_entry_is_immutable_and_serialisable(entry_id):
     data = entry.to_dict()
     assert data["id"] == entry_id
     assert data["timeout_range"] is None or isinstance(data["timeout_range"], list)
-    assert {"source_url", "verified", "effect", "retired"} <= set(data)
+    assert {"source_url", "verified", "effect", "retired", "successor"} <= set(data)
 
 
 @pytest.mark.parametrize(

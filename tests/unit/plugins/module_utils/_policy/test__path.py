@@ -201,7 +201,7 @@ def test_a_catalog_box_carries_its_source_url_date_effect_and_retirement():
     assert basic.source_url.startswith("https://learn.microsoft.com/")
     assert (firewall.effect, firewall.verified) == ("reset", "2026-12-02")
     assert "was retired on 2025-09-30" in retirement_note(basic)
-    assert "azure_lb_standard" in retirement_note(basic)
+    assert "move to azure_lb_standard" in retirement_note(basic)
     assert retirement_note(firewall) == ""
 
 
