@@ -13,7 +13,8 @@ APT_PACKAGES=(
   redis-server postgresql nginx
   qemu-system-x86 qemu-utils debootstrap
   chromium shellcheck
-  nftables  # the blackhole of tests/integration/test_detection_kernel.py
+  nftables  # the blackhole of tests/integration/test_detection_kernel.py, the lab router
+  haproxy  # the layer-7 box of tests/integration/test_middlebox_nat.py
 )
 PYTHON=${PYTHON:-python3.11}
 VENV=.venv

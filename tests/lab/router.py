@@ -221,7 +221,11 @@ class Router:
         for line in out.splitlines():
             if " tcp " not in line or "ESTABLISHED" not in line:
                 continue
-            fields = dict(word.split("=", 1) for word in line.split() if "=" in word)
+            fields = {}
+            for word in line.split():  # the original direction comes first, then the reply
+                if "=" in word:
+                    key, value = word.split("=", 1)
+                    fields.setdefault(key, value)
             flows.append((fields["src"], fields["sport"], fields["dst"], fields["dport"]))
         return flows
 
