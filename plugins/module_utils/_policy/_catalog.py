@@ -210,8 +210,8 @@ _ENTRIES = (
     _entry("azure_firewall", "azure", "Azure Firewall", "TCP idle", 240, RANGE, (240, 1800), 4,
            "sends a TCP RST at the idle timeout", RESET, "Azure Firewall FAQ",
            _AZURE + "firewall/firewall-faq", CONFIRMED,
-           note="4 min; only Azure support can raise it (up to 30 min in the current FAQ, "
-           "15 min in older versions)"),
+           note="4 min for north-south (internet) traffic; only Azure support can raise it (up "
+           "to 30 min in the current FAQ, 15 min in older versions)"),
     # Google Cloud
     _entry("gcp_cloud_nat", "gcp", "Google Cloud NAT", "TCP established idle", 1200, RANGE,
            (1, None), 4, "mapping dropped silently", DROP,
@@ -242,15 +242,15 @@ _ENTRIES = (
     _entry("gcp_external_alb", "gcp",
            "Google Cloud global external Application Load Balancer (backend side)",
            "backend keep-alive", 600, FIXED, None, 7, "closes the connection", CLOSE,
-           "Google Cloud external Application Load Balancer timeouts",
-           _GCP_LB + "https#timeouts_and_retries", CONFIRMED,
+           'Google Cloud docs "Request distribution for external Application Load Balancers"',
+           _GCP_LB + "https/request-distribution", CONFIRMED,
            note="the load balancer's connections to the backends; the client side is "
            "gcp_external_alb_client"),
     _entry("gcp_external_alb_client", "gcp",
            "Google Cloud global external Application Load Balancer (client side)",
            "client HTTP keep-alive", 610, RANGE, (5, 1200), 7, "closes the connection", CLOSE,
            "Compute API TargetHttpProxy.httpKeepAliveTimeoutSec",
-           _GCP_LB + "https#timeouts_and_retries", CONFIRMED,
+           "https://cloud.google.com/compute/docs/reference/rest/v1/targetHttpProxies", CONFIRMED,
            note="the clients' connections to the load balancer; the backend side is "
            "gcp_external_alb"),
     # Oracle Cloud
@@ -280,8 +280,8 @@ _ENTRIES = (
            note="the clients' connections to Cloudflare; the origin side is cloudflare_proxy"),
     _entry("cloudflare_gateway", "cloudflare", "Cloudflare Zero Trust Gateway", "TCP idle", 270,
            UNKNOWN, None, 7, "dropped; TCP keepalives do not help", DROP,
-           "Cloudflare Zero Trust Gateway documentation",
-           "https://developers.cloudflare.com/cloudflare-one/policies/gateway/", CONFIRMED,
+           'Cloudflare Zero Trust docs, Gateway "Proxy"',
+           "https://developers.cloudflare.com/cloudflare-one/policies/gateway/proxy/", CONFIRMED,
            note="configurability not found"),
     # Linux and Kubernetes
     _entry("linux_conntrack", "linux", "Linux netfilter conntrack",
