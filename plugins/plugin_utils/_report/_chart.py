@@ -280,6 +280,8 @@ def fleet_chart(hosts):
     The first picture of the report: a bar that reaches a red tick is a path that breaks.
     """
     rows = [_fleet_row(host) for host in hosts]
+    # Each host's own line, which its section of the report repeats, grouped or not.
+    host_texts = dict((row["host"], _fleet_row_text(row)) for row in rows)
     if len(rows) > FLEET_HOST_ROWS:
         rows = _grouped_rows(rows)
     known = [row["value"] for row in rows if row["value"]]
@@ -308,6 +310,7 @@ def fleet_chart(hosts):
         "text_x": FLEET_PLOT_RIGHT + 12,
         "rows": rows,
         "grouped": len(hosts) > FLEET_HOST_ROWS,
+        "host_texts": host_texts,
         "busy": any(row["busy_x"] is not None for row in rows),
         "ticks": _ticks(scale),
     }

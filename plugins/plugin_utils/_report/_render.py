@@ -57,6 +57,10 @@ from ansible_collections.netstack.keepalive.plugins.plugin_utils._report._prom i
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 FORMATS = ("json", "markdown", "html", "junit", "prometheus")
 DEFAULT_FORMATS = ("json", "markdown", "html", "junit")
+HOST_SECTIONS = 500  # host sections of the HTML page at most (``_sections``)
+# Rows of each problems table of the HTML page at most (failing, unknown, warning): the rest
+# are counted under the table and listed in report.md and report.json.
+PROBLEM_ROWS = 500
 # The values table of a host: (label, host report key, where the values come from).
 VALUE_ROWS = (
     ("intended", "intended", "policy"),
@@ -383,10 +387,30 @@ def fix_doc(verdict):
 def _view(doc):
     glance = fleet_chart(doc["hosts"])
     hosts = [_host_view(host) for host in doc["hosts"]]
-    texts = {row["host"]: row["text"] for row in (glance or {}).get("rows", [])}
+    texts = (glance or {}).get("host_texts") or {}
     for host in hosts:
         host["glance"] = texts.get(host["data"]["host"], "–")
-    return {"doc": doc, "hosts": hosts, "fleet_chart": glance, "value_names": VALUE_NAMES}
+    sections = _sections(hosts)
+    return {
+        "doc": doc,
+        "hosts": hosts,
+        "sections": sections,
+        "sections_left_out": len(hosts) - len(sections),
+        "problem_rows": PROBLEM_ROWS,
+        "fleet_chart": glance,
+        "value_names": VALUE_NAMES,
+    }
+
+
+def _sections(hosts):
+    """The hosts the HTML page details, one section each: every host of a fleet up to
+    HOST_SECTIONS, else that many, those that need attention first (a page of thousands of
+    sections is slow to write and to open; every host is in the hosts table and in
+    report.json and report.md)."""
+    if len(hosts) <= HOST_SECTIONS:
+        return hosts
+    ranked = sorted(hosts, key=lambda h: -STATUS_RANK[h["data"]["status"]])
+    return ranked[:HOST_SECTIONS]
 
 
 def _host_view(host):
