@@ -233,8 +233,8 @@ summary:
     - C(keepalive) is true, false or null (timer cannot tell); C(idle), C(intvl), C(cnt) are
       the effective seconds/count (null when keepalive is off or the source is the timer);
       C(source) is C(getsockopt) or C(timer).
-    - C(owner) is the owner of the row's namespace, as in RV(namespaces) (null for the
-      host's own).
+    - The owner of a row's namespace (a container or pod) is in RV(namespaces), under the
+      row's C(netns).
     - C(user_timeout) is the socket's C(TCP_USER_TIMEOUT) in seconds (a float, 5000 ms is
       V(5.0)); null when the application set none (0, so C(tcp_retries2) and the keepalive
       values decide) B(or) when it could not be read (C(source=timer)). Rows are grouped by
@@ -251,8 +251,7 @@ summary:
   sample:
     - {netns: "net:[4026531840]", unit: redis-server.service, comm: redis-server,
        state: established, keepalive: true, idle: 300, intvl: 100, cnt: 3,
-       user_timeout: null, source: getsockopt, count: 12, retransmitting: 1, probing: 0,
-       owner: null}
+       user_timeout: null, source: getsockopt, count: 12, retransmitting: 1, probing: 0}
 namespaces:
   description:
     - Each audited network namespace by id (its C(/run/netns) name, else C(net:[INODE])) with

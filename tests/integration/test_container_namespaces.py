@@ -451,7 +451,7 @@ def test_container_socket_groups_carry_the_owner_and_the_runtime_fix(node):
             _unit(cgroup) for cgroup in site.cgroups[:1] + site.app_cgroups
         ), (site.name, rows)
         for row in rows:
-            assert row["owner"] == site.owner
+            assert audit["namespaces"][row["netns"]]["owner"] == site.owner
             assert (row["idle"], row["intvl"], row["cnt"], row["count"]) == (*DEFAULTS, 1)
         subjects = ["%s %s [%s] established" % (row["unit"], COMM, site.netns_id) for row in rows]
         idle = [

@@ -195,15 +195,13 @@ def _heartbeats(params, rows, degraded, read_sshd=_services.read_sshd):
     return found if beat is None else found + [beat]
 
 
-def attribute_owners(namespaces, rows, read_owners=_netns_owner.read_owners):
+def attribute_owners(namespaces, read_owners=_netns_owner.read_owners):
     """Give each namespace entry its ``owner`` (``_netns_owner``: the container or pod whose
-    processes are in it; None for the host's own and for one no runtime named), and each
-    summary row its namespace's."""
+    processes are in it; None for the host's own and for one no runtime named). A summary
+    row reaches it through its ``netns``: the row's keys are the report's too."""
     found = read_owners([entry["inode"] for entry in namespaces.values() if not entry["current"]])
     for entry in namespaces.values():
         entry["owner"] = None if entry["current"] else found.get(entry["inode"])
-    for row in rows:
-        row["owner"] = namespaces[row["netns"]]["owner"] if row["netns"] in namespaces else None
 
 
 def report(params):
@@ -215,7 +213,7 @@ def report(params):
         params["states"], params.get("netns") or None, exact=params.get("exact", True)
     )
     summary, unfiltered, crossing, socket_fields = _shape(gathered, params)
-    attribute_owners(gathered.namespaces, summary)
+    attribute_owners(gathered.namespaces)
     result = {
         "summary": summary,
         "namespaces": gathered.namespaces,
