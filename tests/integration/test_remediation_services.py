@@ -122,9 +122,9 @@ def server_rows(stack, unit):
     return rows, gathered.namespaces
 
 
-def judged(stack, unit, path=AZURE, heartbeats=None):
+def judged(stack, unit, path=None, heartbeats=None):
     rows, namespaces = server_rows(stack, unit)
-    verdicts = path_verdicts(rows, path, namespaces=namespaces, heartbeats=heartbeats)
+    verdicts = path_verdicts(rows, path or AZURE, namespaces=namespaces, heartbeats=heartbeats)
     return [v for v in verdicts if v["check"] == "socket_idle"]
 
 

@@ -36,7 +36,7 @@ def parse_sshd_t(text):
     a key sshd did not print is left out."""
     found = {}
     for line in text.splitlines():
-        key, _, value = line.strip().partition(" ")
+        key, _space, value = line.strip().partition(" ")
         if key in ("clientaliveinterval", "clientalivecountmax"):
             try:
                 found[key] = int(value.strip())
@@ -62,6 +62,7 @@ def read_sshd(config=None, binary=None, timeout=SSHD_TIMEOUT):
             stderr=subprocess.PIPE,
             universal_newlines=True,  # noqa: UP021
             timeout=timeout,
+            check=False,  # a refusal is a reason to report, not an exception
         )
     except subprocess.TimeoutExpired:
         return None, "%s did not answer within %s s" % (" ".join(argv), timeout)

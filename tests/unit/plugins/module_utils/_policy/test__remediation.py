@@ -238,7 +238,9 @@ ADVICE = [
 ]
 
 
-@pytest.mark.parametrize("group, advice", ADVICE, ids=[a["service"] for _, a in ADVICE])
+@pytest.mark.parametrize(
+    "group, advice", ADVICE, ids=[advice["service"] for _group, advice in ADVICE]
+)
 def test_advice_strings(group, advice):
     assert remediation.advise(group, AZURE) == advice
     assert tuple(advice) == remediation.ADVICE_KEYS
