@@ -1,7 +1,9 @@
 """Start and stop the qemu VMs of the molecule "vm" scenario (see molecule/README.md).
 
 usage:
-  vmctl.py up --state-dir D --image DIR NAME...   boot one VM per NAME, wait for ssh, print JSON
+  vmctl.py up --state-dir D [--image DIR] NAME[=DIR]...
+                                                  boot one VM per NAME (from image DIR, else
+                                                  --image), wait for ssh, print JSON
   vmctl.py down --state-dir D                     kill every VM started from D, remove overlays
   vmctl.py accel --image DIR                      print the accelerator `up` would use
 
@@ -25,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-SSH_WAIT_SECONDS = 240
+# Three VMs boot at once under software emulation on a shared machine.
+SSH_WAIT_SECONDS = 600
 KVM_PROBE_SECONDS = 15
 QEMU = "qemu-system-x86_64"
 
@@ -141,7 +144,7 @@ def ssh_command(port: int, key: Path, *remote: str) -> list[str]:
     ]  # fmt: skip
 
 
-def wait_for_ssh(vms: list[dict], key: Path, state_dir: Path) -> None:
+def wait_for_ssh(vms: list[dict], images: dict[str, Path], state_dir: Path) -> None:
     """Loop a real `ssh true`: slirp accepts TCP long before sshd answers."""
     deadline = time.monotonic() + SSH_WAIT_SECONDS
     waiting = {vm["instance"]: vm for vm in vms}
@@ -152,7 +155,10 @@ def wait_for_ssh(vms: list[dict], key: Path, state_dir: Path) -> None:
                 tail = serial_tail(state_dir, name)
                 raise RuntimeError(f"{name}: qemu exited during boot\n{tail}")
             probe = subprocess.run(
-                ssh_command(vm["port"], key, "true"), capture_output=True, timeout=30, check=False
+                ssh_command(vm["port"], images[name] / "id_ed25519", "true"),
+                capture_output=True,
+                timeout=30,
+                check=False,
             )
             if probe.returncode == 0:
                 log(f"{name}: ssh answers after {time.monotonic() - started:.0f} s")
@@ -219,20 +225,32 @@ def stop_vm(vm_dir: Path) -> None:
 # --- commands ----------------------------------------------------------------------------
 
 
+def images_by_name(args: argparse.Namespace) -> dict[str, Path]:
+    """NAME=DIR boots NAME from image DIR; a bare NAME uses --image."""
+    images = {}
+    for spec in args.names:
+        name, _sep, folder = spec.partition("=")
+        folder = folder or args.image
+        if not folder:
+            raise SystemExit(f"vmctl: {name}: no image (give NAME=DIR or --image)")
+        images[name] = Path(folder).resolve()
+    return images
+
+
 def cmd_up(args: argparse.Namespace) -> int:
-    image, state_dir = Path(args.image).resolve(), Path(args.state_dir).resolve()
-    key = image / "id_ed25519"
-    accel = choose_accel(image)
+    state_dir = Path(args.state_dir).resolve()
+    images = images_by_name(args)
     vms = []
     try:
-        for name in args.names:
-            vms.append(start_vm(state_dir, image, name, accel))
-        wait_for_ssh(vms, key, state_dir)
+        for name, image in images.items():
+            vms.append(start_vm(state_dir, image, name, choose_accel(image)))
+        wait_for_ssh(vms, images, state_dir)
     except (RuntimeError, subprocess.SubprocessError) as exc:
         log(str(exc))
         cmd_down(args)
         return 1
     for vm in vms:
+        key = images[vm["instance"]] / "id_ed25519"
         vm.update(address="127.0.0.1", user="root", identity_file=str(key))
     json.dump(vms, sys.stdout, indent=2)
     print()
@@ -257,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up")
     up.add_argument("--state-dir", required=True)
-    up.add_argument("--image", required=True)
+    up.add_argument("--image")
     up.add_argument("names", nargs="+")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down")

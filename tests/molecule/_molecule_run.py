@@ -131,19 +131,22 @@ def qemu_processes_under(folder: Path) -> list[str]:
     return found
 
 
+def _release_caches() -> list[Path]:
+    return sorted(p for p in VM_CACHE.iterdir() if p.is_dir()) if VM_CACHE.is_dir() else []
+
+
 def image_lock_is_free() -> bool:
-    """build-image.sh locks the cache folder itself with flock; nobody may still hold it."""
-    if not VM_CACHE.is_dir():
-        return True
-    fd = os.open(VM_CACHE, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
+    """build-image.sh locks each release's cache folder with flock; nobody may still hold one."""
+    for folder in _release_caches():
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
     return True
 
 
 def unfinished_image_builds() -> list[str]:
-    return sorted(str(p) for p in VM_CACHE.glob(".build.*")) if VM_CACHE.is_dir() else []
+    return sorted(str(p) for folder in _release_caches() for p in folder.glob(".build.*"))

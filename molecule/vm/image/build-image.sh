@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Build (or reuse) the Debian bookworm test image for the molecule "vm" scenario.
+# Build (or reuse) a Debian test image for the molecule "vm" scenario.
 #
-# usage: build-image.sh [CACHE_DIR]        (default: <repo>/.cache/vm)
+# usage: build-image.sh RELEASE [CACHE_DIR]   RELEASE: bullseye, bookworm or trixie
+#                                             (default CACHE_DIR: <repo>/.cache/vm)
 # prints: the image folder (base.raw, vmlinuz, initrd.img, id_ed25519) on stdout.
 #
-# The image is keyed by a hash of this script, so editing the recipe rebuilds it and nothing
-# else does. Builds are serialised with flock(1) on the cache folder itself: the kernel drops
-# the lock when the holder dies, so no lock file can be left behind. Everything is built in a
-# temporary folder and renamed into place only when complete.
+# One recipe for every release. An image is keyed by the release and a hash of this script
+# (CACHE_DIR/RELEASE/image-HASH), so editing the recipe rebuilds every release and nothing
+# else does. Builds of one release are serialised with flock(1) on its folder itself (the
+# kernel drops the lock when the holder dies, so no lock file can be left behind); builds of
+# different releases run in parallel. Everything is built in a temporary folder and renamed
+# into place only when complete.
 set -euo pipefail
 # Files written into the image must be readable by the guest's own service users
 # (systemd-networkd reads its .network file as systemd-network), whatever the caller's umask.
@@ -15,11 +18,19 @@ umask 022
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
-CACHE=${1:-$REPO/.cache/vm}
+RELEASE=${1:?usage: build-image.sh RELEASE [CACHE_DIR]}
+case "$RELEASE" in
+bullseye | bookworm | trixie) ;;
+*) echo "build-image: unknown release $RELEASE (bullseye, bookworm or trixie)" >&2 && exit 2 ;;
+esac
+CACHE=${2:-$REPO/.cache/vm}/$RELEASE
 MIRROR=${NETSTACK_VM_MIRROR:-http://deb.debian.org/debian}
 RECIPE_HASH=$(sha256sum "$HERE/build-image.sh" | cut -c1-16)
-IMAGE="$CACHE/bookworm-$RECIPE_HASH"
+IMAGE="$CACHE/image-$RECIPE_HASH"
+# The release's own sshd, redis, procps, python3 and kernel: what the adoption audit and the
+# boot model are checked against.
 PACKAGES=systemd-sysv,udev,dbus,openssh-server,python3,linux-image-amd64,iproute2,procps,kmod
+PACKAGES=$PACKAGES,redis-server
 
 log() { echo "build-image: $*" >&2; }
 
@@ -52,10 +63,10 @@ WORK=$(mktemp -d "$CACHE/.build.XXXXXX")
 trap 'remove_build_dir "$WORK"' EXIT
 
 started=$(date +%s)
-log "debootstrap bookworm from $MIRROR (recipe $RECIPE_HASH)"
+log "debootstrap $RELEASE from $MIRROR (recipe $RECIPE_HASH)"
 # INITRD=No: the kernel's postinst skips its initrd (every driver Debian ships); we build a
 # small one below, once.
-INITRD=No debootstrap --variant=minbase --include="$PACKAGES" bookworm "$WORK/rootfs" "$MIRROR" \
+INITRD=No debootstrap --variant=minbase --include="$PACKAGES" "$RELEASE" "$WORK/rootfs" "$MIRROR" \
     >"$WORK/debootstrap.log" 2>&1 || {
     tail -n 30 "$WORK/debootstrap.log" >&2
     exit 1
@@ -74,7 +85,7 @@ EOF
 cat >"$ROOTFS/etc/fstab" <<'EOF'
 /dev/vda / ext4 rw,errors=remount-ro 0 1
 EOF
-echo netstack-vm >"$ROOTFS/etc/hostname"
+echo "netstack-$RELEASE" >"$ROOTFS/etc/hostname"
 
 # qemu user networking hands out an address by DHCP on eth0 (net.ifnames=0 on the cmdline).
 cat >"$ROOTFS/etc/systemd/network/10-eth0.network" <<'EOF'
@@ -84,7 +95,18 @@ Name=eth0
 [Network]
 DHCP=ipv4
 EOF
-chroot "$ROOTFS" systemctl enable systemd-networkd.service >/dev/null 2>&1
+if ! [ -e "$ROOTFS/lib/systemd/system/systemd-networkd.service" ] &&
+    ! [ -e "$ROOTFS/usr/lib/systemd/system/systemd-networkd.service" ]; then
+    # Newer releases ship networkd as a package of its own.
+    chroot "$ROOTFS" apt-get install -y --no-install-recommends systemd-networkd \
+        >"$WORK/networkd.log" 2>&1 || { tail -n 20 "$WORK/networkd.log" >&2 && exit 1; }
+fi
+chroot "$ROOTFS" systemctl enable systemd-networkd.service >&2
+
+# The adoption audit's real services: the release's own redis with the keepalive the audit
+# must read back (Debian's redis.conf ships 300), on loopback only.
+sed -i 's/^tcp-keepalive .*/tcp-keepalive 60/' "$ROOTFS/etc/redis/redis.conf"
+grep -qx 'tcp-keepalive 60' "$ROOTFS/etc/redis/redis.conf"
 
 # A machine-id in the image: with an empty one every VM's first boot is a systemd "first
 # boot" (unit presets, systemd-firstboot asking on the console). The VMs never share a
@@ -119,11 +141,11 @@ cp "$ROOTFS/boot/initrd.img-$KERNEL_VERSION" "$WORK/initrd.img"
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
 
 mkfs.ext4 -q -L netstack-root -d "$ROOTFS" "$WORK/base.raw" 2G >&2
-rm -rf "$ROOTFS" "$WORK/debootstrap.log"
+rm -rf "$ROOTFS" "$WORK/debootstrap.log" "$WORK/networkd.log"
 date -u +%FT%TZ >"$WORK/complete"
 
 # Publish atomically, then drop images built from older recipes.
-for old in "$CACHE"/bookworm-*; do
+for old in "$CACHE"/image-*; do
     [ -e "$old" ] && [ "$old" != "$IMAGE" ] && rm -rf "$old"
 done
 rm -rf "$IMAGE"
