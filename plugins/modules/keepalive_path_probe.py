@@ -98,9 +98,10 @@ options:
     default: 1800
   parallel:
     description:
-      - Connections open at once per round (1 to 32); more connections, fewer rounds.
+      - Connections open at once per round (1 to 32); more connections, fewer and shorter
+        rounds (the first death in a round is closer to the timeout).
     type: int
-    default: 4
+    default: 8
   answer_within:
     description:
       - Seconds to wait for the data of both ends after an idle; a connection without an

@@ -36,7 +36,7 @@ ARGUMENT_SPEC = dict(
     min_idle=dict(type="int", default=5),
     max_idle=dict(type="int", default=900),
     max_duration=dict(type="int", default=1800),
-    parallel=dict(type="int", default=4),
+    parallel=dict(type="int", default=8),
     answer_within=dict(type="int", default=5),
     connect_timeout=dict(type="int", default=5),
     name=dict(type="str", default=_plan.DEFAULT_NAME),

@@ -146,3 +146,9 @@ def test_the_override_entry_is_the_safe_side_and_says_how_it_was_measured(ending
     assert entry["name"] == "corp-nat" and entry["idle_timeout"] == 347
     assert entry["layer"] == layer
     assert "(347, 352] s, ends flows by %s" % ending in entry["description"]
+
+
+def test_the_350_s_nat_of_docs_probe_md_takes_three_rounds_and_about_1150_s():
+    bracket, rounds, seconds = simulate(350, resolution=10, parallel=8)
+    assert bracket.as_dict() == {"low": 348, "high": 351}
+    assert rounds == 3 and seconds == 1149
