@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - netstack.keepalive.attributes.linux
   - netstack.keepalive.attributes.no_diff
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 options:
   variables:
     description:
@@ -53,7 +54,10 @@ options:
 attributes:
   action:
     support: full
+    details: Checks, plans and builds the report on the controller; sends one module.
   async:
+    support: none
+  bypass_host_loop:
     support: none
   check_mode:
     support: full

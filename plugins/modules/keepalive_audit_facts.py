@@ -20,8 +20,8 @@ description:
   - O(sysctl) takes the options of M(netstack.keepalive.keepalive_sysctl) and runs it in
     check mode twice, with its own code - first as the preflight (whether the host can take
     the values at all, shadowing ignored), then as the apply step with the O(sysctl.on_shadowed)
-    given. The result is RV(sysctl), exactly what that module returns in check mode, or
-    RV(sysctl_error) when the apply step would fail.
+    given (C(on_shadowed) in O(sysctl)). The result is RV(sysctl), exactly what that module
+    returns in check mode, or RV(sysctl_error) when the apply step would fail.
   - O(sockets) takes the options of M(netstack.keepalive.keepalive_sockets_info) and returns
     its result as RV(sockets).
   - A preflight that fails (for example a network namespace that does not exist, a value out
@@ -45,14 +45,16 @@ options:
       - The options of M(netstack.keepalive.keepalive_sysctl) (C(tcp_keepalive_time),
         C(tcp_keepalive_intvl), C(tcp_keepalive_probes), C(tcp_retries2), C(state),
         C(apply), C(persist), C(path), C(mode), C(restore_runtime), C(on_shadowed),
-        C(netns)), with its defaults and checks. It runs in check mode only.
+        C(netns)), with its defaults and checks (a bad one fails the task naming it, with
+        C(stage=preflight)). It runs in check mode only.
       - Null (the default) leaves the sysctl part out.
     type: dict
   sockets:
     description:
       - The options of M(netstack.keepalive.keepalive_sockets_info) (C(states), C(netns),
         C(details), C(units), C(ports), C(keepalive), C(limit), C(exact), C(require),
-        C(path), C(profile), C(profiles)), with its defaults and checks.
+        C(path), C(profile), C(profiles), C(heartbeats)), with its defaults and checks (a bad
+        one fails the task naming it, with C(stage=sockets)).
       - Null (the default) leaves the socket audit out.
     type: dict
 attributes:
@@ -106,7 +108,7 @@ sysctl:
     changed: true
 sysctl_error:
   description: Why keepalive_sysctl would fail with O(sysctl) (for example a file that
-    shadows ours and O(sysctl.on_shadowed=fail)); the preflight passed.
+    shadows ours and C(on_shadowed=fail)); the preflight passed.
   returned: when O(sysctl) is given and the apply step would fail
   type: str
   sample: "/etc/sysctl.conf:3 sets net.ipv4.tcp_keepalive_time=600 and is applied after our

@@ -18,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
@@ -33,10 +35,13 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import 
 # apply step and the report (as the role's validate entry point does).
 PREFLIGHT_ON_SHADOWED = "ignore"
 
-ARGUMENT_SPEC = dict(
-    sysctl=dict(type="dict", options=_params.argument_spec()),
-    sockets=dict(type="dict", options=_sockets_info.ARGUMENT_SPEC),
-)
+ARGUMENT_SPEC = dict(sysctl=dict(type="dict"), sockets=dict(type="dict"))
+# Each part's options are its module's, checked by that module's own argument spec (and the
+# stage a bad one fails in: the sysctl options as the preflight, as the role reports it).
+PARTS = {
+    "sysctl": (_params.argument_spec(), "preflight"),
+    "sockets": (_sockets_info.ARGUMENT_SPEC, "sockets"),
+}
 
 
 def module_kwargs():
@@ -54,15 +59,30 @@ def audit(params, want_diff=False, root="/"):
     the socket audit fails.
     """
     result, warnings = {}, []
-    if params.get("sysctl") is not None:
-        sysctl, warnings = _sysctl_parts(params["sysctl"], want_diff, root)
+    options = dict(
+        (part, _checked(part, params[part])) for part in PARTS if params.get(part) is not None
+    )
+    if "sysctl" in options:
+        sysctl, warnings = _sysctl_parts(options["sysctl"], want_diff, root)
         result.update(sysctl)
-    if params.get("sockets") is not None:
+    if "sockets" in options:
         try:
-            result["sockets"] = dict(_sockets_info.report(params["sockets"]), changed=False)
+            result["sockets"] = dict(_sockets_info.report(options["sockets"]), changed=False)
         except KeepaliveError as exc:
             raise KeepaliveError(str(exc), **dict(exc.details, stage="sockets"))
     return result, warnings
+
+
+def _checked(part, given):
+    """``given`` with the defaults of the part's module applied; a bad option raises, naming
+    the part and the option as that module would."""
+    spec, stage = PARTS[part]
+    checked = ArgumentSpecValidator(spec).validate(given)
+    if checked.error_messages:
+        raise KeepaliveError(
+            "%s: %s" % (part, "; ".join(checked.error_messages)), option=part, stage=stage
+        )
+    return checked.validated_parameters
 
 
 def _sysctl_parts(options, want_diff, root):
