@@ -19,8 +19,8 @@ description:
     adoption audit of the sockets - and changes nothing.
   - O(sysctl) takes the options of M(netstack.keepalive.keepalive_sysctl) and runs it in
     check mode twice, with its own code - first as the preflight (whether the host can take
-    the values at all, shadowing ignored), then as the apply step with the O(sysctl.on_shadowed)
-    given (C(on_shadowed) in O(sysctl)). The result is RV(sysctl), exactly what that module
+    the values at all, shadowing ignored), then as the apply step with the C(on_shadowed)
+    given in O(sysctl). The result is RV(sysctl), exactly what that module
     returns in check mode, or RV(sysctl_error) when the apply step would fail.
   - O(sockets) takes the options of M(netstack.keepalive.keepalive_sockets_info) and returns
     its result as RV(sockets).
