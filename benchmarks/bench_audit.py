@@ -127,6 +127,8 @@ def measure(count, args, work):
         row = {"hosts": count, "up_s": up_seconds,
                "mem_kib_per_host": (free_before - mem_available_kib()) / count,
                "pss_kib_per_host": pss_kib(lab._lab_pids()) / count}  # fmt: skip
+        progress("%d hosts up in %.1f s, %.0f KiB PSS per host" % (
+            count, up_seconds, row["pss_kib_per_host"]))  # fmt: skip
         inventory = lab.write_inventory(
             {h.name: ROTATION[i % len(ROTATION)] for i, h in enumerate(lab.hosts)}
         )
@@ -136,6 +138,7 @@ def measure(count, args, work):
         if done.returncode != 0:
             sys.exit("rollout failed:\n" + done.stdout[-3000:])
         row["rollout_s"] = seconds
+        progress("rollout %.1f s (%.3f s/host)" % (seconds, seconds / count))
         runs = {"audit": [], "ping": []}
         for name in VARIANTS if args.variants else ():
             runs[name] = []
@@ -146,10 +149,16 @@ def measure(count, args, work):
             seconds, _done = playbook([str(REPO / "benchmarks" / "ping.yml")], inventory,
                                       args.forks, work)  # fmt: skip
             runs["ping"].append(seconds)
+            progress("round: " + ", ".join("%s %.2f s" % (k, v[-1]) for k, v in runs.items()))
         row["runs"] = runs
         return row
     finally:
         lab.down()
+
+
+def progress(text):
+    """A line as each figure is measured (a long run can be read while it goes)."""
+    print("  ... " + text, flush=True)
 
 
 def print_row(row, forks, repeat):
