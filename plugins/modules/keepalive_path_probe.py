@@ -239,10 +239,26 @@ stopped_by:
   type: str
   sample: resolution
 verify:
-  description: The held connection of O(verify_keepalive) - C(idle), C(outcome), C(kept),
-    C(keepalive), or C(skipped) with the reason when no time was left.
+  description: The held connection of O(verify_keepalive).
   returned: with O(verify_keepalive), when a connection died
   type: dict
+  contains:
+    idle:
+      description: Seconds it was held idle (RV(idle_timeout.high) + O(resolution), rounded up).
+      type: int
+    outcome:
+      description: As in RV(rounds); null when it was skipped.
+      type: str
+    kept:
+      description: Whether the path kept it (null when it was skipped).
+      type: bool
+    keepalive:
+      description: The values it was held with (O(verify_keepalive)).
+      type: dict
+    skipped:
+      description: Why it was not held (no time left within O(max_duration)).
+      type: str
+      returned: when skipped
   sample: {idle: 362, outcome: alive, kept: true, keepalive: {time: 120, intvl: 10, probes: 3}}
 plan:
   description: The worst case without traffic - C(rounds) (idle times), C(worst_case_seconds),
