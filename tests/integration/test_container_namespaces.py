@@ -105,7 +105,7 @@ def _owner(kind, runtime, cid, pod_uid=None, containers=None, label=None):
 
 
 def build_sites(mount: Path, slice_dir: Path) -> list[Site]:
-    docker, sandbox, app, crio, podman, v1 = (_hex64() for _ in range(6))
+    docker, sandbox, app, crio, podman, v1 = (_hex64() for _site in range(6))
     uid_c, uid_o = str(uuid.uuid4()), str(uuid.uuid4())
     containerd_pod = "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice" % (
         uid_c.replace("-", "_")
