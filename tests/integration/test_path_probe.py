@@ -195,6 +195,8 @@ def test_bad_input_fails_before_any_measured_connection(
 
 def test_a_listener_refuses_a_port_in_use(lab, ansible_module):
     peer = lab.hosts[1].name
-    run = ansible_module(MODULE, {"role": "listen", "port": 22, "token": "listener-token"}, pattern=peer)
+    run = ansible_module(
+        MODULE, {"role": "listen", "port": 22, "token": "listener-token"}, pattern=peer
+    )
     result = run.by_host[peer]
     assert result.failed and "port=22: already in use on this host" in result.msg, result.result
