@@ -137,13 +137,12 @@ def advice_for(row, values, heartbeat, namespace=None, container_advice=None):
         return None if heartbeat is None else sshd_advice(heartbeat)
     if service is not None:
         return ADVISORS[service](values)
-    owner = (namespace or {}).get("owner")
-    if owner and container_advice is not None:
-        found = container_advice(owner, values)
-        if found is not None:
-            return found
     if row.get("keepalive") and _follows_sysctl(row, namespace):
-        return sysctl_advice(values)
+        # Only a group that follows its namespace's sysctls is fixed by them; in a container's
+        # namespace those are set through the runtime, never written into the namespace.
+        owner = (namespace or {}).get("owner")
+        found = container_advice(owner, values) if owner and container_advice else None
+        return found or sysctl_advice(values)
     return runtime_advice(values)
 
 

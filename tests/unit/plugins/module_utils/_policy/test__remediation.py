@@ -295,6 +295,10 @@ def test_container_namespace_asks_the_container_advisor():
     # The container advisor has nothing to say: the sysctl advice for that namespace.
     none = remediation.advise(group, AZURE, namespace=namespace, container_advice=lambda o, v: None)
     assert none["service"] == "host sysctl"
+    # A program in the container that sets its own TCP_KEEPIDLE: no namespace sysctl fixes it.
+    own = row(None, "myserver", idle=7000, intvl=75, cnt=9)
+    advice = remediation.advise(own, AZURE, namespace=namespace, container_advice=container_advice)
+    assert advice["service"] == "other program"
 
 
 def test_no_advice_when_nothing_passes_the_path():
