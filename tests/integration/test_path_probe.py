@@ -3,7 +3,8 @@
 Three routers (tests/lab/router.py) stand between inside hosts and one peer, h2:
 
 - r1: conntrack forgets an idle flow after 8 s and drops its next segments (h1 -> h2);
-- r2: the same after 14 s (h3 -> h2); the probe also verifies keepalive 5/1/3 past it;
+- r2: the same after 14 s, masquerading (h3 -> h2; h2 has no route back to h3's segment, so
+  only the NAT's rewrite carries the replies); the probe also verifies keepalive 5/1/3 past it;
 - r3: forgets after 5 s and answers a forgotten flow's segment with a TCP RST, as Azure
   Firewall does (h4 -> h2).
 
@@ -37,8 +38,9 @@ SETTINGS = {
     "probe_answer_within": 3,
 }
 VERIFY = {"time": 5, "intvl": 1, "probes": 3}
-# router index -> (inside host index, timeout, reset, listener port)
+# router index -> (inside host index, timeout, reset, listener port); r2 masquerades
 ROUTERS = {1: (1, 8, False, 47001), 2: (3, 14, False, 47002), 3: (4, 5, True, 47003)}
+MASQUERADE = {2}
 
 
 def probe_vars(lab, router, host, port, **extra):
@@ -71,6 +73,7 @@ def routers(lab):
                 established_timeout=timeout,
                 index=index,
                 reset=reset,
+                masquerade=index in MASQUERADE,
             )
         yield made
     finally:
