@@ -85,7 +85,9 @@ CONF
     echo "$NAME" > /etc/netstack-lab-host
 fi
 
-# Every boot, as systemd-sysctl would: vendor files that set non-net keys would only fail on
+# Every boot: a lab host has no systemd, so procps' `sysctl --system` is its boot program (the
+# boot model follows procps on hosts without /run/systemd/system; systemd-sysctl's own rules
+# are proven on the VMs of molecule/vm). Vendor files that set non-net keys would only fail on
 # the read-only /proc/sys, so mask them (same name in /run/sysctl.d wins over /usr/lib and
 # /lib, while /etc/sysctl.d still wins over /run). Files in /etc/sysctl.d are never masked.
 for file in /usr/local/lib/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf /lib/sysctl.d/*.conf; do
