@@ -64,9 +64,10 @@ def run(params, check_mode=False):
     if role == "stop":
         if check_mode:
             return {"changed": False, "stopped": False}
-        timeout = params["connect_timeout"]
-        return {"changed": False, "stopped": _wire.stop(params["peer"], params["port"],
-                                                          params["token"], timeout)}  # fmt: skip
+        stopped = _wire.stop(
+            params["peer"], params["port"], params["token"], params["connect_timeout"]
+        )
+        return {"changed": False, "stopped": stopped}
     plan = _plan.estimate(params)
     if check_mode:
         return {"changed": False, "plan": plan}
@@ -80,8 +81,8 @@ def _listen(params, check_mode):
     started = time.monotonic()
     listener = _wire.Listener(params["bind_address"], params["port"], params["token"], listen_for)
     served = listener.serve()
-    served.update(changed=False, listen_for=listen_for,
-                  duration=round(time.monotonic() - started, 1))  # fmt: skip
+    duration = round(time.monotonic() - started, 1)
+    served.update(changed=False, listen_for=listen_for, duration=duration)
     return served
 
 
