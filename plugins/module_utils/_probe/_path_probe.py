@@ -150,7 +150,7 @@ def _round(params, idles, keepalive=None):
                     keepalive=keepalive,
                 )
             )
-        aborts = [threading.Event() for _ in conns]
+        aborts = [threading.Event() for _conn in conns]
         pairs = zip(conns, aborts)  # noqa: B905 - hosts may run Python < 3.10
         threads = [threading.Thread(target=conn.run, args=(abort,)) for conn, abort in pairs]
         for thread in threads:

@@ -174,7 +174,7 @@ class ProbeConnection:
             if abort.is_set():
                 self.outcome = "aborted"
                 return False
-            readable, _, _ = select.select([self.sock], [], [], min(0.25, remaining))
+            readable = select.select([self.sock], [], [], min(0.25, remaining))[0]
             if readable:
                 data = self.sock.recv(16)
                 self.closed_after = round(time.monotonic() - self.started, 3)
@@ -260,7 +260,7 @@ class Listener:
                 if remaining <= 0:
                     break
                 try:
-                    readable, _, _ = select.select([self.sock], [], [], min(0.5, remaining))
+                    readable = select.select([self.sock], [], [], min(0.5, remaining))[0]
                     conn = self.sock.accept()[0] if readable else None
                 except (OSError, ValueError):  # closed by close() from another thread
                     break
