@@ -100,7 +100,8 @@ def test_sshd_kept_open_by_its_heartbeat_is_judged_by_it():
 
 def test_keepalive_still_keeps_a_layer4_box_open_where_the_heartbeat_is_too_slow():
     """sshd with TCPKeepAlive yes on 180 s sysctls and ClientAliveInterval 300: the probes
-    keep the load balancer open, only the proxy (which probes do not reach) fails on the heartbeat."""
+    keep the load balancer open, only the proxy (which probes do not reach) fails on the
+    heartbeat."""
     rows = [group("ssh.service", "sshd", idle=180, intvl=20, cnt=3)]
     slow = dict(SSHD_60, interval=300, tcp_keepalive=True)
     verdicts = idle_only(path_verdicts(rows, ["azure_lb_standard", "aws_alb"], heartbeats=[slow]))
