@@ -170,10 +170,9 @@ def estimate(params):
     rounds, seconds = [], 0
     while not bracket.done(params["resolution"]):
         idles = next_idles(bracket, params["parallel"], params["min_idle"], params["max_idle"])
-        if (
-            not idles
-            or seconds + round_cost(idles, params["answer_within"]) > params["max_duration"]
-        ):
+        if not idles:
+            break
+        if seconds + round_cost(idles, params["answer_within"]) > params["max_duration"]:
             break
         rounds.append(idles)
         seconds += round_cost(idles, params["answer_within"])

@@ -543,11 +543,11 @@ def boot_assignments(root="/", overrides=None, keys=None, kernel=None, init=None
     else:
         kernel = kernel or kernel_facts(root)
         assignments = _kernel_assignments(entries, keys, kernel, problems)
+    ordered = sorted(problems, key=lambda p: (files.index(p["file"]), p["line"] or 0))
     return {
         "assignments": assignments,
         "masked": masked,
-        "problems": sorted(problems, key=lambda p: (files.index(p["file"]), p["line"] or 0))
-        + unread,
+        "problems": ordered + unread,
         "spellings": spellings,
         "init": init,
     }
