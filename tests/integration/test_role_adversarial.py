@@ -14,6 +14,10 @@ import pytest
 import yaml
 from _hostproof import host_state
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._sockets_info import (
+    ARGUMENT_SPEC,
+)
+
 LAB_HOSTS = 6
 pytestmark = pytest.mark.lab
 SET_TASK = "Set net.ipv4.tcp_keepalive_time/_intvl/_probes and write our sysctl.d file"
@@ -268,6 +272,26 @@ ROLE_CASES = [
         ["tcp_keepalive_require[1]=", "name=''", "a non-empty unit or process name"],
     ),
     (
+        "heartbeats-int-item",
+        {"tcp_keepalive_heartbeats": [42]},
+        ["tcp_keepalive_heartbeats[1]=42 (int)", "{name: UNIT_OR_COMMAND, heartbeat: SECONDS}"],
+    ),
+    (
+        "heartbeats-milliseconds",
+        {"tcp_keepalive_heartbeats": [{"name": "chat-gateway.service", "heartbeat": 30000000}]},
+        ["tcp_keepalive_heartbeats[1]=", "heartbeat=30000000 (int)", "an integer 1..86400"],
+    ),
+    (
+        "heartbeats-unknown-key",
+        {"tcp_keepalive_heartbeats": [{"name": "redis", "interval": 30}]},
+        ["tcp_keepalive_heartbeats[1]=", "unknown keys ['interval']", "allowed keys: name"],
+    ),
+    (
+        "heartbeats-empty-name",
+        {"tcp_keepalive_heartbeats": [{"name": "", "heartbeat": 30}]},
+        ["tcp_keepalive_heartbeats[1]=", "name='' (str)", "a non-empty unit or process name"],
+    ),
+    (
         "require-unknown-key",
         {"tcp_keepalive_require": [{"name": "sshd", "state": ["listen"]}]},
         ["tcp_keepalive_require[1]=", "unknown keys ['state']", "allowed keys: name, states"],
@@ -317,6 +341,16 @@ SOCKETS_CASES = [
     ),
     ("require-int-item", {"require": [42]}, ["require[1]=42 (int)", "unit or process name"]),
     (
+        "heartbeats-not-a-list-item",
+        {"heartbeats": ["redis"]},
+        ["heartbeats[1]='redis' (str)", "{name: UNIT_OR_COMMAND, heartbeat: SECONDS}"],
+    ),
+    (
+        "heartbeats-zero",
+        {"heartbeats": [{"name": "redis", "heartbeat": 0}]},
+        ["heartbeats[1]=", "heartbeat=0 (int)", "an integer 1..86400"],
+    ),
+    (
         "require-name-int",
         {"require": [{"name": 7}]},
         ["require[1]=", "name=7 (int)", "non-empty unit or process name"],
@@ -355,20 +389,8 @@ SOCKETS_CASES = [
 ]
 # The rollout sets tcp_keepalive_mode=enforce itself: a host's own mode never reaches it.
 ROLLOUT_CASES = [case for case in ROLE_CASES if "tcp_keepalive_mode" not in case[1]]
-SOCKETS_OPTIONS = (
-    "states",
-    "netns",
-    "details",
-    "units",
-    "ports",
-    "keepalive",
-    "limit",
-    "exact",
-    "require",
-    "path",
-    "profile",
-    "profiles",
-)
+# Every option keepalive_sockets_info has, from its own argument spec.
+SOCKETS_OPTIONS = tuple(ARGUMENT_SPEC)
 
 
 def sockets_play():
