@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -493,8 +494,16 @@ def test_live_summaries_counted_without_records_equal_the_records_summaries(
     server, _peer = listener.accept()
     server.close()  # the server's end: FIN_WAIT2 with no owner, named by its cgroup id
     try:
-        gathered = _adoption.gather(_sockets_info.STATE_CHOICES, exact=exact)
-        summary, crossing = gathered.summaries(crossing=True)
+        # FIN_WAIT1 until the kernel has handled the client's ACK of the FIN: a fast scan
+        # can come first, so gather until the state has moved on (bounded).
+        deadline = time.monotonic() + 2
+        while True:
+            gathered = _adoption.gather(_sockets_info.STATE_CHOICES, exact=exact)
+            summary, crossing = gathered.summaries(crossing=True)
+            waiting = any(r["state"] == "fin_wait1" and r["comm"] is None for r in summary)
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         records = gathered.records()
     finally:
         client.close()

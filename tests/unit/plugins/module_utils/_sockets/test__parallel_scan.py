@@ -17,10 +17,33 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import
 
 def test_forked_scan_finds_what_the_inline_scan_finds(holder):
     pid, inodes = holder
-    found, _refused = _parallel_scan.finish_scan(_parallel_scan.start_scan(exact=True, jobs=2))
+    handles = _parallel_scan.start_scan(exact=True, jobs=2, inline_below=0)
+    assert None not in [handle[0] for handle in handles]  # children scanned
+    found, _refused = _parallel_scan.finish_scan(handles)
     inline, _refused = _procfd.scan(set(inodes.values()), pids=[pid])
     for inode in inodes.values():
         assert found[inode] == inline[inode]
+
+
+def test_a_host_of_few_fds_is_scanned_in_the_caller(holder):
+    pid, inodes = holder
+    handles = _parallel_scan.start_scan(exact=True, jobs=2, inline_below=10**9)
+    assert [handle[0] for handle in handles] == [None]  # no child was made
+    found, _refused = _parallel_scan.finish_scan(handles)
+    forked, _refused = _parallel_scan.finish_scan(
+        _parallel_scan.start_scan(exact=True, jobs=2, inline_below=0)
+    )
+    for inode in inodes.values():
+        assert found[inode] == forked[inode]
+        assert found[inode][0] == pid
+
+
+def test_without_fd_counts_no_host_is_small(monkeypatch):
+    """Before Linux 6.2 /proc/PID/fd has no size: the fd total is unknown, so children scan."""
+    counted = [(3, 1), (2, 2)]
+    assert _parallel_scan._is_small(counted, "/proc", 1000)
+    monkeypatch.setattr(_parallel_scan, "_fd_count", lambda pid, proc: 0)
+    assert not _parallel_scan._is_small(counted, "/proc", 1000)
 
 
 # A process with more fds than SPLIT_FDS: unconnected TCP sockets, keepalive on every third
@@ -81,7 +104,7 @@ def test_big_process_is_scanned_in_queued_chunks_even_when_a_child_dies(
 
 def test_a_dead_scan_child_is_redone_in_process(holder):
     pid, inodes = holder
-    handles = _parallel_scan.start_scan(exact=True, jobs=1)
+    handles = _parallel_scan.start_scan(exact=True, jobs=1, inline_below=0)
     for child, *_rest in handles:
         os.kill(child, 9)
     found, _refused = _parallel_scan.finish_scan(handles)
@@ -202,8 +225,7 @@ def test_shared_socket_across_two_scan_groups_keeps_the_lowest_pid_and_the_value
     ours = _procfd.scan({inode}, pids=[mine])
     its = _procfd.scan({inode}, exact=False, pids=[theirs])
     assert _procfd.options_of(its[0][inode]) is None  # only ours read the values
-    handles = [(None, its, [], True, "/proc"), (None, ours, [], True, "/proc")]
-    found, _refused = _parallel_scan.finish_scan(handles)
+    found, _refused = _parallel_scan.merge_parts([its, ours])
     assert found[inode][0] == min(mine, theirs)
     assert _procfd.options_of(found[inode])[0] is True  # from the group that could read it
 
@@ -223,7 +245,7 @@ def test_without_fork_every_share_and_chunk_is_scanned_in_process(big_holder, mo
 
 
 def test_abandoned_scan_leaves_no_child_behind():
-    handles = _parallel_scan.start_scan(exact=True, jobs=2)
+    handles = _parallel_scan.start_scan(exact=True, jobs=2, inline_below=0)
     children = [handle[0] for handle in handles]
     assert children and None not in children
     _parallel_scan.abandon_scan(handles)
