@@ -5,8 +5,10 @@
 
 Documentation: plugins/modules/keepalive_audit.py. On the controller it checks the role's
 variables and plans the values (the code behind the filters keepalive_role_inputs and
-keepalive_plan), sends keepalive_audit_facts to the host once, and builds the host report
-(the code behind keepalive_host_report), which it sets as the fact tcp_keepalive_report.
+keepalive_plan), sends keepalive_audit_facts to the host once, judges the sockets it read
+(keepalive_sockets_info's own checks, so the host compiles none of them) and builds the
+host report (the code behind keepalive_host_report), which it sets as the fact
+tcp_keepalive_report.
 A play of many hosts pays one task per host instead of one per role step: each task costs
 every host a worker process, whatever it does.
 """
@@ -25,16 +27,18 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._host_r
     plan_values,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._policy._role_inputs import (
+    KNOWN,
     check_role_inputs,
 )
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockets_info
 
 MODULE = "netstack.keepalive.keepalive_audit_facts"
 # What the input check adds to the plan for the socket audit (not part of the plan itself).
 INPUT_KEYS = ("require", "heartbeats")
 REPORT_FACT = "tcp_keepalive_report"
 ARGUMENT_SPEC = dict(
-    variables=dict(type="dict", required=True),
-    option_variables=dict(type="dict", default={}),
+    variables=dict(type="dict"),  # None: read from the task's variables (role_variables)
+    option_variables=dict(type="dict"),  # None: OPTION_VARIABLES
 )
 # The keepalive_sysctl option each planned value goes to, as the role's apply step passes it.
 PLANNED_OPTIONS = (
@@ -51,6 +55,11 @@ VARIABLE_OPTIONS = (
     ("tcp_keepalive_sysctl_file_mode", "mode"),
     ("tcp_keepalive_on_shadowed", "on_shadowed"),
 )
+NETNS_VARIABLE = "tcp_keepalive_netns"
+# The role variable behind each keepalive_sysctl option sent, named when the host refuses it.
+OPTION_VARIABLES = dict((option, "tcp_keepalive_profile") for _name, option in PLANNED_OPTIONS)
+OPTION_VARIABLES.update((option, variable) for variable, option in VARIABLE_OPTIONS)
+OPTION_VARIABLES["netns"] = NETNS_VARIABLE
 
 
 class ActionModule(ActionBase):
@@ -62,24 +71,48 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = (task_vars or {}).get("inventory_hostname")
-        variables = args["variables"]
+        task_vars = task_vars or {}
+        host = task_vars.get("inventory_hostname")
         try:
+            variables = args["variables"]
+            if variables is None:
+                variables = role_variables(host, task_vars, self._templar.template)
             plan = _plan(host, variables)
+            sockets = checked_socket_options(host, socket_options(plan, variables))
         except KeepaliveError as exc:
             result.update(failed=True, msg=str(exc))
             return result
         facts = self._execute_module(
-            module_name=MODULE, module_args=module_args(plan, variables), task_vars=task_vars
+            module_name=MODULE,
+            module_args=module_args(plan, variables, sockets),
+            task_vars=task_vars,
         )
         if facts.get("failed"):
-            result.update(failed=True, msg=_host_failure(host, facts, args["option_variables"]))
+            option_variables = args["option_variables"] or OPTION_VARIABLES
+            result.update(failed=True, msg=_host_failure(host, facts, option_variables))
             return result
+        if sockets is not None:
+            facts["sockets"] = _sockets_info.judge(facts["sockets"], sockets)
         report = _report(host, plan, variables, facts)
         result.update(changed=False, ansible_facts={REPORT_FACT: report})
         if facts.get("warnings"):
             result["warnings"] = facts["warnings"]
         return result
+
+
+def role_variables(host, task_vars, template):
+    """Every variable of the role (``KNOWN``) from ``task_vars``, templated. The role lets the
+    action read them: a mapping of ``{{ name }}`` templates given as its argument would be
+    compiled by Jinja again in every host's worker process (about 10 ms of CPU per host)."""
+    missing = [name for name in KNOWN if name not in task_vars]
+    if missing:
+        raise KeepaliveError(
+            "%s: keepalive_audit reads the role's variables, and %s not defined: run it from "
+            "the role netstack.keepalive.tcp_keepalive or give the variables option"
+            % (host, ", ".join(missing) + (" is" if len(missing) == 1 else " are")),
+            option="variables",
+        )
+    return dict((name, template(task_vars[name])) for name in KNOWN)
 
 
 def _plan(host, variables):
@@ -104,9 +137,10 @@ def _plan(host, variables):
     return dict(plan, require=inputs["require"], heartbeats=inputs.get("heartbeats"))
 
 
-def module_args(plan, variables):
-    """keepalive_audit_facts' options: those the role's apply step gives keepalive_sysctl and
-    its adoption step keepalive_sockets_info; a part the role would skip is left out."""
+def module_args(plan, variables, sockets):
+    """keepalive_audit_facts' options: those the role's apply step gives keepalive_sysctl,
+    and what the socket audit must read for ``sockets`` (``checked_socket_options``); a part
+    the role would skip is left out."""
     found = {}
     if plan["intended"] is not None:
         sysctl = dict(
@@ -115,20 +149,41 @@ def module_args(plan, variables):
             if plan["intended"].get(name) is not None
         )
         sysctl.update((option, variables[name]) for name, option in VARIABLE_OPTIONS)
-        if variables.get("tcp_keepalive_netns"):
-            sysctl["netns"] = variables["tcp_keepalive_netns"]
+        if variables.get(NETNS_VARIABLE):
+            sysctl["netns"] = variables[NETNS_VARIABLE]
         found["sysctl"] = sysctl
-    if _true(variables["tcp_keepalive_adoption_enabled"]):
-        middlebox = _true(variables["tcp_keepalive_middlebox_enabled"])
-        found["sockets"] = {
-            "require": plan["require"],
-            "path": variables["tcp_keepalive_path"] if middlebox else [],
-            "profile": variables["tcp_keepalive_profile"],
-            "profiles": variables["tcp_keepalive_profiles"],
-        }
-        if plan.get("heartbeats"):
-            found["sockets"]["heartbeats"] = plan["heartbeats"]
+    if sockets is not None:
+        found["sockets"] = _sockets_info.observation_wanted(sockets)
     return found
+
+
+def socket_options(plan, variables):
+    """The options the role's adoption step gives keepalive_sockets_info, or None when the
+    role skips it."""
+    if not _true(variables["tcp_keepalive_adoption_enabled"]):
+        return None
+    middlebox = _true(variables["tcp_keepalive_middlebox_enabled"])
+    found = {
+        "require": plan["require"],
+        "path": variables["tcp_keepalive_path"] if middlebox else [],
+        "profile": variables["tcp_keepalive_profile"],
+        "profiles": variables["tcp_keepalive_profiles"],
+    }
+    if plan.get("heartbeats"):
+        found["heartbeats"] = plan["heartbeats"]
+    return found
+
+
+def checked_socket_options(host, options):
+    """``options`` with keepalive_sockets_info's defaults, checked as that module checks its
+    judging options; here, before the host is asked (the role's input check has passed, so a
+    refusal is this plugin's fault, said as such)."""
+    if options is None:
+        return None
+    try:
+        return _sockets_info.checked_policy_options(options)
+    except KeepaliveError as exc:
+        raise KeepaliveError("%s: keepalive_sockets_info options: %s" % (host, exc))
 
 
 def _report(host, plan, variables, facts):

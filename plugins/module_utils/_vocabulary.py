@@ -15,6 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
+import re
 import sys
 
 # The policy engine's short names, in the order every table and file lists them.
@@ -132,3 +134,14 @@ def is_linux(platform_name=None):
     """Is this host (or ``sys.platform`` / ``platform.system()`` name given) Linux?"""
     name = sys.platform if platform_name is None else platform_name
     return name.lower().startswith("linux")
+
+
+def pattern_matcher(patterns):
+    """A test of whether a name (None never matches) matches one of the shell ``patterns``,
+    case-sensitive as ``fnmatch.fnmatchcase``, compiled here once. Held at module level, it
+    is compiled when the module is imported: a controller's forked workers inherit it instead
+    of each compiling the patterns again."""
+    if not patterns:
+        return lambda name: False
+    match = re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns)).match
+    return lambda name: name is not None and match(name) is not None

@@ -20,10 +20,14 @@ description:
     filters P(netstack.keepalive.keepalive_role_inputs#filter) and
     P(netstack.keepalive.keepalive_plan#filter), then sends
     M(netstack.keepalive.keepalive_audit_facts) to the host B(once) - the options the role's
-    apply step gives M(netstack.keepalive.keepalive_sysctl) (in check mode) and its adoption
-    step gives M(netstack.keepalive.keepalive_sockets_info) - and builds the host report with
-    the code of P(netstack.keepalive.keepalive_host_report#filter). The report is set as the
-    host fact C(tcp_keepalive_report), the one the role sets in every mode.
+    apply step gives M(netstack.keepalive.keepalive_sysctl) (in check mode), and what the
+    socket audit of its adoption step must read - then judges those sockets with the checks
+    of M(netstack.keepalive.keepalive_sockets_info) and the options the adoption step gives it
+    (the result is that module's), and builds the host report with the code of
+    P(netstack.keepalive.keepalive_host_report#filter). The report is set as the host fact
+    C(tcp_keepalive_report), the one the role sets in every mode.
+  - "Why the controller judges: a module's code is compiled from source on every host at
+    every run, so the host gets only the code that reads."
   - Changes nothing on the host. Invalid role input fails the host before the host is asked
     (C(invalid role input, nothing was changed), naming the variables), as the role does.
   - "Why one task: every task of a play costs every host a worker process on the controller,
@@ -41,16 +45,20 @@ options:
   variables:
     description:
       - Every variable of the role (C(tcp_keepalive_*)) with its value, as the filter
-        P(netstack.keepalive.keepalive_role_inputs#filter) reads them; the role passes its
-        internal mapping of them. C(tcp_keepalive_mode) must be C(audit).
+        P(netstack.keepalive.keepalive_role_inputs#filter) reads them. C(tcp_keepalive_mode)
+        must be C(audit).
+      - Null (the default, as the role calls it) reads each of them from the task's
+        variables, templated, and fails naming any that is not defined. A mapping of
+        C({{ name }}) templates would cost a Jinja compile per variable in every host's
+        worker process.
     type: dict
-    required: true
   option_variables:
     description:
       - The role variable behind each option of M(netstack.keepalive.keepalive_sysctl), to name
         it when the host cannot take a value.
+      - Null (the default) names the role variable each option is built from (the values
+        from C(tcp_keepalive_profile), C(path) from C(tcp_keepalive_sysctl_file), ...).
     type: dict
-    default: {}
 attributes:
   action:
     support: full

@@ -18,12 +18,16 @@ description:
     the boot model (boot values with C(file:line), the files that shadow ours) and the
     adoption audit of the sockets - and changes nothing.
   - O(sysctl) takes the options of M(netstack.keepalive.keepalive_sysctl) and runs it in
-    check mode twice, with its own code - first as the preflight (whether the host can take
-    the values at all, shadowing ignored), then as the apply step with the C(on_shadowed)
-    given in O(sysctl). The result is RV(sysctl), exactly what that module
-    returns in check mode, or RV(sysctl_error) when the apply step would fail.
-  - O(sockets) takes the options of M(netstack.keepalive.keepalive_sockets_info) and returns
-    its result as RV(sockets).
+    check mode with its own code - first as the preflight (whether the host can take the
+    values at all, shadowing ignored), then as the apply step with the C(on_shadowed) given
+    in O(sysctl) (only when a file shadows ours, since C(on_shadowed) acts on nothing else). The
+    result is RV(sysctl), exactly what that module returns in check mode, or
+    RV(sysctl_error) when the apply step would fail.
+  - O(sockets) takes the options of M(netstack.keepalive.keepalive_sockets_info) that choose
+    what is read, and returns what that module reads as RV(sockets) - its result without the
+    heartbeats and verdicts. The action M(netstack.keepalive.keepalive_audit) judges them on
+    the controller with that module's own checks, so the host compiles none of them (a module's
+    code is compiled from source on every host at every run).
   - A preflight that fails (for example a network namespace that does not exist, a value out
     of range) fails the task with that module's message and C(stage=preflight), before the
     sockets are read. A socket audit that fails fails the task with C(stage=sockets).
@@ -51,10 +55,14 @@ options:
     type: dict
   sockets:
     description:
-      - The options of M(netstack.keepalive.keepalive_sockets_info) (C(states), C(netns),
-        C(details), C(units), C(ports), C(keepalive), C(limit), C(exact), C(require),
-        C(path), C(profile), C(profiles), C(heartbeats)), with its defaults and checks (a bad
-        one fails the task naming it, with C(stage=sockets)).
+      - The gathering options of M(netstack.keepalive.keepalive_sockets_info) (C(states),
+        C(netns), C(details), C(units), C(ports), C(keepalive), C(limit), C(exact)), with its
+        defaults and checks, and two of its own, booleans that default to false -
+        C(crossing) (also count the sockets that cross the network path, which the path
+        verdicts judge, as RV(sockets.crossing)) and C(sshd) (when sshd may hold sockets,
+        read its effective ClientAlive heartbeat with C(sshd -T) as RV(sockets.sshd), for
+        heartbeat-aware verdicts). A bad one fails the task naming it, with
+        C(stage=sockets).
       - Null (the default) leaves the socket audit out.
     type: dict
 attributes:
@@ -82,15 +90,16 @@ EXAMPLES = r"""
       tcp_keepalive_probes: 3
       on_shadowed: warn
     sockets:
-      require: [{name: sshd, states: [established]}]
-      path: [aws_nlb]
-      profile: cloud
+      crossing: true
+      sshd: true
   become: true
   register: audit
 
-- name: What a reboot would give
+- name: What a reboot would give, and how many sockets cross the path without keepalive
   ansible.builtin.debug:
-    msg: "{{ audit.sysctl.boot_values }}"
+    msg: >-
+      {{ audit.sysctl.boot_values }};
+      {{ audit.sockets.crossing | rejectattr('keepalive') | map(attribute='count') | sum }}
   when: audit.sysctl is defined
 """
 
@@ -115,16 +124,36 @@ sysctl_error:
     file at boot"
 sockets:
   description:
-    - The result of M(netstack.keepalive.keepalive_sockets_info) with O(sockets)
-      (C(summary), C(namespaces), C(degraded), C(socket_count), C(verdicts),
-      C(verdict_summary), C(elapsed), ...; see that module's return values).
+    - What M(netstack.keepalive.keepalive_sockets_info) reads with O(sockets) (C(summary),
+      C(namespaces), C(degraded), C(socket_count), C(elapsed), the socket rows when asked;
+      see that module's return values), and what its checks read besides.
   returned: when O(sockets) is given
   type: dict
+  contains:
+    crossing:
+      description: The summary rows of the sockets that cross the network path.
+      returned: when C(crossing) is true in O(sockets)
+      type: list
+      elements: dict
+    unfiltered:
+      description: The summary rows before the filters (C(units), C(ports), C(keepalive)).
+      returned: when a filter or C(details) is given in O(sockets)
+      type: list
+      elements: dict
+    sshd:
+      description:
+        - C(settings) (sshd's C(clientaliveinterval), C(clientalivecountmax),
+          C(tcpkeepalive)) or C(reason) (why they were not read). Null when no socket may be
+          sshd's.
+      returned: when C(sshd) is true in O(sockets)
+      type: dict
   sample:
     summary: []
     namespaces: {}
     degraded: []
     socket_count: 0
+    crossing: []
+    sshd: null
 """
 
 # Ansible modules keep their imports after the documentation blocks.

@@ -7,11 +7,15 @@ This module_util is private to the netstack.keepalive collection; it may change 
 
 An audit used to send three modules to every host: keepalive_sysctl in check mode as the
 preflight (``on_shadowed=ignore``), again in check mode as the apply step (with the user's
-``on_shadowed``), then keepalive_sockets_info. ``audit(params)`` runs the same three with the
-same code (``_sysctl._converge.converge`` in check mode, ``_sockets._sockets_info.report``) on
-their own option sets, so each part's result is the one its module gives, and the controller
-builds the same host report from them. Nothing changes on the host: both sysctl passes plan
-in check mode and the socket audit only reads.
+``on_shadowed``), then keepalive_sockets_info. ``audit(params)`` runs the same code on the
+host (``_sysctl._converge.converge`` in check mode, on keepalive_sysctl's own option set,
+so that part's result is the one the module gives; the apply step's pass only when a file
+shadows ours) and the reading half of the socket
+audit (``_sockets._observe.observe``); the keepalive_audit action judges the sockets with
+``_sockets_info.judge`` and builds the same host report on the controller. The host never
+imports the policy code: AnsiballZ compiles each module a module imports from source, on
+every run of every host (docs/fleet.md measures it). Nothing changes on the host: both
+sysctl passes plan in check mode and the socket audit only reads.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,7 +28,7 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
     KeepaliveError,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
-    _sockets_info,
+    _observe,
 )
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import (
     _converge,
@@ -36,11 +40,19 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import 
 PREFLIGHT_ON_SHADOWED = "ignore"
 
 ARGUMENT_SPEC = dict(sysctl=dict(type="dict"), sockets=dict(type="dict"))
-# Each part's options are its module's, checked by that module's own argument spec (and the
-# stage a bad one fails in: the sysctl options as the preflight, as the role reports it).
+# The socket part takes keepalive_sockets_info's gathering options and what the judge on the
+# controller will need read (``_sockets_info.observation_wanted``).
+SOCKETS_SPEC = dict(
+    _observe.GATHER_SPEC,
+    crossing=dict(type="bool", default=False),
+    sshd=dict(type="bool", default=False),
+)
+# Each part's options, checked by an argument spec (the sysctl part's is keepalive_sysctl's
+# own), and the stage a bad one fails in: the sysctl options as the preflight, as the role
+# reports it.
 PARTS = {
     "sysctl": (_params.argument_spec(), "preflight"),
-    "sockets": (_sockets_info.ARGUMENT_SPEC, "sockets"),
+    "sockets": (SOCKETS_SPEC, "sockets"),
 }
 
 
@@ -53,8 +65,9 @@ def audit(params, want_diff=False, root="/"):
 
     ``result`` has ``sysctl`` (keepalive_sysctl's result in check mode) or ``sysctl_error``
     (its message when the apply step would fail: the role records it in the report, as it
-    does for its apply step), and ``sockets`` (keepalive_sockets_info's result); a part whose
-    options are null is left out. Raises ``KeepaliveError`` with ``stage=preflight`` when the
+    does for its apply step), and ``sockets`` (``_observe.observe``: what
+    ``_sockets_info.judge`` turns into keepalive_sockets_info's result); a part whose options
+    are null is left out. Raises ``KeepaliveError`` with ``stage=preflight`` when the
     host cannot take the values at all (nothing else is asked then), ``stage=sockets`` when
     the socket audit fails.
     """
@@ -67,10 +80,17 @@ def audit(params, want_diff=False, root="/"):
         result.update(sysctl)
     if "sockets" in options:
         try:
-            result["sockets"] = dict(_sockets_info.report(options["sockets"]), changed=False)
+            result["sockets"] = _observed(options["sockets"])
         except KeepaliveError as exc:
             raise KeepaliveError(str(exc), **dict(exc.details, stage="sockets"))
     return result, warnings
+
+
+def _observed(options):
+    _observe.check_platform()
+    _observe.check_options(options)
+    wanted = dict((key, options.pop(key)) for key in ("crossing", "sshd"))
+    return dict(_observe.observe(options, **wanted), changed=False)
 
 
 def _checked(part, given):
@@ -91,7 +111,11 @@ def _sysctl_parts(options, want_diff, root):
         checked, warnings = _converge.converge(preflight, check_mode=True, root=root)
     except KeepaliveError as exc:
         raise KeepaliveError(str(exc), **dict(exc.details, stage="preflight"))
-    if options.get("on_shadowed") == PREFLIGHT_ON_SHADOWED and not want_diff:
+    # on_shadowed acts only on keys that shadow ours: without any, or when it is the
+    # preflight's own, the apply step would return what the preflight did.
+    if not want_diff and (
+        options.get("on_shadowed") == PREFLIGHT_ON_SHADOWED or not checked["shadowed_by"]
+    ):
         return {"sysctl": checked}, warnings
     try:
         applied, warnings = _converge.converge(

@@ -19,8 +19,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
-
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import (
     KeepaliveError,
 )
@@ -30,7 +28,14 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._policy._engine
     resolve_path,
     resolve_profile,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import OPTION_OF
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._services import (
+    SSHD_COMMS,
+    SSHD_UNITS,
+)
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    OPTION_OF,
+    pattern_matcher,
+)
 
 ADVICE_KEYS = ("service", "where", "knob", "set", "doc", "why")
 
@@ -62,7 +67,7 @@ SERVICES = (
     ("mariadb", ("mariadb*.service", "mysql*.service"), ("mariadbd", "mysqld")),
     ("nginx", ("nginx*.service",), ("nginx",)),
     ("haproxy", ("haproxy*.service",), ("haproxy",)),
-    ("sshd", ("ssh.service", "sshd.service", "sshd@*.service"), ("sshd", "sshd-session")),
+    ("sshd", SSHD_UNITS, SSHD_COMMS),
     ("envoy", ("envoy*.service",), ("envoy",)),
     ("java", (), ("java",)),
     ("node", (), ("node", "nodejs")),
@@ -70,16 +75,17 @@ SERVICES = (
 )
 
 
+_MATCHERS = tuple(
+    (service, pattern_matcher(units), pattern_matcher(comms)) for service, units, comms in SERVICES
+)
+
+
 def identify(unit, comm):
     """The service key of ``SERVICES`` a group belongs to, or None (any other program)."""
-    for service, units, comms in SERVICES:
-        if _matches(unit, units) or _matches(comm, comms):
+    for service, unit_matches, comm_matches in _MATCHERS:
+        if unit_matches(unit) or comm_matches(comm):
             return service
     return None
-
-
-def _matches(name, patterns):
-    return name is not None and any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def passing_values(path, profile=None, profiles=None):

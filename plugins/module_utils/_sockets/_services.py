@@ -18,10 +18,26 @@ __metaclass__ = type
 import os
 import subprocess
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
+    pattern_matcher,
+)
+
+# How sshd's sockets are known (systemd units, the kernel's comm of the listener and of a
+# session: OpenSSH 10 serves sessions in sshd-session). _remediation names the service by them.
+SSHD_UNITS = ("ssh.service", "sshd.service", "sshd@*.service")
+SSHD_COMMS = ("sshd", "sshd-session")
+_SSHD_UNIT = pattern_matcher(SSHD_UNITS)
+_SSHD_COMM = pattern_matcher(SSHD_COMMS)
 SSHD_PATHS = ("/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd")
 SSHD_TIMEOUT = 5
 SSHD_SOURCE = "sshd -T"
 SSHD_LABEL = "sshd's ClientAlive heartbeat"
+
+
+def may_be_sshd(unit, comm):
+    """Whether a socket group of ``unit`` and ``comm`` may be sshd's (a superset of the
+    groups _remediation names sshd: that one also lets an earlier service win)."""
+    return _SSHD_UNIT(unit) or _SSHD_COMM(comm)
 
 
 def find_sshd(paths=SSHD_PATHS):

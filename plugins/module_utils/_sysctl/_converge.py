@@ -53,9 +53,6 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl import 
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
     _netns_owner,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
-    _remediation_containers,
-)
 from ansible_collections.netstack.keepalive.plugins.module_utils._vocabulary import (
     LINUX_DEFAULTS,
     LINUX_RETRIES2,
@@ -372,6 +369,12 @@ def container_warning(settings, before, read_owners=_netns_owner.read_owners):
         "(the next one starts from the kernel defaults %s, and the host's sysctl never "
         "reaches it)" % (settings["netns"], owner["label"], _defaults_text())
     )
+    # Imported here, for a container's namespace only: every other run of the module would
+    # compile the policy code it pulls in (AnsiballZ compiles imports from source each run).
+    from ansible_collections.netstack.keepalive.plugins.module_utils._policy import (
+        _remediation_containers,
+    )
+
     advice = (
         _remediation_containers.container_advice(owner, values)
         if None not in values.values()

@@ -27,9 +27,6 @@ from ansible_collections.netstack.keepalive.plugins.module_utils._errors import 
 from ansible_collections.netstack.keepalive.plugins.module_utils._netns import (
     resolve_netns,
 )
-from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
-    busy_timeout,
-)
 from ansible_collections.netstack.keepalive.plugins.module_utils._sysctl._boot import (
     SYSCTL_D_DIRS,
 )
@@ -194,6 +191,12 @@ def retries2_warning(number):
 
 def _seconds(retries2):
     """The kernel's give-up time for ``retries2`` at the minimum RTO, as text ("1.4")."""
+    # Imported here, for the warning only: every other run of the module would compile the
+    # policy code it pulls in (AnsiballZ compiles imports from source each run).
+    from ansible_collections.netstack.keepalive.plugins.module_utils._policy._detection import (
+        busy_timeout,
+    )
+
     return "%g" % busy_timeout(retries2)
 
 

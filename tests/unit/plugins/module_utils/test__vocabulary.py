@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils import _vocabulary as vocabulary
@@ -81,3 +83,22 @@ def test_make_verdict_has_the_verdict_keys_in_order():
     verdict = vocabulary.make_verdict("c", "s", "pass", 1, 2, "m")
     assert tuple(verdict) == vocabulary.VERDICT_KEYS
     assert tuple(verdict.values()) == ("c", "s", "pass", 1, 2, "m")
+
+
+PATTERNS = ("redis*.service", "sshd@?.service", "pg_[bd]*", "a.b", "x[!0-9]")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["redis.service", "redis-6379.service", "Redis.service", "sshd@1.service", "sshd@12.service",
+     "pg_dump", "pg_basebackup", "pg_restore", "a.b", "axb", "xa", "x1", "", "redis.service\n"],
+)  # fmt: skip
+def test_pattern_matcher_agrees_with_fnmatchcase(name):
+    expected = any(fnmatch.fnmatchcase(name, pattern) for pattern in PATTERNS)
+    assert vocabulary.pattern_matcher(PATTERNS)(name) is expected
+
+
+def test_pattern_matcher_without_patterns_or_name_matches_nothing():
+    assert vocabulary.pattern_matcher(())("anything") is False
+    assert vocabulary.pattern_matcher(("*",))(None) is False
+    assert vocabulary.pattern_matcher(("*",))("") is True

@@ -1,16 +1,22 @@
 """keepalive_audit_facts' main() in-process: the sysctl part against a fake host tree, the
-socket part against this machine's real sockets; each part is what its own module returns."""
+socket part against this machine's real sockets; the sysctl part is what its own module
+returns, the socket part judged as the audit action judges it is what keepalive_sockets_info
+returns; and the module imports none of the policy code."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 from ansible.module_utils import _internal as ansible_internal
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockets_info
 from ansible_collections.netstack.keepalive.plugins.modules import (
     keepalive_audit_facts,
     keepalive_sockets_info,
@@ -77,15 +83,24 @@ def module_part(result):
 
 def test_each_part_is_what_its_module_returns_and_nothing_changes(host, connection, capsys):
     before = snapshot(host)
-    sockets = {"ports": [connection], "path": ["aws_nlb"], "profile": "cloud"}
-    audit = run(keepalive_audit_facts, capsys, {"sysctl": CLOUD, "sockets": sockets})
+    sockets = {"ports": [connection], "path": ["aws_nlb"], "profile": "cloud",
+               "require": ["no-such-service"]}  # fmt: skip
+    wanted = _sockets_info.observation_wanted(sockets)
+    gathering = {"ports": [connection]}
+    audit = run(
+        keepalive_audit_facts, capsys, {"sysctl": CLOUD, "sockets": dict(gathering, **wanted)}
+    )
     assert audit["rc"] == 0 and audit["changed"] is False, audit
     sysctl = run(keepalive_sysctl, capsys, CLOUD, check_mode=True)
     assert audit["sysctl"] == module_part(sysctl)
     assert audit["sysctl"]["before"] == DEFAULTS and audit["sysctl"]["after"] == CLOUD
+    assert "verdicts" not in audit["sockets"]  # the host only reads; the controller judges
+    assert audit["sockets"]["crossing"] is not None and "unfiltered" in audit["sockets"]
     info = run(keepalive_sockets_info, capsys, sockets)
-    assert module_part(audit["sockets"]) == module_part(info)
-    assert audit["sockets"]["socket_count"] == 3  # listener, client, accepted peer
+    params = ArgumentSpecValidator(_sockets_info.ARGUMENT_SPEC).validate(sockets)
+    judged = _sockets_info.judge(audit["sockets"], params.validated_parameters)
+    assert module_part(judged) == module_part(info) and info["verdicts"], (judged, info)
+    assert judged["socket_count"] == 3  # listener, client, accepted peer
     assert "sysctl_error" not in audit
     assert snapshot(host) == before, "the audit changed the host"
 
@@ -126,3 +141,21 @@ def test_the_nested_options_are_checked_like_the_modules_own(host, capsys):
     audit = run(keepalive_audit_facts, capsys, {"sysctl": dict(CLOUD, on_shadowed="shrug")})
     assert audit["failed"] and "on_shadowed" in audit["msg"], audit
     assert run(keepalive_audit_facts, capsys, {})["changed"] is False
+
+
+def test_the_host_side_imports_no_policy_code():
+    """A module's imports are compiled from source on every host at every run: the audit's
+    must not pull in the verdict code it leaves to the controller."""
+    code = (
+        "import sys; import ansible_collections.netstack.keepalive.plugins.modules."
+        "keepalive_audit_facts; print(sorted(m for m in sys.modules if '._policy' in m "
+        "or m.endswith('_sockets_info') or m.endswith('_adoption_checks')))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
+    assert found.stdout.strip() == "[]", found.stdout

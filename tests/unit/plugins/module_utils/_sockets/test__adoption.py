@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
     _adoption,
+    _observe,
     _sockets_info,
     _procfd,
 )
@@ -384,7 +385,7 @@ def test_report_errors_name_the_option(params, message):
 
 def test_not_linux_is_a_clear_error():
     with pytest.raises(KeepaliveError, match="needs Linux .* this host runs Darwin"):
-        _sockets_info.check_platform("Darwin")
+        _observe.check_platform("Darwin")
 
 
 # ---------------------------------------------------------------- live, in real namespaces
@@ -498,7 +499,7 @@ def test_live_summaries_counted_without_records_equal_the_records_summaries(
         # can come first, so gather until the state has moved on (bounded).
         deadline = time.monotonic() + 2
         while True:
-            gathered = _adoption.gather(_sockets_info.STATE_CHOICES, exact=exact)
+            gathered = _adoption.gather(_observe.STATE_CHOICES, exact=exact)
             summary, crossing = gathered.summaries(crossing=True)
             waiting = any(r["state"] == "fin_wait1" and r["comm"] is None for r in summary)
             if not waiting or time.monotonic() > deadline:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netstack.keepalive.plugins.module_utils._errors import KeepaliveError
-from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import _sockets_info
+from ansible_collections.netstack.keepalive.plugins.module_utils._sockets import (
+    _observe,
+    _sockets_info,
+)
 from ansible_collections.netstack.keepalive.plugins.module_utils._sockets._adoption_checks import (
     normalize_require,
     path_verdicts,
@@ -146,21 +149,37 @@ def test_require_items_take_a_heartbeat():
     )
 
 
-def test_the_module_reads_sshd_only_when_sshd_holds_sockets():
+def test_the_host_reads_sshd_only_when_sshd_may_hold_sockets():
     calls = []
 
     def read_sshd():
         calls.append(1)
         return {"clientaliveinterval": 60, "clientalivecountmax": 3, "tcpkeepalive": False}, None
 
+    assert _observe.read_sshd_settings([group("app.service", "app")], read_sshd) is None
+    assert calls == []
+    for unit, comm in (("ssh.service", "x"), (None, "sshd-session"), ("sshd@3.service", None)):
+        found = _observe.read_sshd_settings([group(unit, comm)], read_sshd)
+        assert found == {"settings": read_sshd()[0], "reason": None}, (unit, comm)
+
+
+def test_sshd_heartbeat_joins_the_declared_ones_when_sshd_holds_sockets():
+    settings = {"clientaliveinterval": 60, "clientalivecountmax": 3, "tcpkeepalive": False}
+    read = {"settings": settings, "reason": None}
     params = {"heartbeats": [{"name": "chat", "heartbeat": 20}], "require": []}
     degraded = []
-    found = _sockets_info._heartbeats(params, [group("app.service", "app")], degraded, read_sshd)
-    assert [b["name"] for b in found] == ["chat"] and calls == [] and degraded == []
-    found = _sockets_info._heartbeats(params, [group("ssh.service", "sshd")], degraded, read_sshd)
+    found = _sockets_info.heartbeats(params, [group("app.service", "app")], read, degraded)
+    assert [b["name"] for b in found] == ["chat"] and degraded == []
+    found = _sockets_info.heartbeats(params, [group("ssh.service", "sshd")], read, degraded)
     assert [(b["name"], b["interval"]) for b in found] == [("chat", 20), ("sshd", 60)]
-    refused = _sockets_info._heartbeats(
-        params, [group("ssh.service", "sshd")], degraded, lambda: (None, "sshd not found")
+    # A group another service claims first is not sshd's, whatever the host read.
+    found = _sockets_info.heartbeats(params, [group("redis.service", "sshd")], read, degraded)
+    assert [b["name"] for b in found] == ["chat"]
+    refused = _sockets_info.heartbeats(
+        params,
+        [group("ssh.service", "sshd")],
+        {"settings": None, "reason": "sshd not found"},
+        degraded,
     )
     assert [b["name"] for b in refused] == ["chat"]
     assert degraded == [
