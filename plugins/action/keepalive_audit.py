@@ -57,9 +57,11 @@ VARIABLE_OPTIONS = (
 )
 NETNS_VARIABLE = "tcp_keepalive_netns"
 # The role variable behind each keepalive_sysctl option sent, named when the host refuses it.
-OPTION_VARIABLES = dict((option, "tcp_keepalive_profile") for _name, option in PLANNED_OPTIONS)
-OPTION_VARIABLES.update((option, variable) for variable, option in VARIABLE_OPTIONS)
-OPTION_VARIABLES["netns"] = NETNS_VARIABLE
+OPTION_VARIABLES = dict(
+    [(option, "tcp_keepalive_profile") for _name, option in PLANNED_OPTIONS],
+    **dict((option, variable) for variable, option in VARIABLE_OPTIONS),
+    netns=NETNS_VARIABLE,
+)
 
 
 class ActionModule(ActionBase):
