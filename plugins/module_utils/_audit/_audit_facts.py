@@ -8,14 +8,14 @@ This module_util is private to the netstack.keepalive collection; it may change 
 An audit used to send three modules to every host: keepalive_sysctl in check mode as the
 preflight (``on_shadowed=ignore``), again in check mode as the apply step (with the user's
 ``on_shadowed``), then keepalive_sockets_info. ``audit(params)`` runs the same code on the
-host (``_sysctl._converge.converge`` in check mode, on keepalive_sysctl's own option set,
-so that part's result is the one the module gives; the apply step's pass only when a file
-shadows ours) and the reading half of the socket
-audit (``_sockets._observe.observe``); the keepalive_audit action judges the sockets with
-``_sockets_info.judge`` and builds the same host report on the controller. The host never
-imports the policy code: AnsiballZ compiles each module a module imports from source, on
-every run of every host (docs/fleet.md measures it). Nothing changes on the host: both
-sysctl passes plan in check mode and the socket audit only reads.
+host: ``_sysctl._converge.converge`` in check mode on keepalive_sysctl's own option set, so
+that part's result is the one the module gives (the apply step's pass only when a file
+shadows ours), and the reading half of the socket audit (``_sockets._observe.observe``).
+The keepalive_audit action judges the sockets with ``_sockets_info.judge`` and builds the
+same host report on the controller. The host never imports the policy code: AnsiballZ
+compiles each module a module imports from source, on every run of every host
+(docs/fleet.md measures it). Nothing changes on the host: the sysctl passes plan in check
+mode and the socket audit only reads.
 """
 
 from __future__ import absolute_import, division, print_function
