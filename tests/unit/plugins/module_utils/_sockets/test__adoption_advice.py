@@ -188,6 +188,18 @@ def test_sshd_heartbeat_joins_the_declared_ones_when_sshd_holds_sockets():
     ]
 
 
+def test_sshd_sockets_without_an_sshd_reading_are_judged_by_keepalive_and_said_so():
+    """An observation made without ``sshd`` (observation_wanted always asks when anything is
+    checked): the judge does not invent a heartbeat, it says why there is none."""
+    degraded = []
+    found = _sockets_info.heartbeats({}, [group("ssh.service", "sshd")], None, degraded)
+    assert found == []
+    assert degraded == [
+        "sshd's ClientAlive heartbeat not read (sshd was not asked): its sockets are judged "
+        "by SO_KEEPALIVE; declare it in heartbeats to judge the heartbeat"
+    ]
+
+
 def test_a_container_namespace_gets_the_runtime_setting():
     namespaces = {
         "net:[7]": {
